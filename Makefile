@@ -1,0 +1,52 @@
+# Paperboy: `make run` for the embedded demo, `make test` for the test suite.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1:8000
+
+# The test suite runs on real PostgreSQL and Redis; these are the local defaults.
+TEST_DATABASE_URL := $(or $(DATABASE_URL),postgres://postgres@127.0.0.1:5432/paperboy)
+TEST_BROKER_URL := $(or $(CELERY_BROKER_URL),redis://127.0.0.1:6379/1)
+TEST_CACHE_URL := $(or $(CACHE_URL),rediscache://127.0.0.1:6379/2)
+TEST_ENV := DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) \
+	CACHE_URL=$(TEST_CACHE_URL) SECRET_KEY=test-only-secret-key EMAIL_URL=memorymail://
+
+.PHONY: install run test test-faults bench lint format clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $@
+
+## Embedded demo: SQLite in var/, tasks run in-process, emails as .eml files in var/mail/.
+run: install
+	mkdir -p var/mail
+	DEBUG=1 $(BIN)/python manage.py migrate --noinput
+	DEBUG=1 $(BIN)/python manage.py setup_demo
+	@echo "Paperboy is starting on http://$(HOST)/ (emails land in var/mail/)"
+	DEBUG=1 $(BIN)/python manage.py runserver $(HOST)
+
+## The whole test suite on PostgreSQL + Redis (fails fast, saying how to start them).
+test: install
+	$(TEST_ENV) $(BIN)/pytest -m "not faults" $(PYTEST_ARGS)
+
+## Slow fault-injection tests: killed workers, restarted services, SMTP storms.
+test-faults: install
+	$(TEST_ENV) $(BIN)/pytest -m faults $(PYTEST_ARGS)
+
+bench: install
+	$(TEST_ENV) $(BIN)/python -m bench.run $(BENCH_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+clean:
+	rm -rf var/paperboy.sqlite3 var/mail var/static

@@ -1,0 +1,5 @@
+"""Paperboy's project package and its subscribers & digests app."""
+
+from .celery import app as celery_app
+
+__all__ = ["celery_app"]

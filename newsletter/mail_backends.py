@@ -1,0 +1,29 @@
+"""An email backend for the embedded setup: each message becomes one .eml file in a folder."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+from django.conf import settings
+from django.core.mail.backends.base import BaseEmailBackend
+from django.core.mail.message import EmailMessage
+from django.utils import timezone
+
+
+class EmlFileBackend(BaseEmailBackend):
+    def __init__(self, *, file_path: str | None = None, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.folder = Path(file_path or settings.EMAIL_FILE_PATH)
+
+    def send_messages(self, email_messages: list[EmailMessage]) -> int:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        sent = 0
+        for message in email_messages:
+            if not message.recipients():
+                continue
+            stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
+            path = self.folder / f"{stamp}-{uuid.uuid4().hex[:8]}.eml"
+            path.write_bytes(message.message().as_bytes(linesep="\r\n"))
+            sent += 1
+        return sent

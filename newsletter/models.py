@@ -1,0 +1,156 @@
+"""Topics readers follow, the readers themselves, and every digest sent to them."""
+
+from __future__ import annotations
+
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+
+class Topic(models.Model):
+    """A curated, named filter: a keyword query and/or arXiv categories."""
+
+    name = models.CharField(max_length=100, unique=True)
+    slug = models.SlugField(max_length=100, unique=True)
+    description = models.CharField(max_length=300, blank=True)
+    query = models.CharField(max_length=500, blank=True, help_text=_("Search syntax."))
+    categories = models.JSONField(default=list, blank=True, help_text=_("e.g. cs.CV"))
+    is_active = models.BooleanField(default=True)
+    position = models.PositiveSmallIntegerField(default=100)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["position", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return f"/topics/{self.slug}/"
+
+
+class Subscriber(models.Model):
+    """A reader: what they follow, when they want it, and where their subscription stands."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("waiting for confirmation")
+        ACTIVE = "active", _("active")
+        PAUSED = "paused", _("paused")
+        UNSUBSCRIBED = "unsubscribed", _("unsubscribed")
+        SUPPRESSED = "suppressed", _("suppressed (bounced or complained)")
+
+    class Frequency(models.TextChoices):
+        DAILY = "daily", _("daily")
+        WEEKLY = "weekly", _("weekly")
+
+    email = models.EmailField(max_length=254, unique=True)
+    status = models.CharField(
+        max_length=20, choices=Status.choices, default=Status.PENDING, db_index=True
+    )
+    topics = models.ManyToManyField(Topic, blank=True, related_name="subscribers")
+    own_query = models.CharField(max_length=500, blank=True)
+    categories = models.JSONField(default=list, blank=True)
+    authors = models.JSONField(default=list, blank=True)
+    frequency = models.CharField(max_length=10, choices=Frequency.choices, default=Frequency.DAILY)
+    send_hour_local = models.PositiveSmallIntegerField(
+        default=7, validators=[MinValueValidator(0), MaxValueValidator(23)]
+    )
+    time_zone = models.CharField(max_length=64, default="UTC")
+    max_papers = models.PositiveSmallIntegerField(
+        default=10, validators=[MinValueValidator(1), MaxValueValidator(50)]
+    )
+    language = models.CharField(max_length=10, default="en")
+    include_cross_lists = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    unsubscribed_at = models.DateTimeField(null=True, blank=True)
+    last_digest_on = models.DateField(
+        null=True, blank=True, help_text=_("Edition date of the latest digest built.")
+    )
+    soft_bounce_count = models.PositiveSmallIntegerField(default=0)
+    suppressed_reason = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(send_hour_local__gte=0) & Q(send_hour_local__lte=23),
+                name="subscriber_send_hour_in_day",
+            ),
+            models.CheckConstraint(
+                condition=Q(max_papers__gte=1) & Q(max_papers__lte=50),
+                name="subscriber_max_papers_bounded",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["status", "send_hour_local"], name="subscriber_due"),
+        ]
+
+    def __str__(self) -> str:
+        return self.email
+
+
+class Digest(models.Model):
+    """One email for one subscriber and one edition (their local date); never two."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("pending")
+        SENDING = "sending", _("sending")
+        SENT = "sent", _("sent")
+        FAILED = "failed", _("failed")
+        SKIPPED_EMPTY = "skipped_empty", _("skipped: nothing matched")
+
+    subscriber = models.ForeignKey(Subscriber, on_delete=models.CASCADE, related_name="digests")
+    edition_on = models.DateField()
+    covers_from = models.DateField()
+    covers_to = models.DateField()
+    status = models.CharField(
+        max_length=20, choices=Status.choices, default=Status.PENDING, db_index=True
+    )
+    paper_count = models.PositiveSmallIntegerField(default=0)
+    more_count = models.PositiveIntegerField(default=0)
+    subject = models.CharField(max_length=300, blank=True)
+    message_id = models.CharField(max_length=200, blank=True)
+    lease_expires_at = models.DateTimeField(
+        null=True, blank=True, help_text=_("A worker's claim; a sweeper retakes it after this.")
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-edition_on", "-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["subscriber", "edition_on"], name="digest_one_per_subscriber_edition"
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "edition_on"], name="digest_status_edition")]
+
+    def __str__(self) -> str:
+        return f"{self.subscriber} · {self.edition_on} ({self.status})"
+
+
+class DigestItem(models.Model):
+    """A paper in a digest; (subscriber, paper) is unique so no paper reaches a reader twice."""
+
+    digest = models.ForeignKey(Digest, on_delete=models.CASCADE, related_name="items")
+    subscriber = models.ForeignKey(Subscriber, on_delete=models.CASCADE, related_name="+")
+    paper = models.ForeignKey("papers.Paper", on_delete=models.CASCADE, related_name="+")
+    rank = models.PositiveSmallIntegerField()
+    in_email = models.BooleanField(default=True, help_text=_("False: on the 'more' page."))
+    reasons = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["digest", "rank"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["subscriber", "paper"], name="digest_item_paper_once_per_subscriber"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.digest_id} #{self.rank}: {self.paper_id}"

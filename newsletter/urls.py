@@ -1,0 +1,14 @@
+"""The site's URLs: the project's root URLconf."""
+
+from django.conf import settings
+from django.contrib import admin
+from django.urls import include, path
+
+from newsletter import views
+
+urlpatterns = [
+    path("healthz", views.healthz, name="healthz"),
+    path(settings.ADMIN_URL, admin.site.urls),
+    path("", include("papers.urls")),
+    path("", include("newsletter.web_urls")),
+]

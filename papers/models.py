@@ -1,0 +1,131 @@
+"""What a paper is, where papers come from, and the record of every fetch."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models.functions import Lower
+from django.utils.translation import gettext_lazy as _
+
+
+class Source(models.Model):
+    """A feed Paperboy reads; editors change its categories, query and switch it on or off."""
+
+    class Kind(models.TextChoices):
+        ARXIV_API = "arxiv_api", _("arXiv API")
+        ARXIV_RSS = "arxiv_rss", _("arXiv RSS")
+        HF_DAILY = "hf_daily", _("Hugging Face Daily Papers")
+
+    name = models.SlugField(max_length=50, unique=True)
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    enabled = models.BooleanField(default=True)
+    categories = models.JSONField(default=list, blank=True, help_text=_("e.g. cs.CV, cs.LG"))
+    query = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Paper(models.Model):
+    """One arXiv paper, whatever the source or version that reported it."""
+
+    class AnnounceType(models.TextChoices):
+        NEW = "new", _("new")
+        CROSS = "cross", _("cross-list")
+        REPLACE = "replace", _("replacement")
+        REPLACE_CROSS = "replace-cross", _("replacement of a cross-list")
+
+    arxiv_id = models.CharField(max_length=40, unique=True, help_text=_("Without version."))
+    latest_version = models.PositiveSmallIntegerField(default=1)
+    title = models.TextField()
+    abstract = models.TextField(blank=True)
+    authors = models.JSONField(default=list, blank=True)
+    authors_text = models.TextField(blank=True, help_text=_("Authors joined, for search."))
+    primary_category = models.CharField(max_length=40, blank=True, db_index=True)
+    categories = models.JSONField(default=list, blank=True)
+    published_at = models.DateTimeField(null=True, blank=True)
+    updated_at_source = models.DateTimeField(null=True, blank=True)
+    announced_on = models.DateField(null=True, blank=True, db_index=True)
+    announce_type = models.CharField(
+        max_length=20, choices=AnnounceType.choices, default=AnnounceType.NEW
+    )
+    comment = models.TextField(blank=True)
+    journal_ref = models.TextField(blank=True)
+    doi = models.CharField(max_length=200, blank=True)
+    code_url = models.URLField(max_length=500, blank=True)
+    project_url = models.URLField(max_length=500, blank=True)
+    hf_upvotes = models.PositiveIntegerField(default=0, db_index=True)
+    hf_comments = models.PositiveIntegerField(default=0)
+    hf_keywords = models.JSONField(default=list, blank=True)
+    hf_featured_on = models.DateField(null=True, blank=True)
+    seen_in_sources = models.JSONField(default=list, blank=True)
+    is_featured = models.BooleanField(default=False, db_index=True)
+    is_hidden = models.BooleanField(default=False, db_index=True)
+    editor_note = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-announced_on", "-hf_upvotes", "arxiv_id"]
+        indexes = [
+            models.Index(fields=["announced_on", "is_hidden"], name="paper_day_visible"),
+            models.Index(Lower("title"), name="paper_title_lower"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.arxiv_id}: {self.title[:80]}"
+
+    @property
+    def abs_url(self) -> str:
+        return f"https://arxiv.org/abs/{self.arxiv_id}"
+
+    @property
+    def pdf_url(self) -> str:
+        return f"https://arxiv.org/pdf/{self.arxiv_id}"
+
+    @property
+    def is_cross_list(self) -> bool:
+        return self.announce_type in (self.AnnounceType.CROSS, self.AnnounceType.REPLACE_CROSS)
+
+
+class FetchRun(models.Model):
+    """One fetch of one source (or one ingested file): what it read and what it changed."""
+
+    class Status(models.TextChoices):
+        RUNNING = "running", _("running")
+        SUCCEEDED = "succeeded", _("succeeded")
+        PARTIAL = "partial", _("partial: some entries rejected")
+        FAILED = "failed", _("failed")
+        NO_ANNOUNCEMENT = "no_announcement", _("no announcement that day")
+
+    source = models.ForeignKey(
+        Source, on_delete=models.PROTECT, related_name="runs", null=True, blank=True
+    )
+    origin = models.CharField(max_length=500, blank=True, help_text=_("URL or file read."))
+    announced_on = models.DateField(null=True, blank=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.RUNNING)
+    started_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    entries_read = models.PositiveIntegerField(default=0)
+    created_count = models.PositiveIntegerField(default=0)
+    updated_count = models.PositiveIntegerField(default=0)
+    unchanged_count = models.PositiveIntegerField(default=0)
+    rejected_count = models.PositiveIntegerField(default=0)
+    listed_count = models.PositiveIntegerField(
+        null=True, blank=True, help_text=_("Items in the day's RSS listing (completeness).")
+    )
+    stored_count = models.PositiveIntegerField(
+        null=True, blank=True, help_text=_("Papers stored for that announcement day.")
+    )
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+        indexes = [models.Index(fields=["status", "-finished_at"], name="fetchrun_status_done")]
+
+    def __str__(self) -> str:
+        return f"{self.source or self.origin} @ {self.started_at:%Y-%m-%d %H:%M} ({self.status})"

@@ -1,0 +1,5 @@
+"""Public paper pages and topic feeds."""
+
+app_name = "papers"
+
+urlpatterns: list = []

@@ -1,0 +1,205 @@
+"""The skeleton's promises: real services under test, settings from the environment,
+embedded defaults for newcomers, a health endpoint and deployment files that cannot rot."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from email import message_from_bytes
+from pathlib import Path
+
+import pytest
+import yaml
+from celery.contrib.testing.worker import start_worker
+from django.core.mail import EmailMultiAlternatives
+from django.db import connection
+
+from newsletter.celery import app as celery_app
+from newsletter.mail_backends import EmlFileBackend
+from papers.models import Paper
+from papers.sample_data import load_sample_papers, sample_paper_records
+from tests.factories import FetchRunFactory
+
+ROOT = Path(__file__).resolve().parent.parent
+PRODUCTION_ENV = {
+    "SECRET_KEY": "k3y-" + "x7Qp9vLm2Zr8Tn4Wb6Yc1Hd5Jf0Gs3Ka" * 2,
+    "SITE_URL": "https://papers.example.org",
+    "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/paperboy",
+    "CELERY_BROKER_URL": "redis://127.0.0.1:6379/1",
+    "EMAIL_URL": "smtp+tls://mailer:secret@smtp.example.org:587",
+}
+
+
+def run_manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """Run manage.py in a clean environment holding only `env` (plus PATH)."""
+    clean = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp"), **env}
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_tests_run_on_postgresql(db):
+    assert connection.vendor == "postgresql"
+
+
+def test_a_task_makes_a_round_trip_through_the_real_redis_broker():
+    import celery.contrib.testing.tasks  # noqa: F401 - registers celery.ping
+
+    celery_app.conf.task_always_eager = False
+    assert celery_app.conf.broker_url.startswith("redis://")
+    with start_worker(celery_app, perform_ping_check=False, pool="solo"):
+        result = celery_app.send_task("celery.ping")
+        assert result.get(timeout=20) == "pong"
+
+
+def test_healthz_reports_database_broker_and_last_fetch(client, db):
+    run = FetchRunFactory()
+
+    response = client.get("/healthz")
+
+    assert response.status_code == 200
+    assert response.json() == {
+        "status": "ok",
+        "database": "ok",
+        "broker": "ok",
+        "last_successful_fetch": run.finished_at.isoformat(),
+        "last_digest_sent": None,
+    }
+
+
+def test_healthz_is_503_when_the_broker_is_down(client, db, settings):
+    settings.CELERY_BROKER_URL = "redis://127.0.0.1:1/0"
+
+    response = client.get("/healthz")
+
+    assert response.status_code == 503
+    assert response.json()["status"] == "unavailable"
+    assert response.json()["broker"].startswith("error")
+
+
+def test_check_deploy_is_clean_under_production_variables():
+    result = run_manage("check", "--deploy", "--fail-level", "WARNING", env=PRODUCTION_ENV)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_production_refuses_to_start_without_a_secret_key():
+    env = {key: value for key, value in PRODUCTION_ENV.items() if key != "SECRET_KEY"}
+
+    result = run_manage("check", env=env)
+
+    assert result.returncode != 0
+    assert "SECRET_KEY is not set" in result.stderr
+
+
+def test_embedded_defaults_need_no_database_server_broker_or_smtp():
+    result = run_manage(
+        "shell",
+        "-c",
+        "from django.conf import settings as s; "
+        "print(s.DATABASES['default']['ENGINE'], s.DATABASES['default']['NAME']); "
+        "print(s.CELERY_TASK_ALWAYS_EAGER, s.EMAIL_BACKEND, s.EMAIL_FILE_PATH)",
+        env={"DEBUG": "1"},
+    )
+
+    assert result.returncode == 0, result.stderr
+    database_line, celery_line = result.stdout.strip().splitlines()[-2:]
+    assert database_line == f"django.db.backends.sqlite3 {ROOT / 'var' / 'paperboy.sqlite3'}"
+    assert celery_line == f"True newsletter.mail_backends.EmlFileBackend {ROOT / 'var' / 'mail'}"
+
+
+def test_eml_backend_writes_each_message_as_one_readable_file(tmp_path):
+    message = EmailMultiAlternatives("Hello", "plain words", "a@example.org", ["b@example.org"])
+    message.attach_alternative("<p>plain words</p>", "text/html")
+
+    sent = EmlFileBackend(file_path=str(tmp_path)).send_messages([message])
+
+    files = list(tmp_path.glob("*.eml"))
+    assert sent == 1 and len(files) == 1
+    parsed = message_from_bytes(files[0].read_bytes())
+    assert parsed["Subject"] == "Hello"
+    assert parsed.get_content_type() == "multipart/alternative"
+
+
+def test_sample_papers_load_once_and_reload_without_duplicates(db):
+    records = sample_paper_records()
+
+    assert load_sample_papers() == (len(records), 0)
+    assert load_sample_papers() == (0, len(records))
+    assert Paper.objects.count() == len(records) >= 90
+
+
+def test_setup_demo_creates_an_admin_and_prints_its_login(db, capsys):
+    from django.contrib.auth import get_user_model
+    from django.core.management import call_command
+
+    call_command("setup_demo")
+
+    output = capsys.readouterr().out
+    password = re.search(r"password (\S+)", output).group(1)
+    admin = get_user_model().objects.get(username="admin")
+    assert admin.is_superuser and admin.check_password(password)
+
+
+def test_log_lines_name_the_command_that_wrote_them():
+    result = run_manage(
+        "shell",
+        "-c",
+        "import logging; logging.getLogger('paperboy').warning('hello')",
+        env={"DEBUG": "1"},
+    )
+
+    assert re.search(r"WARNING paperboy \[command:shell\] hello", result.stdout), result.stdout
+
+
+def test_every_setting_read_from_the_environment_is_documented():
+    settings_source = (ROOT / "newsletter" / "settings.py").read_text()
+    names = set(re.findall(r'env(?:\.\w+)?\(\s*"([A-Z_]+)"', settings_source))
+    names |= set(re.findall(r'_cron\("([A-Z_]+)"', settings_source))
+    example = (ROOT / ".env.example").read_text()
+    readme = (ROOT / "README.md").read_text()
+
+    assert names, "no settings found"
+    assert sorted(n for n in names if f"{n}=" not in example) == []
+    assert sorted(n for n in names if f"`{n}`" not in readme) == []
+
+
+def test_compose_services_run_real_modules_of_this_project():
+    from importlib import import_module
+
+    from django.core.management import get_commands
+
+    compose = yaml.safe_load((ROOT / "docker" / "compose.yaml").read_text())
+    services = compose["services"]
+    assert {"web", "worker", "beat", "postgres", "redis", "mailcatcher"} <= set(services)
+    for name in ("web", "worker", "beat"):
+        command = services[name]["command"]
+        command = command.split() if isinstance(command, str) else command
+        if command[0] == "gunicorn":
+            module, attribute = command[-1].split(":")
+            assert hasattr(import_module(module), attribute)
+        elif command[0] == "celery":
+            app_module = command[command.index("-A") + 1]
+            assert import_module(app_module).celery_app is celery_app
+            if "--scheduler" in command:
+                scheduler = command[command.index("--scheduler") + 1]
+                module, attribute = scheduler.split(":")
+                assert hasattr(import_module(module), attribute)
+        else:
+            pytest.fail(f"{name} runs an unexpected command {command}")
+        assert "healthcheck" in services[name] or name == "beat"
+    migrate = services["migrate"]["command"]
+    migrate = migrate.split() if isinstance(migrate, str) else migrate
+    assert migrate[-1] in get_commands() or migrate[2] in get_commands()
+    example = (ROOT / ".env.example").read_text()
+    for name in ("migrate", "web", "worker", "beat"):
+        for variable in services[name]["environment"]:
+            assert f"{variable}=" in example, f"{variable} missing from .env.example"
