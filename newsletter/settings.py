@@ -108,6 +108,7 @@ SERVER_EMAIL = env.str("SERVER_EMAIL", default=DEFAULT_FROM_EMAIL)
 SENDER_ADDRESS_LINE = env.str(
     "SENDER_ADDRESS_LINE", default="Paperboy · self-hosted research digests"
 )
+UNSUBSCRIBE_MAILTO = env.str("UNSUBSCRIBE_MAILTO", default=f"unsubscribe@{SITE_HOST}")
 DKIM_PRIVATE_KEY_PATH = env.str("DKIM_PRIVATE_KEY_PATH", default="")
 DKIM_SELECTOR = env.str("DKIM_SELECTOR", default="paperboy")
 DKIM_DOMAIN = env.str("DKIM_DOMAIN", default=SITE_HOST)

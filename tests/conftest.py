@@ -68,6 +68,15 @@ def tasks_run_in_process():
 
 
 @pytest.fixture(autouse=True)
+def static_files_without_manifest(settings):
+    """Production serves hashed static names from collectstatic's manifest; tests skip that step."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+
+
+@pytest.fixture(autouse=True)
 def empty_cache():
     from django.core.cache import cache
 

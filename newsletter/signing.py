@@ -1,0 +1,74 @@
+"""Signed, salted, expiring links: one salt per purpose, so no token works for another action."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from enum import StrEnum
+
+from django.conf import settings
+from django.core import signing
+from django.urls import reverse
+
+
+class Purpose(StrEnum):
+    CONFIRM = "confirm"
+    MANAGE = "manage"
+    UNSUBSCRIBE = "unsubscribe"
+    VIEW_DIGEST = "view-digest"
+    FEED = "feed"
+
+
+# None: the link works as long as the subscriber exists (RFC 8058 asks unsubscribe to keep working).
+MAX_AGE: dict[Purpose, timedelta | None] = {
+    Purpose.CONFIRM: timedelta(hours=48),
+    Purpose.MANAGE: timedelta(days=60),
+    Purpose.UNSUBSCRIBE: None,
+    Purpose.VIEW_DIGEST: timedelta(days=90),
+    Purpose.FEED: None,
+}
+
+URL_NAMES: dict[Purpose, str] = {
+    Purpose.CONFIRM: "newsletter:confirm",
+    Purpose.MANAGE: "newsletter:manage",
+    Purpose.UNSUBSCRIBE: "newsletter:unsubscribe",
+    Purpose.VIEW_DIGEST: "newsletter:view_digest",
+    Purpose.FEED: "newsletter:feed",
+}
+
+
+class BadToken(Exception):
+    """Tampered with, expired, or made for another purpose: the link does nothing."""
+
+
+@dataclass(frozen=True)
+class TokenClaims:
+    subject_id: int
+    email: str
+
+
+def make_token(*, purpose: Purpose, subject_id: int, email: str) -> str:
+    """A token naming one row (a subscriber, or a digest for VIEW_DIGEST) and its address.
+
+    The address is signed in so a token dies with the subscription it was made for.
+    """
+    signer = signing.TimestampSigner(salt=f"paperboy.{purpose}")
+    return signer.sign_object({"id": subject_id, "e": email.lower()}, compress=True)
+
+
+def read_token(token: str, *, purpose: Purpose) -> TokenClaims:
+    signer = signing.TimestampSigner(salt=f"paperboy.{purpose}")
+    max_age = MAX_AGE[purpose]
+    try:
+        payload = signer.unsign_object(token, max_age=max_age)
+    except (signing.BadSignature, ValueError, TypeError) as error:
+        raise BadToken(str(error)) from error
+    if not isinstance(payload, dict) or not isinstance(payload.get("id"), int):
+        raise BadToken("malformed payload")
+    return TokenClaims(subject_id=payload["id"], email=str(payload.get("e", "")))
+
+
+def signed_url(*, purpose: Purpose, subject_id: int, email: str) -> str:
+    """The absolute URL of a signed link, for emails."""
+    token = make_token(purpose=purpose, subject_id=subject_id, email=email)
+    return settings.SITE_URL + reverse(URL_NAMES[purpose], args=[token])
