@@ -1,0 +1,86 @@
+"""Reads of the papers app: the visible papers the public pages, feeds and editors see."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+
+from django.db.models import Max, Min, QuerySet
+
+from newsletter.matching import IndexedPaper
+from papers.models import Paper
+
+# Featured papers first, then trending (Hugging Face upvotes), then a stable order.
+DAY_ORDER = ("-is_featured", "-hf_upvotes", "arxiv_id")
+RECENT_ORDER = ("-announced_on", *DAY_ORDER)
+
+# What a public card shows; the rest (sources, keywords, timestamps) stays in the database.
+CARD_FIELDS = (
+    "id",
+    "arxiv_id",
+    "latest_version",
+    "title",
+    "abstract",
+    "authors",
+    "primary_category",
+    "categories",
+    "published_at",
+    "announced_on",
+    "announce_type",
+    "comment",
+    "journal_ref",
+    "doi",
+    "code_url",
+    "project_url",
+    "hf_upvotes",
+    "is_featured",
+    "editor_note",
+)
+
+
+def visible_papers() -> QuerySet[Paper]:
+    """Every paper the public may see: an editor's hide removes a paper from all of them."""
+    return Paper.objects.filter(is_hidden=False)
+
+
+def latest_announcement_day(*, on_or_before: dt.date) -> dt.date | None:
+    return (
+        visible_papers()
+        .filter(announced_on__lte=on_or_before)
+        .aggregate(day=Max("announced_on"))["day"]
+    )
+
+
+def neighbour_announcement_days(*, day: dt.date) -> tuple[dt.date | None, dt.date | None]:
+    """The announcement days just before and just after `day` that have visible papers."""
+    earlier = visible_papers().filter(announced_on__lt=day).aggregate(day=Max("announced_on"))
+    later = visible_papers().filter(announced_on__gt=day).aggregate(day=Min("announced_on"))
+    return earlier["day"], later["day"]
+
+
+def papers_of_day(*, day: dt.date) -> QuerySet[Paper]:
+    return visible_papers().filter(announced_on=day).only(*CARD_FIELDS).order_by(*DAY_ORDER)
+
+
+def papers_by_ids(*, ids: Iterable[int]) -> QuerySet[Paper]:
+    """Visible papers among `ids`, newest day first, featured and trending first within a day."""
+    return visible_papers().filter(pk__in=list(ids)).only(*CARD_FIELDS).order_by(*RECENT_ORDER)
+
+
+def indexed_papers(*, since: dt.date, until: dt.date) -> list[IndexedPaper]:
+    """Visible papers announced in [since, until], with only the columns matching reads."""
+    rows = (
+        visible_papers()
+        .filter(announced_on__gte=since, announced_on__lte=until)
+        .values_list("id", "title", "abstract", "categories")
+        .order_by()
+    )
+    return [
+        IndexedPaper(
+            id=paper_id,
+            title=title,
+            abstract=abstract,
+            categories=categories or (),
+        )
+        for paper_id, title, abstract, categories in rows.iterator(chunk_size=2000)
+    ]
