@@ -1,0 +1,1 @@
+"""Paperboy's benchmarks and the local SMTP sink they (and the fault tests) send to."""
