@@ -1,0 +1,71 @@
+"""Public paper pages: one announcement day's papers, and each topic's recent papers."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.core.paginator import Page, Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.utils import timezone
+from django.views.decorators.http import require_safe
+
+from newsletter.models import Topic
+from newsletter.selectors import RECENT_DAYS, recent_paper_index, topic_paper_ids
+from papers.public_cache import cached_public_page
+from papers.selectors import (
+    latest_announcement_day,
+    neighbour_announcement_days,
+    papers_by_ids,
+    papers_of_day,
+)
+
+PAGE_SIZE = 25
+
+
+@require_safe
+@cached_public_page
+def latest_day(request: HttpRequest) -> HttpResponse:
+    """Today's papers, or the latest announcement day's when nothing was announced today."""
+    day = latest_announcement_day(on_or_before=timezone.localdate())
+    if day is None:
+        return render(request, "papers/day.html", {"day": None, "page": None})
+    return _day_page(request, day=day, is_latest=True)
+
+
+@require_safe
+@cached_public_page
+def day_papers(request: HttpRequest, day: dt.date) -> HttpResponse:
+    if day > timezone.localdate():
+        raise Http404("That day has not come yet.")
+    return _day_page(request, day=day, is_latest=False)
+
+
+def _day_page(request: HttpRequest, *, day: dt.date, is_latest: bool) -> HttpResponse:
+    page = _page(request, papers_of_day(day=day))
+    earlier, later = neighbour_announcement_days(day=day)
+    context = {"day": day, "page": page, "earlier": earlier, "later": later, "is_latest": is_latest}
+    # A day without papers (a weekend, or all hidden) is not a page search engines should keep.
+    return render(request, "papers/day.html", context, status=200 if page.object_list else 404)
+
+
+@require_safe
+@cached_public_page
+def topic_list(request: HttpRequest) -> HttpResponse:
+    topics = Topic.objects.filter(is_active=True).only("name", "slug", "description")
+    return render(request, "papers/topics.html", {"topics": topics})
+
+
+@require_safe
+@cached_public_page
+def topic_papers(request: HttpRequest, slug: str) -> HttpResponse:
+    topic = get_object_or_404(Topic, slug=slug, is_active=True)
+    today = timezone.localdate()
+    ids = topic_paper_ids(topics=[topic], index=recent_paper_index(today=today))[topic.pk]
+    page = _page(request, papers_by_ids(ids=ids))
+    context = {"topic": topic, "page": page, "days": RECENT_DAYS, "match_count": len(ids)}
+    return render(request, "papers/topic.html", context)
+
+
+def _page(request: HttpRequest, papers) -> Page:
+    return Paginator(papers, PAGE_SIZE).get_page(request.GET.get("page"))
