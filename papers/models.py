@@ -101,6 +101,7 @@ class FetchRun(models.Model):
         PARTIAL = "partial", _("partial: some entries rejected")
         FAILED = "failed", _("failed")
         NO_ANNOUNCEMENT = "no_announcement", _("no announcement that day")
+        WAITING = "waiting", _("waiting: listing not out yet, retried next tick")
 
     source = models.ForeignKey(
         Source, on_delete=models.PROTECT, related_name="runs", null=True, blank=True
@@ -115,6 +116,12 @@ class FetchRun(models.Model):
     updated_count = models.PositiveIntegerField(default=0)
     unchanged_count = models.PositiveIntegerField(default=0)
     rejected_count = models.PositiveIntegerField(default=0)
+    skipped_count = models.PositiveIntegerField(
+        default=0, help_text=_("Valid entries not stored, e.g. replacements of unknown papers.")
+    )
+    attempts = models.PositiveSmallIntegerField(
+        default=1, help_text=_("Tries so far; a listing not out yet is retried each tick.")
+    )
     listed_count = models.PositiveIntegerField(
         null=True, blank=True, help_text=_("Items in the day's RSS listing (completeness).")
     )
@@ -125,7 +132,22 @@ class FetchRun(models.Model):
 
     class Meta:
         ordering = ["-started_at"]
-        indexes = [models.Index(fields=["status", "-finished_at"], name="fetchrun_status_done")]
+        indexes = [
+            models.Index(fields=["status", "-finished_at"], name="fetchrun_status_done"),
+            models.Index(fields=["source", "announced_on"], name="fetchrun_source_day"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.source or self.origin} @ {self.started_at:%Y-%m-%d %H:%M} ({self.status})"
+
+    @property
+    def missing_count(self) -> int | None:
+        """Listed papers not stored: above zero, that announcement day is incomplete."""
+        if self.listed_count is None or self.stored_count is None:
+            return None
+        return max(self.listed_count - self.stored_count, 0)
+
+    @property
+    def is_complete(self) -> bool | None:
+        missing = self.missing_count
+        return None if missing is None else missing == 0
