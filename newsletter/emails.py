@@ -83,3 +83,16 @@ def send_manage_link(subscriber: Subscriber) -> None:
         headers=unsubscribe_headers(subscriber, url=links["unsubscribe_url"]),
         language=subscriber.language,
     ).send()
+
+
+def send_confirmation(subscriber: Subscriber) -> None:
+    """The double opt-in link. It carries nothing the visitor typed: only our words and a link."""
+    confirm_url = signed_url(
+        purpose=Purpose.CONFIRM, subject_id=subscriber.pk, email=subscriber.email
+    )
+    make_message(
+        "confirm",
+        to=subscriber.email,
+        context={"confirm_url": confirm_url, "preheader": ""},
+        language=subscriber.language,
+    ).send()

@@ -2,10 +2,189 @@
 
 from __future__ import annotations
 
-from django.db import transaction
+import datetime as dt
+import logging
+from enum import StrEnum
+
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from newsletter import ratelimits
+from newsletter.forms import Preferences
 from newsletter.models import Subscriber
+from newsletter.signing import MAX_AGE, Purpose
+
+logger = logging.getLogger(__name__)
+
+
+class SignupOutcome(StrEnum):
+    """What a sign-up did; never shown to the visitor (the page is the same for all)."""
+
+    CONFIRMATION_SENT = "confirmation-sent"
+    MANAGE_LINK_SENT = "manage-link-sent"
+    MAIL_CAPPED = "mail-capped"
+    IGNORED = "ignored"
+
+
+class ConfirmOutcome(StrEnum):
+    CONFIRMED = "confirmed"
+    ALREADY_CONFIRMED = "already-confirmed"
+    REFUSED = "refused"
+
+
+def _apply_preferences(subscriber: Subscriber, preferences: Preferences) -> None:
+    filters = preferences.filters
+    subscriber.own_query = filters.own_query
+    subscriber.categories = list(filters.categories)
+    subscriber.authors = list(filters.authors)
+    subscriber.include_cross_lists = filters.include_cross_lists
+    subscriber.frequency = preferences.frequency
+    subscriber.send_hour_local = preferences.send_hour_local
+    subscriber.time_zone = preferences.time_zone
+    subscriber.max_papers = preferences.max_papers
+    subscriber.language = preferences.language
+
+
+def _enqueue_mail(task_name: str, *, subscriber: Subscriber) -> SignupOutcome:
+    from newsletter import tasks
+
+    if not ratelimits.mail_to_address_allowed(email=subscriber.email):
+        logger.info("mail cap reached for subscriber %s", subscriber.pk)
+        return SignupOutcome.MAIL_CAPPED
+    task = getattr(tasks, task_name)
+    subscriber_id = subscriber.pk
+    transaction.on_commit(lambda: task.delay(subscriber_id))
+    return (
+        SignupOutcome.MANAGE_LINK_SENT
+        if task_name == "send_manage_link_email"
+        else SignupOutcome.CONFIRMATION_SENT
+    )
+
+
+@transaction.atomic
+def subscriber_subscribe(*, email: str, preferences: Preferences) -> SignupOutcome:
+    """Start (or restart) a subscription; the address proves itself by the confirmation link.
+
+    New or pending: store the choice as pending and send a confirmation. Unsubscribed: keep
+    them out, store the choice, and send a confirmation to come back. Active or paused: change
+    nothing, send a link to their settings. Suppressed (bounced, complained): send nothing.
+    """
+    subscriber = Subscriber.objects.select_for_update().filter(email__iexact=email).first()
+    if subscriber is None:
+        try:
+            with transaction.atomic():
+                subscriber = Subscriber(email=email, status=Subscriber.Status.PENDING)
+                _apply_preferences(subscriber, preferences)
+                subscriber.save()
+        except IntegrityError:
+            # The same address signed up at the same moment: one row, one confirmation.
+            return SignupOutcome.IGNORED
+        subscriber.topics.set(preferences.filters.topics)
+        return _enqueue_mail("send_confirmation_email", subscriber=subscriber)
+    if subscriber.status in (Subscriber.Status.ACTIVE, Subscriber.Status.PAUSED):
+        return _enqueue_mail("send_manage_link_email", subscriber=subscriber)
+    if subscriber.status == Subscriber.Status.SUPPRESSED:
+        return SignupOutcome.IGNORED
+    _apply_preferences(subscriber, preferences)
+    if subscriber.status == Subscriber.Status.PENDING:
+        # A pending sign-up restarts: the purge counts its 48 hours from now.
+        subscriber.created_at = timezone.now()
+    subscriber.save()
+    subscriber.topics.set(preferences.filters.topics)
+    return _enqueue_mail("send_confirmation_email", subscriber=subscriber)
+
+
+@transaction.atomic
+def subscriber_request_manage_link(*, email: str) -> SignupOutcome:
+    """ "Email me a link": settings for a subscriber, a fresh confirmation for a pending one."""
+    subscriber = Subscriber.objects.select_for_update().filter(email__iexact=email).first()
+    if subscriber is None or subscriber.status == Subscriber.Status.SUPPRESSED:
+        return SignupOutcome.IGNORED
+    if subscriber.status == Subscriber.Status.PENDING:
+        return _enqueue_mail("send_confirmation_email", subscriber=subscriber)
+    return _enqueue_mail("send_manage_link_email", subscriber=subscriber)
+
+
+@transaction.atomic
+def subscriber_confirm(*, subscriber: Subscriber, link_issued_at: dt.datetime) -> ConfirmOutcome:
+    """Turn a pending (or returning) address active; a second use changes nothing.
+
+    A returning reader's link must be newer than their unsubscribe, so an old confirmation
+    link cannot undo leaving.
+    """
+    now = timezone.now()
+    rows = Subscriber.objects.filter(pk=subscriber.pk)
+    if rows.filter(status=Subscriber.Status.PENDING).update(
+        status=Subscriber.Status.ACTIVE, confirmed_at=now
+    ):
+        return ConfirmOutcome.CONFIRMED
+    # Token times have whole seconds; unsubscribed_at has microseconds.
+    if rows.filter(
+        status=Subscriber.Status.UNSUBSCRIBED,
+        unsubscribed_at__lt=link_issued_at + dt.timedelta(seconds=1),
+    ).update(status=Subscriber.Status.ACTIVE, confirmed_at=now, unsubscribed_at=None):
+        return ConfirmOutcome.CONFIRMED
+    current = rows.values_list("status", flat=True).first()
+    if current in (Subscriber.Status.ACTIVE, Subscriber.Status.PAUSED):
+        return ConfirmOutcome.ALREADY_CONFIRMED
+    return ConfirmOutcome.REFUSED
+
+
+@transaction.atomic
+def subscriber_update_preferences(*, subscriber: Subscriber, preferences: Preferences) -> None:
+    _apply_preferences(subscriber, preferences)
+    subscriber.save(
+        update_fields=[
+            "own_query",
+            "categories",
+            "authors",
+            "include_cross_lists",
+            "frequency",
+            "send_hour_local",
+            "time_zone",
+            "max_papers",
+            "language",
+        ]
+    )
+    subscriber.topics.set(preferences.filters.topics)
+
+
+def subscriber_pause(*, subscriber: Subscriber) -> bool:
+    """No digests until resumed; returns False when they were not active."""
+    return bool(
+        Subscriber.objects.filter(pk=subscriber.pk, status=Subscriber.Status.ACTIVE).update(
+            status=Subscriber.Status.PAUSED
+        )
+    )
+
+
+def subscriber_resume(*, subscriber: Subscriber) -> bool:
+    """Paused or unsubscribed back to active, from a signed manage link (it proves the address).
+
+    Only an address that was once confirmed; a bounced or complaining one stays suppressed.
+    """
+    return bool(
+        Subscriber.objects.filter(
+            pk=subscriber.pk,
+            status__in=[Subscriber.Status.PAUSED, Subscriber.Status.UNSUBSCRIBED],
+            confirmed_at__isnull=False,
+        ).update(status=Subscriber.Status.ACTIVE, unsubscribed_at=None)
+    )
+
+
+@transaction.atomic
+def subscriber_delete(*, subscriber: Subscriber) -> None:
+    """Forget the reader: the row, their topics, their digests and digest items."""
+    Subscriber.objects.filter(pk=subscriber.pk).delete()
+
+
+def subscribers_purge_unconfirmed(*, now: dt.datetime | None = None) -> int:
+    """Delete sign-ups whose confirmation link has expired; returns how many."""
+    cutoff = (now or timezone.now()) - MAX_AGE[Purpose.CONFIRM]
+    _total, per_model = Subscriber.objects.filter(
+        status=Subscriber.Status.PENDING, created_at__lt=cutoff
+    ).delete()
+    return per_model.get(Subscriber._meta.label, 0)
 
 
 @transaction.atomic

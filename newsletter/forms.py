@@ -1,0 +1,291 @@
+"""The reader-facing forms: every field bounded and validated before anything is stored."""
+
+from __future__ import annotations
+
+import functools
+import re
+import zoneinfo
+from dataclasses import dataclass
+
+from django import forms
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+from email_validator import EmailNotValidError, validate_email
+
+from newsletter.matching import MAX_QUERY_LENGTH, QuerySyntaxError, parse_categories, parse_query
+from newsletter.models import Subscriber, Topic
+
+# RFC 5321: a local part of at most 64 octets, a path of at most 256 (254 without brackets).
+MAX_LOCAL_PART = 64
+MAX_ADDRESS = 254
+MAX_CATEGORIES = 20
+MAX_CATEGORIES_TEXT = 300
+MAX_AUTHORS = 20
+MAX_AUTHOR_NAME = 100
+MAX_AUTHORS_TEXT = 1000
+NOT_ZONES = frozenset({"localtime", "Factory", "posixrules"})
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+@functools.cache
+def time_zone_names() -> tuple[str, ...]:
+    return tuple(sorted(zoneinfo.available_timezones() - NOT_ZONES))
+
+
+def time_zone_choices() -> list[tuple[str, str]]:
+    return [(name, name.replace("_", " ")) for name in time_zone_names()]
+
+
+def normalise_email(value: str) -> str:
+    """The address as we store and send to it, or ValidationError saying what is wrong."""
+    if _CONTROL.search(value):
+        raise ValidationError(_("Write the address on one line, without control characters."))
+    value = value.strip()
+    if len(value) > MAX_ADDRESS:
+        raise ValidationError(_("An email address has at most 254 characters."))
+    try:
+        info = validate_email(value, check_deliverability=False, allow_smtputf8=False)
+    except EmailNotValidError as error:
+        raise ValidationError(
+            _("This is not a valid email address: %(reason)s"), params={"reason": str(error)}
+        ) from error
+    if len(info.local_part) > MAX_LOCAL_PART or len(info.ascii_email) > MAX_ADDRESS:
+        raise ValidationError(_("This address is too long to receive mail."))
+    # ascii_email: IDN domains in their A-label form, and domains lower-cased.
+    return info.ascii_email
+
+
+class EmailAddressField(forms.CharField):
+    widget = forms.EmailInput
+
+    def __init__(self, **kwargs: object) -> None:
+        # Room for surrounding spaces; the real limit is checked after stripping.
+        kwargs.setdefault("max_length", MAX_ADDRESS + 10)
+        kwargs.setdefault("strip", False)
+        super().__init__(**kwargs)
+
+    def widget_attrs(self, widget: forms.Widget) -> dict[str, str]:
+        return {**super().widget_attrs(widget), "autocomplete": "email"}
+
+    def to_python(self, value: object) -> str:
+        value = super().to_python(value)
+        return normalise_email(value) if value else value
+
+
+class HoneypotField(forms.CharField):
+    """Left empty by people (the field is hidden); bots that fill every input fill it."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            required=False,
+            max_length=500,
+            label=_("Leave this empty"),
+            widget=forms.TextInput(attrs={"autocomplete": "off", "tabindex": "-1"}),
+        )
+
+    def clean(self, value: object) -> str:
+        # Never an error: a filled honeypot must look like a success to the bot.
+        return str(value or "")[:500]
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What a reader wants to read: the inputs of the preview and of matching."""
+
+    topics: tuple[Topic, ...] = ()
+    own_query: str = ""
+    categories: tuple[str, ...] = ()
+    authors: tuple[str, ...] = ()
+    include_cross_lists: bool = True
+
+    @property
+    def is_empty(self) -> bool:
+        return not (self.topics or self.own_query or self.categories or self.authors)
+
+
+@dataclass(frozen=True)
+class Preferences:
+    """Everything a subscriber chooses, validated, ready for the services."""
+
+    filters: Filters
+    frequency: str
+    send_hour_local: int
+    time_zone: str
+    max_papers: int
+    language: str
+
+
+def split_authors(text: str) -> list[str]:
+    return [name.strip() for name in re.split(r"[;,\n]+", text) if name.strip()]
+
+
+class FilterForm(forms.Form):
+    """Topics and the reader's own filter; alone, it drives the live preview."""
+
+    topics = forms.ModelMultipleChoiceField(
+        queryset=Topic.objects.none(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        label=_("Topics"),
+    )
+    own_query = forms.CharField(
+        required=False,
+        max_length=MAX_QUERY_LENGTH,
+        label=_("Your own search"),
+        help_text=_('Words, "quoted phrases", OR, and -excluded words.'),
+        widget=forms.TextInput(attrs={"placeholder": '"text-to-image" diffusion -survey'}),
+    )
+    categories = forms.CharField(
+        required=False,
+        max_length=MAX_CATEGORIES_TEXT,
+        label=_("arXiv categories"),
+        help_text=_("Separated by commas or spaces, e.g. cs.CV, cs.LG."),
+    )
+    authors = forms.CharField(
+        required=False,
+        max_length=MAX_AUTHORS_TEXT,
+        label=_("Authors"),
+        help_text=_("Full names separated by commas; any paper by one of them is sent."),
+    )
+    include_cross_lists = forms.BooleanField(
+        required=False,
+        initial=True,
+        label=_("Include papers cross-listed from other categories"),
+    )
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["topics"].queryset = Topic.objects.filter(is_active=True)
+
+    def clean_own_query(self) -> str:
+        query = self.cleaned_data["own_query"].strip()
+        if query:
+            try:
+                parse_query(query)
+            except QuerySyntaxError as error:
+                raise ValidationError(str(error)) from error
+        return query
+
+    def clean_categories(self) -> list[str]:
+        try:
+            categories = parse_categories(self.cleaned_data["categories"])
+        except QuerySyntaxError as error:
+            raise ValidationError(str(error)) from error
+        if len(categories) > MAX_CATEGORIES:
+            raise ValidationError(
+                _("Choose at most %(count)d categories."), params={"count": MAX_CATEGORIES}
+            )
+        return categories
+
+    def clean_authors(self) -> list[str]:
+        names = list(dict.fromkeys(split_authors(self.cleaned_data["authors"])))
+        if len(names) > MAX_AUTHORS:
+            raise ValidationError(
+                _("Name at most %(count)d authors."), params={"count": MAX_AUTHORS}
+            )
+        for name in names:
+            if len(name) > MAX_AUTHOR_NAME:
+                raise ValidationError(
+                    _("Keep each name under %(count)d characters."),
+                    params={"count": MAX_AUTHOR_NAME},
+                )
+            if not re.search(r"[^\W\d_]", name):
+                raise ValidationError(_("“%(name)s” is not a name."), params={"name": name[:40]})
+        return names
+
+    def filters(self) -> Filters:
+        data = self.cleaned_data
+        return Filters(
+            topics=tuple(data.get("topics") or ()),
+            own_query=data.get("own_query") or "",
+            categories=tuple(data.get("categories") or ()),
+            authors=tuple(data.get("authors") or ()),
+            include_cross_lists=bool(data.get("include_cross_lists")),
+        )
+
+
+class PreferencesForm(FilterForm):
+    """The filters plus when and how the digest comes: the sign-up and manage pages share it."""
+
+    frequency = forms.ChoiceField(
+        choices=Subscriber.Frequency.choices,
+        initial=Subscriber.Frequency.DAILY,
+        widget=forms.RadioSelect,
+        label=_("How often"),
+    )
+    send_hour_local = forms.TypedChoiceField(
+        choices=[(hour, f"{hour:02d}:00") for hour in range(24)],
+        coerce=int,
+        initial=7,
+        label=_("Send at"),
+    )
+    time_zone = forms.ChoiceField(choices=time_zone_choices, initial="UTC", label=_("Time zone"))
+    max_papers = forms.IntegerField(
+        min_value=1, max_value=50, initial=10, label=_("At most this many papers per email")
+    )
+    language = forms.ChoiceField(
+        choices=settings.LANGUAGES, initial=settings.LANGUAGE_CODE, label=_("Language")
+    )
+
+    def clean_time_zone(self) -> str:
+        zone = self.cleaned_data["time_zone"]
+        if zone not in zoneinfo.available_timezones() or zone in NOT_ZONES:
+            raise ValidationError(_("Choose a time zone from the list."))
+        return zone
+
+    def clean(self) -> dict[str, object]:
+        data = super().clean()
+        filter_fields = ("topics", "own_query", "categories", "authors")
+        if not any(name in self.errors for name in filter_fields) and not any(
+            data.get(name) for name in filter_fields
+        ):
+            raise ValidationError(
+                gettext("Tick at least one topic, or write your own search, categories or authors.")
+            )
+        return data
+
+    def preferences(self) -> Preferences:
+        data = self.cleaned_data
+        return Preferences(
+            filters=self.filters(),
+            frequency=data["frequency"],
+            send_hour_local=data["send_hour_local"],
+            time_zone=data["time_zone"],
+            max_papers=data["max_papers"],
+            language=data["language"],
+        )
+
+    @classmethod
+    def initial_for(cls, subscriber: Subscriber) -> dict[str, object]:
+        return {
+            "topics": list(subscriber.topics.all()),
+            "own_query": subscriber.own_query,
+            "categories": ", ".join(subscriber.categories),
+            "authors": ", ".join(subscriber.authors),
+            "include_cross_lists": subscriber.include_cross_lists,
+            "frequency": subscriber.frequency,
+            "send_hour_local": subscriber.send_hour_local,
+            "time_zone": subscriber.time_zone,
+            "max_papers": subscriber.max_papers,
+            "language": subscriber.language,
+        }
+
+
+class SignupForm(PreferencesForm):
+    email = EmailAddressField(label=_("Your email address"))
+    website = HoneypotField()
+
+    field_order = ["email"]
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        if not self.is_bound:
+            # The page's script sets the browser's zone; a re-shown form keeps the reader's.
+            self.fields["time_zone"].widget.attrs["data-prefill-time-zone"] = "on"
+
+
+class ManageLinkForm(forms.Form):
+    email = EmailAddressField(label=_("Your email address"))
+    website = HoneypotField()

@@ -1,0 +1,60 @@
+"""Abuse limits of the public forms, counted in the shared cache (Redis in production).
+
+The limits are the same whatever the state of the address, so hitting one says nothing
+about whether an address is subscribed.
+"""
+
+from __future__ import annotations
+
+from django.http import HttpRequest
+from django_ratelimit.core import is_ratelimited
+
+# Form posts (sign-up and "email me a link") from one IP address, and naming one address.
+FORM_POSTS_PER_IP = "20/h"
+FORM_POSTS_PER_ADDRESS = "5/h"
+# Live previews from one IP address: the page asks for one per pause in typing.
+PREVIEWS_PER_IP = "120/m"
+# Mails (confirmations and manage links together) one address can be sent in a day.
+MAILS_PER_ADDRESS_PER_DAY = "3/d"
+
+MAX_KEY_LENGTH = 320
+
+
+def _address_key(email: str) -> str:
+    return email.strip().lower()[:MAX_KEY_LENGTH]
+
+
+def form_post_limited(request: HttpRequest) -> bool:
+    """Count one form post from this IP (valid or not); True when over the limit."""
+    return is_ratelimited(
+        request, group="newsletter.form-ip", key="ip", rate=FORM_POSTS_PER_IP, increment=True
+    )
+
+
+def address_post_limited(request: HttpRequest, *, email: str) -> bool:
+    """Count one valid form post naming this address; True when over the limit."""
+    return is_ratelimited(
+        request,
+        group="newsletter.form-address",
+        key=lambda _group, _request: _address_key(email),
+        rate=FORM_POSTS_PER_ADDRESS,
+        increment=True,
+    )
+
+
+def preview_limited(request: HttpRequest) -> bool:
+    return is_ratelimited(
+        request, group="newsletter.preview-ip", key="ip", rate=PREVIEWS_PER_IP, increment=True
+    )
+
+
+def mail_to_address_allowed(*, email: str) -> bool:
+    """Count one mail to `email`; False once today's allowance is spent (send nothing then)."""
+    # No request here: the key names the address, and the method filter is off (ALL).
+    return not is_ratelimited(
+        None,
+        group="newsletter.mail-address",
+        key=lambda _group, _request: _address_key(email),
+        rate=MAILS_PER_ADDRESS_PER_DAY,
+        increment=True,
+    )
