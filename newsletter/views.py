@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.forms import Form
+from django.forms.utils import ErrorDict
+from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
 from django.shortcuts import render
+from django.urls import reverse
+from django.utils import translation
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
-from newsletter import services
+from newsletter import ratelimits, selectors, services
+from newsletter.forms import FilterForm, ManageLinkForm, PreferencesForm, SignupForm
 from newsletter.health import health_report
+from newsletter.models import Subscriber
 from newsletter.selectors import subscriber_from_token
-from newsletter.signing import BadToken, Purpose
+from newsletter.signing import BadToken, Purpose, make_token
 
 
 @never_cache
@@ -39,3 +45,228 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
         return render(request, "pages/unsubscribe.html", {"subscriber": subscriber})
     services.subscriber_unsubscribe(subscriber=subscriber)
     return render(request, "pages/unsubscribed.html", {"subscriber": subscriber})
+
+
+# --- Sign-up ---------------------------------------------------------------------------------
+FILTER_FIELDS = ("topics", "own_query", "categories", "authors", "include_cross_lists")
+
+
+def preview_context(data: QueryDict | None) -> dict[str, object]:
+    """The preview panel for submitted filter fields (None: the empty form's panel)."""
+    if data is None:
+        return {"preview": None}
+    form = FilterForm(data)
+    if not form.is_valid():
+        errors = [error for name in FILTER_FIELDS for error in form.errors.get(name, [])]
+        return {"preview": None, "preview_errors": errors}
+    filters = form.filters()
+    if filters.is_empty:
+        return {"preview": None}
+    return {
+        "preview": selectors.subscription_preview(
+            topics=filters.topics,
+            query=filters.own_query,
+            categories=filters.categories,
+            authors=filters.authors,
+            include_cross_lists=filters.include_cross_lists,
+        )
+    }
+
+
+def topic_choices(form: Form) -> list[tuple[object, object]]:
+    """Each topic checkbox with its topic and about how many papers a day it brings."""
+    checkboxes = list(form["topics"])
+    topics = [checkbox.data["value"].instance for checkbox in checkboxes]
+    per_day = selectors.topic_papers_per_day(topics=topics)
+    return [
+        (checkbox, topic, per_day.get(topic.pk))
+        for checkbox, topic in zip(checkboxes, topics, strict=True)
+    ]
+
+
+def redisplayed(form_class: type[Form], data: QueryDict, **kwargs: object) -> Form:
+    """The form as typed, without error messages (for the no-JavaScript Preview button)."""
+    form = form_class(data, **kwargs)
+    form._errors = ErrorDict()  # as if validated without complaint: nothing is shown
+    form.cleaned_data = {}
+    return form
+
+
+def render_signup(
+    request: HttpRequest, *, form: Form, preview_data: QueryDict | None, status: int = 200
+) -> HttpResponse:
+    context = {
+        "form": form,
+        "topic_choices": topic_choices(form),
+        "manage_link_form": ManageLinkForm(),
+        **preview_context(preview_data),
+    }
+    return render(request, "pages/signup.html", context, status=status)
+
+
+def check_inbox(request: HttpRequest) -> HttpResponse:
+    """The one answer to every accepted sign-up or link request, whatever the address's state."""
+    return render(request, "pages/check_inbox.html")
+
+
+def too_many(request: HttpRequest) -> HttpResponse:
+    return render(request, "pages/too_many.html", status=429)
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def signup(request: HttpRequest) -> HttpResponse:
+    """The sign-up page. POST action=preview re-shows the form with a preview (no JavaScript)."""
+    if request.method == "GET":
+        return render_signup(request, form=SignupForm(), preview_data=None)
+    if request.POST.get("action") == "preview":
+        form = redisplayed(SignupForm, request.POST)
+        return render_signup(request, form=form, preview_data=request.POST)
+    if ratelimits.form_post_limited(request):
+        return too_many(request)
+    form = SignupForm(request.POST)
+    if not form.is_valid():
+        return render_signup(request, form=form, preview_data=request.POST, status=400)
+    email = form.cleaned_data["email"]
+    if ratelimits.address_post_limited(request, email=email):
+        return too_many(request)
+    if not form.cleaned_data["website"]:
+        services.subscriber_subscribe(email=email, preferences=form.preferences())
+    return check_inbox(request)
+
+
+@never_cache
+@require_http_methods(["POST"])
+def request_manage_link(request: HttpRequest) -> HttpResponse:
+    """ "Email me a link to manage my subscription": the same answer for every address."""
+    if ratelimits.form_post_limited(request):
+        return too_many(request)
+    form = ManageLinkForm(request.POST)
+    if not form.is_valid():
+        return render(request, "pages/manage_link.html", {"form": form}, status=400)
+    email = form.cleaned_data["email"]
+    if ratelimits.address_post_limited(request, email=email):
+        return too_many(request)
+    if not form.cleaned_data["website"]:
+        services.subscriber_request_manage_link(email=email)
+    return check_inbox(request)
+
+
+@require_GET
+def preview(request: HttpRequest) -> HttpResponse:
+    """The live preview panel as an HTML fragment, for the page's script."""
+    if ratelimits.preview_limited(request):
+        return render(request, "pages/_preview.html", {"rate_limited": True}, status=429)
+    response = render(request, "pages/_preview.html", preview_context(request.GET))
+    response["Cache-Control"] = "private, max-age=60"
+    return response
+
+
+# --- Confirmation ----------------------------------------------------------------------------
+@never_cache
+@require_http_methods(["GET", "POST"])
+def confirm(request: HttpRequest, token: str) -> HttpResponse:
+    """GET shows one button (mail scanners pre-fetch links); POST confirms, once."""
+    try:
+        subscriber, issued_at = selectors.confirmation_from_token(token)
+    except BadToken:
+        return bad_link(request)
+    if request.method == "GET":
+        already = subscriber.status in (Subscriber.Status.ACTIVE, Subscriber.Status.PAUSED)
+        return render(request, "pages/confirm.html", {"already_confirmed": already})
+    outcome = services.subscriber_confirm(subscriber=subscriber, link_issued_at=issued_at)
+    if outcome == services.ConfirmOutcome.REFUSED:
+        return bad_link(request)
+    return render(
+        request,
+        "pages/confirmed.html",
+        {
+            "already_confirmed": outcome == services.ConfirmOutcome.ALREADY_CONFIRMED,
+            "manage_url": manage_path(subscriber),
+        },
+    )
+
+
+# --- Manage ----------------------------------------------------------------------------------
+def manage_path(subscriber: Subscriber) -> str:
+    token = make_token(purpose=Purpose.MANAGE, subject_id=subscriber.pk, email=subscriber.email)
+    return reverse("newsletter:manage", args=[token])
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def manage(request: HttpRequest, token: str) -> HttpResponse:
+    """Everything a reader can change, behind the signed link in every email."""
+    try:
+        subscriber = subscriber_from_token(token, purpose=Purpose.MANAGE)
+    except BadToken:
+        return bad_link(request)
+    action = request.POST.get("action", "") if request.method == "POST" else ""
+    notice, status = "", 200
+    form = PreferencesForm(initial=PreferencesForm.initial_for(subscriber))
+    if action == "save":
+        form = PreferencesForm(request.POST)
+        if form.is_valid():
+            services.subscriber_update_preferences(
+                subscriber=subscriber, preferences=form.preferences()
+            )
+            notice = "saved"
+        else:
+            status = 400
+    elif action == "preview":
+        form = redisplayed(PreferencesForm, request.POST)
+    elif action == "pause":
+        services.subscriber_pause(subscriber=subscriber)
+        notice = "paused"
+    elif action == "resume":
+        services.subscriber_resume(subscriber=subscriber)
+        notice = "resumed"
+    elif action == "unsubscribe":
+        services.subscriber_unsubscribe(subscriber=subscriber)
+        return render(request, "pages/unsubscribed.html", {"subscriber": subscriber})
+    elif request.method == "POST":
+        return render(request, "pages/bad_request.html", status=400)
+    subscriber.refresh_from_db()
+    if notice == "saved":
+        form = PreferencesForm(initial=PreferencesForm.initial_for(subscriber))
+    preview_data = request.POST if action in ("save", "preview") else _filters_as_data(subscriber)
+    # The page speaks the reader's chosen language, as their emails do.
+    with translation.override(subscriber.language):
+        return render(
+            request,
+            "pages/manage.html",
+            {
+                "subscriber": subscriber,
+                "token": token,
+                "form": form,
+                "topic_choices": topic_choices(form),
+                "notice": notice,
+                **preview_context(preview_data),
+            },
+            status=status,
+        )
+
+
+def _filters_as_data(subscriber: Subscriber) -> QueryDict:
+    data = QueryDict(mutable=True)
+    data.setlist("topics", [str(pk) for pk in subscriber.topics.values_list("pk", flat=True)])
+    data["own_query"] = subscriber.own_query
+    data["categories"] = ", ".join(subscriber.categories)
+    data["authors"] = ", ".join(subscriber.authors)
+    if subscriber.include_cross_lists:
+        data["include_cross_lists"] = "on"
+    return data
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def delete(request: HttpRequest, token: str) -> HttpResponse:
+    """Delete all my data: GET asks once more, POST deletes the row and its digests."""
+    try:
+        subscriber = subscriber_from_token(token, purpose=Purpose.MANAGE)
+    except BadToken:
+        return bad_link(request)
+    if request.method == "GET":
+        return render(request, "pages/delete.html", {"subscriber": subscriber})
+    services.subscriber_delete(subscriber=subscriber)
+    return render(request, "pages/deleted.html")

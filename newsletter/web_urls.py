@@ -7,5 +7,11 @@ from newsletter import views
 app_name = "newsletter"
 
 urlpatterns = [
+    path("", views.signup, name="signup"),
+    path("preview/", views.preview, name="preview"),
+    path("manage/link/", views.request_manage_link, name="request_manage_link"),
+    path("confirm/<str:token>/", views.confirm, name="confirm"),
+    path("manage/<str:token>/", views.manage, name="manage"),
+    path("manage/<str:token>/delete/", views.delete, name="delete"),
     path("unsubscribe/<str:token>/", views.unsubscribe, name="unsubscribe"),
 ]
