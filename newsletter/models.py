@@ -63,6 +63,9 @@ class Subscriber(models.Model):
     )
     language = models.CharField(max_length=10, default="en")
     include_cross_lists = models.BooleanField(default=True)
+    include_revisions = models.BooleanField(
+        default=False, help_text=_("Also send papers announced again as a new version.")
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     confirmed_at = models.DateTimeField(null=True, blank=True)
     unsubscribed_at = models.DateTimeField(null=True, blank=True)
@@ -101,6 +104,7 @@ class Digest(models.Model):
         SENT = "sent", _("sent")
         FAILED = "failed", _("failed")
         SKIPPED_EMPTY = "skipped_empty", _("skipped: nothing matched")
+        CANCELLED = "cancelled", _("cancelled: the reader left before it was sent")
 
     subscriber = models.ForeignKey(Subscriber, on_delete=models.CASCADE, related_name="digests")
     edition_on = models.DateField()
@@ -111,10 +115,16 @@ class Digest(models.Model):
     )
     paper_count = models.PositiveSmallIntegerField(default=0)
     more_count = models.PositiveIntegerField(default=0)
+    matched_count = models.PositiveIntegerField(
+        default=0, help_text=_("Every matching paper, even past the 'more' page's limit.")
+    )
     subject = models.CharField(max_length=300, blank=True)
     message_id = models.CharField(max_length=200, blank=True)
     lease_expires_at = models.DateTimeField(
         null=True, blank=True, help_text=_("A worker's claim; a sweeper retakes it after this.")
+    )
+    claimed_by = models.CharField(
+        max_length=64, blank=True, help_text=_("The task holding the lease; its retry may resume.")
     )
     attempts = models.PositiveSmallIntegerField(default=0)
     last_error = models.TextField(blank=True)
