@@ -12,7 +12,10 @@ from papers.public_cache import public_pages_changed
 
 
 def papers_set_featured(*, paper_ids: Iterable[int], featured: bool) -> int:
-    """Feature or unfeature papers; returns how many changed."""
+    """Feature or unfeature papers; returns how many changed.
+
+    `paper_ids` may be a values_list queryset, so "select all 100,000" stays one UPDATE.
+    """
     return _update_changed(paper_ids, is_featured=featured)
 
 
@@ -25,7 +28,7 @@ def _update_changed(paper_ids: Iterable[int], **values: bool) -> int:
     ((field, value),) = values.items()
     with transaction.atomic():
         changed = (
-            Paper.objects.filter(pk__in=list(paper_ids))
+            Paper.objects.filter(pk__in=paper_ids)
             .exclude(**{field: value})
             .update(**values, updated_at=timezone.now())
         )
