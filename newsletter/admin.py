@@ -1,25 +1,526 @@
-"""Admin for topics, subscribers and digests."""
+"""Admin for topics (with their match counts), subscribers and the digests sent to them."""
 
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from collections.abc import Iterator
+
+from django import forms
+from django.conf import settings
 from django.contrib import admin
+from django.core.cache import cache
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Count, Prefetch, Q, QuerySet
+from django.http import HttpRequest, StreamingHttpResponse
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+from django.utils.text import Truncator, format_lazy
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
-from newsletter.models import Digest, Subscriber, Topic
+from newsletter import services
+from newsletter.matching import PaperIndex, QuerySyntaxError, parse_query
+from newsletter.models import Digest, DigestItem, Subscriber, Topic
+from newsletter.selectors import RECENT_DAYS, recent_paper_index, topic_paper_ids
+from papers.admin import status_badge
+from papers.forms import CategoriesField
+from papers.public_cache import public_cache_key, public_pages_changed
+from papers.selectors import indexed_papers, latest_announcement_day, papers_by_ids
+
+MATCH_COUNTS_TIMEOUT = 300
+PREVIEW_PAPERS = 25
+RECENT_DIGEST_DAYS = 60
+DIGEST_STATUS_COLOURS = {
+    Digest.Status.SENT: "succeeded",
+    Digest.Status.SKIPPED_EMPTY: "no_announcement",
+    Digest.Status.PENDING: "running",
+    Digest.Status.SENDING: "running",
+    Digest.Status.FAILED: "failed",
+    Digest.Status.CANCELLED: "no_announcement",
+}
+
+
+# --- topics -------------------------------------------------------------------------------
+
+
+class TopicForm(forms.ModelForm):
+    categories = CategoriesField()
+
+    def clean_query(self) -> str:
+        query = self.cleaned_data["query"].strip()
+        if query:
+            try:
+                parse_query(query)
+            except QuerySyntaxError as error:
+                raise ValidationError(str(error), code="bad_query") from error
+        return query
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        if not cleaned.get("query") and not cleaned.get("categories") and not self.errors:
+            raise ValidationError(_("Give the topic a query, categories, or both."))
+        return cleaned
+
+
+def recent_match_counts() -> dict[int, int]:
+    """Papers each topic matched in the last days: one index for every topic, cached briefly."""
+    today = timezone.localdate()
+    key = public_cache_key("topic-match-counts", today)
+    counts = cache.get(key)
+    if counts is None:
+        index = recent_paper_index(today=today)
+        matches = topic_paper_ids(topics=Topic.objects.only("query", "categories"), index=index)
+        counts = {topic_id: len(ids) for topic_id, ids in matches.items()}
+        cache.set(key, counts, MATCH_COUNTS_TIMEOUT)
+    return counts
 
 
 @admin.register(Topic)
 class TopicAdmin(admin.ModelAdmin):
-    list_display = ["name", "query", "is_active", "position"]
+    form = TopicForm
+    list_display = [
+        "name",
+        "query",
+        "categories_text",
+        "matched_recently",
+        "followers",
+        "is_active",
+        "position",
+    ]
+    list_editable = ["is_active", "position"]
+    list_filter = ["is_active"]
+    search_fields = ["name", "query", "description"]
     prepopulated_fields = {"slug": ["name"]}
+    fields = [
+        "name",
+        "slug",
+        "description",
+        "query",
+        "categories",
+        ("is_active", "position"),
+        "matched_recently",
+        "followers",
+        "latest_day_matches",
+    ]
+    readonly_fields = ["matched_recently", "followers", "latest_day_matches"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Topic]:
+        active = Q(subscribers__status=Subscriber.Status.ACTIVE)
+        return super().get_queryset(request).annotate(follower_count=Count("subscribers", active))
+
+    def save_model(self, request: HttpRequest, obj: Topic, form: forms.Form, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        transaction.on_commit(public_pages_changed)
+
+    @admin.display(description=_("categories"))
+    def categories_text(self, topic: Topic) -> str:
+        return ", ".join(topic.categories) or "—"
+
+    @admin.display(description=format_lazy(_("papers, last {days} days"), days=RECENT_DAYS))
+    def matched_recently(self, topic: Topic) -> int | str:
+        if topic.pk is None:
+            return "—"
+        return recent_match_counts().get(topic.pk, 0)
+
+    @admin.display(description=_("active followers"), ordering="follower_count")
+    def followers(self, topic: Topic) -> int | str:
+        return getattr(topic, "follower_count", "—")
+
+    @admin.display(description=_("matches on the latest announcement day"))
+    def latest_day_matches(self, topic: Topic) -> str:
+        if topic.pk is None:
+            return _("Save the topic to see what it matches.")
+        day = latest_announcement_day(on_or_before=timezone.localdate())
+        if day is None:
+            return _("No papers yet.")
+        index = PaperIndex.build(indexed_papers(since=day, until=day))
+        ids = topic_paper_ids(topics=[topic], index=index)[topic.pk]
+        papers = papers_by_ids(ids=ids).only("id", "arxiv_id", "title", "is_featured")
+        rows = format_html_join(
+            "",
+            '<li><a href="{}">{}</a>{} · <a href="{}" rel="noopener">{}</a></li>',
+            (
+                (
+                    reverse("admin:papers_paper_change", args=[paper.pk]),
+                    Truncator(paper.title).chars(120),
+                    " ★" if paper.is_featured else "",
+                    paper.abs_url,
+                    paper.arxiv_id,
+                )
+                for paper in papers[:PREVIEW_PAPERS]
+            ),
+        )
+        summary = ngettext(
+            "%(count)d paper on %(day)s.", "%(count)d papers on %(day)s.", len(ids)
+        ) % {"count": len(ids), "day": day.isoformat()}
+        if len(ids) > PREVIEW_PAPERS:
+            summary += " " + str(_("The first %(shown)d:")) % {"shown": PREVIEW_PAPERS}
+        return format_html('<p style="margin:0">{}</p><ol style="margin:0">{}</ol>', summary, rows)
+
+
+# --- subscribers --------------------------------------------------------------------------
+
+
+class LanguageFilter(admin.SimpleListFilter):
+    title = _("language")
+    parameter_name = "language"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple]:
+        return list(settings.LANGUAGES)
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        if self.value():
+            return queryset.filter(language=self.value())
+        return queryset
+
+
+class SubscriberForm(forms.ModelForm):
+    categories = CategoriesField()
+
+    def clean_own_query(self) -> str:
+        query = self.cleaned_data["own_query"].strip()
+        if query:
+            try:
+                parse_query(query)
+            except QuerySyntaxError as error:
+                raise ValidationError(str(error), code="bad_query") from error
+        return query
+
+
+class RecentDigestInline(admin.TabularInline):
+    model = Digest
+    verbose_name_plural = format_lazy(_("digests of the last {days} days"), days=RECENT_DIGEST_DAYS)
+    fields = [
+        "edition_on",
+        "status_badge",
+        "paper_count",
+        "more_count",
+        "subject",
+        "sent_at",
+        "message_id",
+        "last_error",
+    ]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Digest]:
+        since = timezone.localdate() - dt.timedelta(days=RECENT_DIGEST_DAYS)
+        return (
+            super().get_queryset(request).select_related("subscriber").filter(edition_on__gte=since)
+        )
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    @admin.display(description=_("status"))
+    def status_badge(self, digest: Digest) -> str:
+        return digest_status_badge(digest)
 
 
 @admin.register(Subscriber)
 class SubscriberAdmin(admin.ModelAdmin):
-    list_display = ["email", "status", "frequency", "send_hour_local", "time_zone"]
-    list_filter = ["status", "frequency"]
+    form = SubscriberForm
+    list_display = [
+        "email",
+        "status",
+        "frequency",
+        "topic_names",
+        "language",
+        "send_hour_local",
+        "time_zone",
+        "created_at",
+        "last_digest_on",
+    ]
+    list_filter = ["status", "frequency", "topics", LanguageFilter]
     search_fields = ["email"]
+    search_help_text = _("Part of an email address.")
+    actions = ["resend_confirmation", "pause", "unsubscribe", "export_csv"]
+    list_per_page = 100
+    show_full_result_count = False
+    filter_horizontal = ["topics"]
+    inlines = [RecentDigestInline]
+    fieldsets = [
+        (None, {"fields": ["email", ("status", "suppressed_reason")]}),
+        (
+            _("What they follow"),
+            {
+                "fields": [
+                    "topics",
+                    "own_query",
+                    "categories",
+                    "authors",
+                    ("include_cross_lists", "include_revisions"),
+                ]
+            },
+        ),
+        (
+            _("When and how"),
+            {"fields": [("frequency", "send_hour_local", "time_zone"), "max_papers", "language"]},
+        ),
+        (
+            _("History"),
+            {
+                "fields": [
+                    ("created_at", "confirmed_at", "unsubscribed_at"),
+                    ("last_digest_on", "soft_bounce_count"),
+                ]
+            },
+        ),
+    ]
+    # The lifecycle changes through actions (and the reader's own links), never by hand.
+    readonly_fields = [
+        "status",
+        "suppressed_reason",
+        "created_at",
+        "confirmed_at",
+        "unsubscribed_at",
+        "last_digest_on",
+        "soft_bounce_count",
+    ]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Subscriber]:
+        return (
+            super()
+            .get_queryset(request)
+            .prefetch_related(Prefetch("topics", queryset=Topic.objects.only("name")))
+        )
+
+    @admin.display(description=_("topics"))
+    def topic_names(self, subscriber: Subscriber) -> str:
+        names = [topic.name for topic in subscriber.topics.all()]
+        own = [_("own filter")] if subscriber.own_query or subscriber.categories else []
+        return ", ".join([*names, *map(str, own)]) or "—"
+
+    @admin.action(
+        description=_("Resend the confirmation email to selected pending subscribers"),
+        permissions=["change"],
+    )
+    def resend_confirmation(self, request: HttpRequest, queryset: QuerySet[Subscriber]) -> None:
+        sent = capped = 0
+        for subscriber in queryset.filter(status=Subscriber.Status.PENDING).iterator(
+            chunk_size=500
+        ):
+            # The same path as the reader's own "email me a link": same daily cap per address.
+            outcome = services.subscriber_request_manage_link(email=subscriber.email)
+            sent += outcome == services.SignupOutcome.CONFIRMATION_SENT
+            capped += outcome == services.SignupOutcome.MAIL_CAPPED
+        message = ngettext(
+            "Confirmation sent to %(sent)d subscriber.",
+            "Confirmation sent to %(sent)d subscribers.",
+            sent,
+        ) % {"sent": sent}
+        if capped:
+            message += " " + ngettext(
+                "%(capped)d address reached today's mail cap.",
+                "%(capped)d addresses reached today's mail cap.",
+                capped,
+            ) % {"capped": capped}
+        skipped = queryset.exclude(status=Subscriber.Status.PENDING).count()
+        if skipped:
+            message += " " + ngettext(
+                "%(skipped)d was not waiting for confirmation.",
+                "%(skipped)d were not waiting for confirmation.",
+                skipped,
+            ) % {"skipped": skipped}
+        self.message_user(request, message)
+
+    @admin.action(description=_("Pause selected subscribers"), permissions=["change"])
+    def pause(self, request: HttpRequest, queryset: QuerySet[Subscriber]) -> None:
+        changed = sum(
+            services.subscriber_pause(subscriber=s) for s in queryset.iterator(chunk_size=500)
+        )
+        self.message_user(
+            request, ngettext("%d subscriber paused.", "%d subscribers paused.", changed) % changed
+        )
+
+    @admin.action(description=_("Unsubscribe selected subscribers"), permissions=["change"])
+    def unsubscribe(self, request: HttpRequest, queryset: QuerySet[Subscriber]) -> None:
+        changed = sum(
+            services.subscriber_unsubscribe(subscriber=s) for s in queryset.iterator(chunk_size=500)
+        )
+        self.message_user(
+            request,
+            ngettext("%d subscriber unsubscribed.", "%d subscribers unsubscribed.", changed)
+            % changed,
+        )
+
+    @admin.action(description=_("Export selected subscribers as CSV"), permissions=["view"])
+    def export_csv(
+        self, request: HttpRequest, queryset: QuerySet[Subscriber]
+    ) -> StreamingHttpResponse:
+        stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
+        response = StreamingHttpResponse(
+            _csv_lines(queryset.order_by("pk")), content_type="text/csv; charset=utf-8"
+        )
+        response["Content-Disposition"] = f'attachment; filename="subscribers-{stamp}.csv"'
+        return response
+
+
+CSV_COLUMNS = [
+    "email",
+    "status",
+    "frequency",
+    "topics",
+    "own_query",
+    "categories",
+    "language",
+    "time_zone",
+    "send_hour_local",
+    "max_papers",
+    "created_at",
+    "confirmed_at",
+    "unsubscribed_at",
+    "last_digest_on",
+]
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+def _csv_lines(queryset: QuerySet[Subscriber]) -> Iterator[str]:
+    """Rows streamed in chunks: an export of every subscriber never sits in memory at once."""
+    writer = csv.writer(_Echo())
+    yield writer.writerow(CSV_COLUMNS)
+    topics = Prefetch("topics", queryset=Topic.objects.only("slug"))
+    rows = queryset.prefetch_related(None).prefetch_related(topics)
+    for subscriber in rows.iterator(chunk_size=2000):
+        yield writer.writerow(
+            _spreadsheet_safe(value)
+            for value in [
+                subscriber.email,
+                subscriber.status,
+                subscriber.frequency,
+                " ".join(topic.slug for topic in subscriber.topics.all()),
+                subscriber.own_query,
+                " ".join(subscriber.categories),
+                subscriber.language,
+                subscriber.time_zone,
+                subscriber.send_hour_local,
+                subscriber.max_papers,
+                _iso(subscriber.created_at),
+                _iso(subscriber.confirmed_at),
+                _iso(subscriber.unsubscribed_at),
+                _iso(subscriber.last_digest_on),
+            ]
+        )
+
+
+def _iso(value: object) -> str:
+    return value.isoformat() if value is not None else ""
+
+
+def _spreadsheet_safe(value: object) -> object:
+    """Reader-typed text starting with = + - @ would run as a formula in a spreadsheet."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+# --- digests ------------------------------------------------------------------------------
+
+
+def digest_status_badge(digest: Digest) -> str:
+    return status_badge(DIGEST_STATUS_COLOURS.get(digest.status, ""), digest.get_status_display())
+
+
+class DigestItemInline(admin.TabularInline):
+    model = DigestItem
+    fields = ["rank", "paper_link", "in_email", "reasons"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[DigestItem]:
+        return super().get_queryset(request).select_related("paper")
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    @admin.display(description=_("paper"))
+    def paper_link(self, item: DigestItem) -> str:
+        return format_html(
+            '<a href="{}">{}</a>',
+            reverse("admin:papers_paper_change", args=[item.paper_id]),
+            Truncator(item.paper.title).chars(120),
+        )
 
 
 @admin.register(Digest)
 class DigestAdmin(admin.ModelAdmin):
-    list_display = ["subscriber", "edition_on", "status", "paper_count", "sent_at"]
-    list_filter = ["status", "edition_on"]
+    list_display = [
+        "subscriber",
+        "edition_on",
+        "status_badge",
+        "paper_count",
+        "more_count",
+        "sent_at",
+        "message_id",
+        "attempts",
+        "error_summary",
+    ]
+    list_filter = ["status", ("edition_on", admin.DateFieldListFilter)]
     list_select_related = ["subscriber"]
+    search_fields = ["subscriber__email", "=message_id"]
+    search_help_text = _("Part of an email address, or an exact Message-ID.")
+    list_per_page = 100
+    show_full_result_count = False
+    inlines = [DigestItemInline]
+    fields = [
+        "subscriber",
+        ("edition_on", "covers_from", "covers_to"),
+        "status_badge",
+        ("paper_count", "more_count", "matched_count"),
+        "subject",
+        "message_id",
+        ("created_at", "sent_at"),
+        ("attempts", "lease_expires_at", "claimed_by"),
+        "error_details",
+    ]
+    readonly_fields = [
+        "subscriber",
+        "edition_on",
+        "covers_from",
+        "covers_to",
+        "status_badge",
+        "paper_count",
+        "more_count",
+        "matched_count",
+        "subject",
+        "message_id",
+        "created_at",
+        "sent_at",
+        "attempts",
+        "lease_expires_at",
+        "claimed_by",
+        "error_details",
+    ]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # digests are built by the sender, one per subscriber and edition
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False  # a record of what was sent; nothing to edit
+
+    @admin.display(description=_("status"), ordering="status")
+    def status_badge(self, digest: Digest) -> str:
+        return digest_status_badge(digest)
+
+    @admin.display(description=_("error"))
+    def error_summary(self, digest: Digest) -> str:
+        line = digest.last_error.strip().splitlines()[0] if digest.last_error.strip() else ""
+        return Truncator(line).chars(100)
+
+    @admin.display(description=_("error"))
+    def error_details(self, digest: Digest) -> str:
+        if not digest.last_error:
+            return "—"
+        return format_html(
+            '<pre style="white-space:pre-wrap;max-width:60em;margin:0">{}</pre>', digest.last_error
+        )

@@ -1,0 +1,213 @@
+"""The numbers an editor checks every morning, in a handful of aggregate queries."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.core.cache import cache
+from django.db.models import Count, Max, Q, Sum
+from django.db.models.functions import TruncDate
+from django.utils import timezone, translation
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
+
+from newsletter.models import Digest, Subscriber
+from papers.models import FetchRun, Paper
+
+TREND_DAYS = 30
+TABLE_DAYS = 14
+CACHE_SECONDS = 60
+SUCCESSFUL_FETCH = (FetchRun.Status.SUCCEEDED, FetchRun.Status.PARTIAL)
+
+
+@dataclass(frozen=True)
+class DayNumbers:
+    day: dt.date
+    papers_announced: int = 0
+    papers_hidden: int = 0
+    papers_fetched: int = 0
+    fetches_failed: int = 0
+    digests_sent: int = 0
+    digests_failed: int = 0
+    digests_skipped: int = 0
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    status_counts: list[tuple[str, str, int]]  # (status, label, count), every status
+    subscriber_trend: list[tuple[dt.date, int]]  # confirmed, not unsubscribed, at each day's end
+    days: list[DayNumbers]  # newest first
+    last_fetch: FetchRun | None
+    last_successful_fetch_at: dt.datetime | None
+    last_digest_sent_at: dt.datetime | None
+
+    @property
+    def trend_change(self) -> int:
+        return self.subscriber_trend[-1][1] - self.subscriber_trend[0][1]
+
+    @property
+    def trend_svg(self) -> SafeString:
+        return trend_svg(self.subscriber_trend)
+
+
+def morning_dashboard(*, today: dt.date | None = None) -> Dashboard:
+    today = today or timezone.localdate()
+    key = f"admin:dashboard:{today.isoformat()}:{translation.get_language()}"
+    dashboard = cache.get(key)
+    if dashboard is None:
+        dashboard = _build(today)
+        cache.set(key, dashboard, CACHE_SECONDS)
+    return dashboard
+
+
+def _build(today: dt.date) -> Dashboard:
+    counts = dict(
+        Subscriber.objects.order_by()
+        .values_list("status")
+        .annotate(n=Count("pk"))
+        .values_list("status", "n")
+    )
+    status_counts = [
+        (status, str(label), counts.get(status, 0)) for status, label in Subscriber.Status.choices
+    ]
+    table_from = today - dt.timedelta(days=TABLE_DAYS - 1)
+    rows = {table_from + dt.timedelta(days=offset): {} for offset in range(TABLE_DAYS)}
+    for day, hidden, n in (
+        Paper.objects.filter(announced_on__gte=table_from, announced_on__lte=today)
+        .order_by()
+        .values_list("announced_on", "is_hidden")
+        .annotate(n=Count("pk"))
+    ):
+        key = "papers_hidden" if hidden else "papers_announced"
+        rows[day][key] = rows[day].get(key, 0) + n
+    for day, fetched, failed in (
+        FetchRun.objects.filter(started_at__gte=_start_of(table_from))
+        .annotate(day=TruncDate("started_at"))
+        .order_by()
+        .values_list("day")
+        .annotate(
+            fetched=Sum("created_count"),
+            failed=Count("pk", filter=Q(status=FetchRun.Status.FAILED)),
+        )
+    ):
+        if day in rows:
+            rows[day].update(papers_fetched=fetched or 0, fetches_failed=failed)
+    digest_fields = {
+        Digest.Status.SENT: "digests_sent",
+        Digest.Status.FAILED: "digests_failed",
+        Digest.Status.SKIPPED_EMPTY: "digests_skipped",
+    }
+    for day, status, n in (
+        Digest.objects.filter(edition_on__gte=table_from, edition_on__lte=today)
+        .order_by()
+        .values_list("edition_on", "status")
+        .annotate(n=Count("pk"))
+    ):
+        if status in digest_fields:
+            rows[day][digest_fields[status]] = n
+    days = [DayNumbers(day=day, **numbers) for day, numbers in sorted(rows.items(), reverse=True)]
+
+    last_fetch = FetchRun.objects.select_related("source").order_by("-started_at").first()
+    last_success = (
+        FetchRun.objects.filter(status__in=SUCCESSFUL_FETCH)
+        .order_by()
+        .aggregate(at=Max("finished_at"))["at"]
+    )
+    # Bounded by edition so the (status, edition_on) index answers, however many digests exist.
+    last_sent = (
+        Digest.objects.filter(
+            status=Digest.Status.SENT, edition_on__gte=today - dt.timedelta(days=TREND_DAYS)
+        )
+        .order_by()
+        .aggregate(at=Max("sent_at"))["at"]
+    )
+    return Dashboard(
+        status_counts=status_counts,
+        subscriber_trend=_subscriber_trend(today),
+        days=days,
+        last_fetch=last_fetch,
+        last_successful_fetch_at=last_success,
+        last_digest_sent_at=last_sent,
+    )
+
+
+def _subscriber_trend(today: dt.date) -> list[tuple[dt.date, int]]:
+    """Confirmed and not unsubscribed at the end of each day, rebuilt from the timestamps.
+
+    Pauses and suppressions carry no date, so they are not in the curve.
+    """
+    first = today - dt.timedelta(days=TREND_DAYS - 1)
+    start = _start_of(first)
+    before = Subscriber.objects.aggregate(
+        n=Count(
+            "pk",
+            filter=Q(confirmed_at__lt=start)
+            & (Q(unsubscribed_at__isnull=True) | Q(unsubscribed_at__gte=start)),
+        )
+    )["n"]
+    joined = _per_day(Subscriber.objects.filter(confirmed_at__gte=start), "confirmed_at")
+    left = _per_day(
+        Subscriber.objects.filter(unsubscribed_at__gte=start, confirmed_at__isnull=False),
+        "unsubscribed_at",
+    )
+    trend, running = [], before
+    for offset in range(TREND_DAYS):
+        day = first + dt.timedelta(days=offset)
+        running += joined.get(day, 0) - left.get(day, 0)
+        trend.append((day, running))
+    return trend
+
+
+def _per_day(queryset, field: str) -> dict[dt.date, int]:
+    return dict(
+        queryset.annotate(day=TruncDate(field))
+        .order_by()
+        .values_list("day")
+        .annotate(n=Count("pk"))
+        .values_list("day", "n")
+    )
+
+
+def _start_of(day: dt.date) -> dt.datetime:
+    return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
+
+
+def trend_svg(
+    points: list[tuple[dt.date, int]], *, width: int = 320, height: int = 64
+) -> SafeString:
+    """A sparkline as inline SVG: no script, so the admin's CSP lets it through."""
+    if not points:
+        return SafeString("")
+    values = [value for _, value in points]
+    low, high = min(values), max(values)
+    span = (high - low) or 1
+    step = width / max(len(points) - 1, 1)
+    pad = 4
+    coordinates = [
+        (round(i * step, 1), round(pad + (height - 2 * pad) * (1 - (v - low) / span), 1))
+        for i, v in enumerate(values)
+    ]
+    polyline = " ".join(f"{x},{y}" for x, y in coordinates)
+    last_x, last_y = coordinates[-1]
+    tips = format_html_join(
+        "",
+        '<circle cx="{}" cy="{}" r="6" fill="transparent"><title>{}: {}</title></circle>',
+        (
+            (x, y, day.isoformat(), value)
+            for (x, y), (day, value) in zip(coordinates, points, strict=True)
+        ),
+    )
+    return format_html(
+        '<svg class="trend" role="img" viewBox="0 0 {w} {h}" width="{w}" height="{h}" '
+        'aria-label="{label}"><title>{label}</title>'
+        '<polyline fill="none" stroke="#0b57d0" stroke-width="2" points="{points}"/>'
+        '<circle cx="{lx}" cy="{ly}" r="3" fill="#0b57d0"/>{tips}</svg>',
+        w=width,
+        h=height,
+        label=f"{points[0][1]} → {points[-1][1]} subscribers over {len(points)} days",
+        points=polyline,
+        lx=last_x,
+        ly=last_y,
+        tips=tips,
+    )
