@@ -1,0 +1,1 @@
+"""Parsers for the three sources: bytes in, plain records out; no database in here."""
