@@ -167,10 +167,28 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": _cron("SCHEDULE_SEND_DIGESTS", "5 * * * *"),
         "options": {"expires": 50 * 60},
     },
+    # Re-enqueues digests whose task was lost (killed worker, lost retry); a no-op otherwise.
+    "sweep-digests": {
+        "task": "newsletter.tasks.sweep_digests",
+        "schedule": _cron("SCHEDULE_SWEEP_DIGESTS", "*/5 * * * *"),
+        "options": {"expires": 4 * 60},
+    },
     "purge-unconfirmed-subscribers": {
         "task": "newsletter.tasks.purge_unconfirmed_subscribers",
         "schedule": _cron("SCHEDULE_PURGE_UNCONFIRMED", "30 3 * * *"),
         "options": {"expires": 60 * 60},
+    },
+    # Hourly ticks; papers.schedule decides in America/New_York time whether a listing is due,
+    # so DST never moves a fetch, and a listing not out yet is simply tried again next tick.
+    "fetch-arxiv-listings": {
+        "task": "papers.tasks.fetch_arxiv_listings",
+        "schedule": _cron("SCHEDULE_FETCH_ARXIV", "20 * * * *"),
+        "options": {"expires": 50 * 60},
+    },
+    "fetch-hf-daily-papers": {
+        "task": "papers.tasks.fetch_hf_daily_papers",
+        "schedule": _cron("SCHEDULE_FETCH_HF", "50 */6 * * *"),
+        "options": {"expires": 5 * 60 * 60},
     },
 }
 
@@ -218,12 +236,26 @@ CONTENT_SECURITY_POLICY = {
 
 # --- Paperboy ------------------------------------------------------------------------------
 ADMIN_URL = env.str("ADMIN_URL", default="admin/")
+# Digests: subscribers per task (one SMTP connection each), how long a worker's claim on a
+# batch lasts before the sweeper retakes it, the first retry delay after a 4xx (doubling),
+# and how many soft bounces in a row suppress an address.
+DIGEST_BATCH_SIZE = env.int("DIGEST_BATCH_SIZE", default=500)
+DIGEST_LEASE_SECONDS = env.int("DIGEST_LEASE_SECONDS", default=600)
+DIGEST_RETRY_SECONDS = env.int("DIGEST_RETRY_SECONDS", default=60)
+SOFT_BOUNCE_LIMIT = env.int("SOFT_BOUNCE_LIMIT", default=3)
 ARXIV_API_URL = env.str("ARXIV_API_URL", default="https://export.arxiv.org/api/query")
 ARXIV_RSS_URL = env.str("ARXIV_RSS_URL", default="https://rss.arxiv.org/rss/")
 HF_DAILY_PAPERS_URL = env.str(
     "HF_DAILY_PAPERS_URL", default="https://huggingface.co/api/daily_papers"
 )
 HTTP_USER_AGENT = env.str("HTTP_USER_AGENT", default=f"Paperboy/0.1 (+{SITE_URL}; research digest)")
+# arXiv asks for at most one request every 3 seconds.
+ARXIV_REQUEST_INTERVAL = env.float("ARXIV_REQUEST_INTERVAL", default=3.0)
+HTTP_TIMEOUT = env.float("HTTP_TIMEOUT", default=60.0)
+HTTP_RETRIES = env.int("HTTP_RETRIES", default=3)
+HTTP_RETRY_BACKOFF = env.float("HTTP_RETRY_BACKOFF", default=5.0)
+# Evenings arXiv skips beyond its published holidays (papers/schedule.py), YYYY-MM-DD, commas.
+ARXIV_HOLIDAYS = env.list("ARXIV_HOLIDAYS", default=[])
 
 # --- Logging: one line per event on stdout, tagged with the task or command -------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
