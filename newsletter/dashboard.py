@@ -43,8 +43,16 @@ class Dashboard:
     last_digest_sent_at: dt.datetime | None
 
     @property
+    def trend_start(self) -> int:
+        return self.subscriber_trend[0][1]
+
+    @property
+    def trend_end(self) -> int:
+        return self.subscriber_trend[-1][1]
+
+    @property
     def trend_change(self) -> int:
-        return self.subscriber_trend[-1][1] - self.subscriber_trend[0][1]
+        return self.trend_end - self.trend_start
 
     @property
     def trend_svg(self) -> SafeString:
