@@ -26,6 +26,7 @@ from newsletter.matching import PaperIndex, QuerySyntaxError, parse_query
 from newsletter.models import Digest, DigestItem, Subscriber, Topic
 from newsletter.selectors import RECENT_DAYS, recent_paper_index, topic_paper_ids
 from papers.admin import status_badge
+from papers.admin_paging import EstimatedCountPaginator
 from papers.forms import CategoriesField
 from papers.public_cache import public_cache_key, public_pages_changed
 from papers.selectors import indexed_papers, latest_announcement_day, papers_by_ids
@@ -242,6 +243,7 @@ class SubscriberAdmin(admin.ModelAdmin):
     actions = ["resend_confirmation", "pause", "unsubscribe", "export_csv"]
     list_per_page = 100
     show_full_result_count = False
+    paginator = EstimatedCountPaginator
     filter_horizontal = ["topics"]
     inlines = [RecentDigestInline]
     fieldsets = [
@@ -471,6 +473,7 @@ class DigestAdmin(admin.ModelAdmin):
     search_help_text = _("Part of an email address, or an exact Message-ID.")
     list_per_page = 100
     show_full_result_count = False
+    paginator = EstimatedCountPaginator
     inlines = [DigestItemInline]
     fields = [
         "subscriber",

@@ -16,6 +16,7 @@ from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from papers.admin_paging import EstimatedCountPaginator
 from papers.curation import papers_set_featured, papers_set_hidden
 from papers.forms import CategoriesField
 from papers.models import FetchRun, Paper, Source
@@ -129,6 +130,7 @@ class PaperAdmin(admin.ModelAdmin):
     list_per_page = 50
     list_max_show_all = 500
     show_full_result_count = False  # one COUNT over 100k rows per page view is enough
+    paginator = EstimatedCountPaginator
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     fieldsets = [
         (_("Curation"), {"fields": ["is_featured", "is_hidden", "editor_note"]}),
@@ -371,6 +373,7 @@ class FetchRunAdmin(admin.ModelAdmin):
     date_hierarchy = "started_at"
     list_per_page = 50
     show_full_result_count = False
+    paginator = EstimatedCountPaginator
     fields = [
         "source",
         "origin",
