@@ -6,6 +6,9 @@ about whether an address is subscribed.
 
 from __future__ import annotations
 
+import ipaddress
+
+from django.conf import settings
 from django.http import HttpRequest
 from django_ratelimit.core import is_ratelimited
 
@@ -18,6 +21,21 @@ PREVIEWS_PER_IP = "120/m"
 MAILS_PER_ADDRESS_PER_DAY = "3/d"
 
 MAX_KEY_LENGTH = 320
+
+
+def client_ip(request: HttpRequest) -> str:
+    """The client's IP: REMOTE_ADDR, or the last address in CLIENT_IP_HEADER behind a proxy.
+
+    The last one is what our own proxy saw; earlier ones are whatever the client claimed.
+    """
+    header = settings.CLIENT_IP_HEADER
+    if header:
+        claimed = request.META.get(header, "").split(",")[-1].strip()
+        try:
+            return str(ipaddress.ip_address(claimed))
+        except ValueError:
+            pass
+    return request.META.get("REMOTE_ADDR") or "0.0.0.0"
 
 
 def _address_key(email: str) -> str:

@@ -91,6 +91,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache (rate limits, page cache): Redis in production --------------------------------
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://paperboy")}
+# Rate limits key on the client's IP: REMOTE_ADDR, or this header when a proxy sets it.
+CLIENT_IP_HEADER = env.str("CLIENT_IP_HEADER", default="")
+RATELIMIT_IP_META_KEY = "newsletter.ratelimits.client_ip"
 
 # --- Email: .eml files in var/mail/ unless EMAIL_URL says otherwise -----------------------
 EMAIL_URL = env.str("EMAIL_URL", default=f"eml://{VAR_DIR / 'mail'}")

@@ -292,3 +292,30 @@ def test_email_me_a_link_refuses_a_bad_address_next_to_the_field(client, mailout
     assert response.status_code == 400
     assert "on one line" in response.content.decode()
     assert mailoutbox == []
+
+
+def test_behind_a_proxy_the_limit_follows_the_address_the_proxy_saw(client, settings):
+    settings.CLIENT_IP_HEADER = "HTTP_X_FORWARDED_FOR"
+    per_hour = int(ratelimits.FORM_POSTS_PER_IP.split("/")[0])
+
+    def post(forwarded_for: str, number: int):
+        return client.post(
+            "/",
+            signup_data(email=f"reader{number}@example.com"),
+            REMOTE_ADDR="10.0.0.1",
+            HTTP_X_FORWARDED_FOR=forwarded_for,
+        )
+
+    for number in range(per_hour):
+        assert post("198.51.100.5", number).status_code == 200
+
+    assert post("203.0.113.1, 198.51.100.5", 100).status_code == 429  # a spoofed prefix
+    assert post("198.51.100.6", 101).status_code == 200  # another reader behind the proxy
+
+
+def test_a_garbled_forwarded_header_falls_back_to_the_peer_address(rf, settings):
+    settings.CLIENT_IP_HEADER = "HTTP_X_FORWARDED_FOR"
+
+    request = rf.get("/", REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR="not-an-ip")
+
+    assert ratelimits.client_ip(request) == "10.0.0.1"
