@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from newsletter import views
+from newsletter import digest_views, views
 
 app_name = "newsletter"
 
@@ -14,4 +14,6 @@ urlpatterns = [
     path("manage/<str:token>/", views.manage, name="manage"),
     path("manage/<str:token>/delete/", views.delete, name="delete"),
     path("unsubscribe/<str:token>/", views.unsubscribe, name="unsubscribe"),
+    path("digest/<str:token>/", digest_views.view_digest, name="view_digest"),
+    path("digest/<str:token>/more/", digest_views.digest_more, name="digest_more"),
 ]

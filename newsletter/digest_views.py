@@ -1,0 +1,75 @@
+"""A sent digest on the web: "view in browser" and the "and K more" page, behind signed links."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_safe
+
+from newsletter.models import Digest, DigestItem
+from newsletter.sending import why_text
+from newsletter.signing import BadToken, Purpose, read_token
+from newsletter.views import bad_link
+from papers.models import Paper
+from papers.selectors import CARD_FIELDS
+
+
+@dataclass(frozen=True)
+class DigestEntry:
+    paper: Paper
+    why: str
+
+
+def digest_from_token(token: str) -> Digest:
+    """The digest a VIEW_DIGEST link names; BadToken if forged, expired, or its reader left."""
+    claims = read_token(token, purpose=Purpose.VIEW_DIGEST)
+    digest = Digest.objects.select_related("subscriber").filter(pk=claims.subject_id).first()
+    if digest is None or digest.subscriber.email.lower() != claims.email:
+        raise BadToken("no such digest")
+    return digest
+
+
+def digest_entries(digest: Digest, *, in_email: bool) -> list[DigestEntry]:
+    """The digest's visible papers in rank order, with why each is there: one query."""
+    items = (
+        DigestItem.objects.filter(digest=digest, in_email=in_email, paper__is_hidden=False)
+        .select_related("paper")
+        .only("rank", "reasons", *(f"paper__{name}" for name in CARD_FIELDS))
+        .order_by("rank")
+    )
+    return [DigestEntry(item.paper, why_text(item.reasons)) for item in items]
+
+
+def _page(request: HttpRequest, token: str, *, in_email: bool, template: str) -> HttpResponse:
+    try:
+        digest = digest_from_token(token)
+    except BadToken:
+        return bad_link(request)
+    response = render(
+        request,
+        template,
+        {
+            "digest": digest,
+            "entries": digest_entries(digest, in_email=in_email),
+            "token": token,
+        },
+    )
+    response["X-Robots-Tag"] = "noindex"
+    return response
+
+
+@never_cache
+@require_safe
+def view_digest(request: HttpRequest, token: str) -> HttpResponse:
+    """The email's papers, as the reader got them."""
+    return _page(request, token, in_email=True, template="pages/digest.html")
+
+
+@never_cache
+@require_safe
+def digest_more(request: HttpRequest, token: str) -> HttpResponse:
+    """The matching papers that did not fit in the email."""
+    return _page(request, token, in_email=False, template="pages/digest_more.html")

@@ -1,0 +1,673 @@
+"""What each digest holds: who is due, which days it covers, what matches (each distinct filter
+evaluated once per run over one index), how it ranks, why each paper is there, and the Digest
+rows that make "one email per reader per edition" a database fact."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import math
+import threading
+from collections import OrderedDict, defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Count, Max, Q, Sum
+from django.utils import timezone
+
+from newsletter.matching import IndexedPaper, PaperIndex, Query, QuerySyntaxError, parse_query
+from newsletter.models import Digest, DigestItem, Subscriber, Topic
+from papers.models import Paper
+from papers.selectors import visible_papers
+
+# A digest never reaches further back than this many days before its edition.
+WINDOW_DAYS = 7
+# Weekly readers get their digest on this local weekday (Monday).
+WEEKLY_ON = 0
+# Papers past the email's top N that the "K more" page lists; beyond that only counted.
+MORE_PAGE_LIMIT = 50
+
+NEW_KINDS = frozenset({Paper.AnnounceType.NEW})
+CROSS_KINDS = frozenset({Paper.AnnounceType.CROSS})
+REVISION_KINDS = frozenset({Paper.AnnounceType.REPLACE})
+REVISED_CROSS_KINDS = frozenset({Paper.AnnounceType.REPLACE_CROSS})
+
+
+# --- Who is due, and for which edition -------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=1024)
+def reader_zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def local_edition(*, at: dt.datetime, time_zone: str) -> dt.date:
+    """The edition a reader gets at `at`: their local calendar date."""
+    return at.astimezone(reader_zone(time_zone)).date()
+
+
+def due_subscriber_ids(*, now: dt.datetime) -> Iterator[int]:
+    """Active readers whose local send hour has come today and whose edition is not built yet.
+
+    "Has come" (not "is now") lets the next hourly tick catch up anyone a lost tick missed.
+    Readers are grouped by what their time zone says about `now`, so this is one query per
+    distinct (local date, hour, weekday), never one per reader; ids stream in chunks.
+    """
+    zones = (
+        Subscriber.objects.filter(status=Subscriber.Status.ACTIVE)
+        .order_by()
+        .values_list("time_zone", flat=True)
+        .distinct()
+    )
+    groups: dict[tuple[dt.date, int, bool], list[str]] = defaultdict(list)
+    for name in zones:
+        local = now.astimezone(reader_zone(name))
+        groups[(local.date(), local.hour, local.weekday() == WEEKLY_ON)].append(name)
+    for (local_date, hour, weekly_day), names in sorted(groups.items()):
+        due = Subscriber.objects.filter(
+            Q(last_digest_on__isnull=True) | Q(last_digest_on__lt=local_date),
+            status=Subscriber.Status.ACTIVE,
+            time_zone__in=names,
+            send_hour_local__lte=hour,
+        )
+        if not weekly_day:
+            due = due.filter(frequency=Subscriber.Frequency.DAILY)
+        yield from due.order_by("pk").values_list("pk", flat=True).iterator(chunk_size=2000)
+
+
+def active_subscriber_ids(*, email: str | None = None) -> Iterator[int]:
+    """Every confirmed reader (or the one with `email`), streamed: `send_digests --date`."""
+    readers = Subscriber.objects.filter(status=Subscriber.Status.ACTIVE)
+    if email:
+        readers = readers.filter(email__iexact=email)
+    yield from readers.order_by("pk").values_list("pk", flat=True).iterator(chunk_size=2000)
+
+
+def chunked(ids: Iterable[int], size: int) -> Iterator[list[int]]:
+    chunk: list[int] = []
+    for item in ids:
+        chunk.append(item)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def coverage(
+    *,
+    edition_on: dt.date,
+    frequency: str,
+    previous_covers_to: dt.date | None,
+    latest_day: dt.date | None,
+) -> tuple[dt.date, dt.date]:
+    """The announcement days [from, to] a digest covers; from > to means nothing new.
+
+    It ends at the latest announcement day on or before the edition (papers announced after
+    a digest was built go into the next one), starts the day after the previous digest ended,
+    and never reaches back more than WINDOW_DAYS. A first daily digest covers the latest
+    announcement day; a weekly one, the last WINDOW_DAYS days.
+    """
+    floor = edition_on - dt.timedelta(days=WINDOW_DAYS - 1)
+    covers_to = latest_day or edition_on
+    if previous_covers_to is not None:
+        covers_from = max(floor, previous_covers_to + dt.timedelta(days=1))
+    elif frequency == Subscriber.Frequency.WEEKLY:
+        covers_from = floor
+    else:
+        covers_from = covers_to
+    return covers_from, covers_to
+
+
+def message_id_for(*, subscriber_id: int, edition_on: dt.date) -> str:
+    """Derived from the digest's identity, so a resend carries the same Message-ID."""
+    return f"<digest.{edition_on:%Y%m%d}.{subscriber_id}@{settings.SITE_HOST}>"
+
+
+# --- The papers of a run, indexed once per process --------------------------------------------
+
+
+@dataclass(frozen=True)
+class PaperFacts:
+    announced_on: dt.date
+    announce_type: str
+    is_featured: bool
+    hf_upvotes: int
+    categories: tuple[str, ...]
+
+
+@dataclass
+class PaperWindow:
+    """The visible papers announced in [since, until], their index, and every distinct filter
+    evaluated so far (filters are keyed by meaning, so a run evaluates each once)."""
+
+    since: dt.date
+    until: dt.date
+    index: PaperIndex
+    facts: dict[int, PaperFacts]
+    _filters: dict[tuple[str, tuple[str, ...]], tuple[Query | None, frozenset[int]]] = field(
+        default_factory=dict
+    )
+    _queries: dict[str, Query | None] = field(default_factory=dict)
+    _authors: dict[str, frozenset[int]] = field(default_factory=dict)
+    _title_hits: dict[tuple[str, int], bool] = field(default_factory=dict)
+    _words: dict[tuple[str, int], tuple[str, ...]] = field(default_factory=dict)
+    _windows: dict[tuple[dt.date, dt.date, bool, bool], frozenset[int]] = field(
+        default_factory=dict
+    )
+    filter_evaluations: int = 0
+
+    @classmethod
+    def load(cls, *, since: dt.date, until: dt.date) -> PaperWindow:
+        rows = (
+            visible_papers()
+            .filter(announced_on__gte=since, announced_on__lte=until)
+            .order_by()
+            .values_list(
+                "id",
+                "title",
+                "abstract",
+                "categories",
+                "authors",
+                "announced_on",
+                "announce_type",
+                "is_featured",
+                "hf_upvotes",
+            )
+        )
+        index = PaperIndex()
+        facts: dict[int, PaperFacts] = {}
+        for pid, title, abstract, cats, authors, day, kind, featured, upvotes in rows.iterator(
+            chunk_size=2000
+        ):
+            index.add(
+                IndexedPaper(
+                    id=pid,
+                    title=title,
+                    abstract=abstract,
+                    categories=cats or (),
+                    authors=authors or (),
+                )
+            )
+            facts[pid] = PaperFacts(day, kind, featured, upvotes, tuple(cats or ()))
+        return cls(since=since, until=until, index=index, facts=facts)
+
+    def parsed(self, text: str) -> Query | None:
+        text = text.strip()
+        if not text:
+            return None
+        if text not in self._queries:
+            try:
+                self._queries[text] = parse_query(text)
+            except QuerySyntaxError:
+                self._queries[text] = None  # forms refuse these; an old row matches nothing
+        return self._queries[text]
+
+    def filter_matches(
+        self, *, query: str, categories: Sequence[str]
+    ) -> tuple[Query | None, frozenset[int]]:
+        """Papers a (query, categories) filter matches, evaluated once per distinct filter.
+
+        The definition readers see in the sign-up preview (selectors.filter_paper_ids):
+        the query AND one of the categories when both are given, either alone otherwise.
+        """
+        parsed = self.parsed(query)
+        cats = tuple(sorted({category.casefold() for category in categories}))
+        key = (parsed.canonical if parsed else ("!" if query.strip() else ""), cats)
+        cached = self._filters.get(key)
+        if cached is None:
+            self.filter_evaluations += 1
+            found: frozenset[int] | None = None
+            if query.strip():
+                found = self.index.search(parsed) if parsed else frozenset()
+            if cats:
+                in_categories = self.index.in_categories(cats)
+                found = in_categories if found is None else found & in_categories
+            cached = (parsed, found or frozenset())
+            self._filters[key] = cached
+        return cached
+
+    def author_matches(self, name: str) -> frozenset[int]:
+        key = name.strip().casefold()
+        if key not in self._authors:
+            self._authors[key] = self.index.by_authors([name]) if key else frozenset()
+        return self._authors[key]
+
+    def hits_title(self, query: Query, paper_id: int) -> bool:
+        key = (query.canonical, paper_id)
+        hit = self._title_hits.get(key)
+        if hit is None:
+            hit = self._title_hits[key] = self.index.hits_title(query, paper_id)
+        return hit
+
+    def matched_words(self, query: Query, paper_id: int) -> tuple[str, ...]:
+        key = (query.canonical, paper_id)
+        words = self._words.get(key)
+        if words is None:
+            words = self._words[key] = tuple(self.index.matched_phrases(query, paper_id))
+        return words
+
+    def eligible(
+        self, *, since: dt.date, until: dt.date, cross_lists: bool, revisions: bool
+    ) -> frozenset[int]:
+        """Papers announced in [since, until] of the kinds a reader takes."""
+        key = (since, until, cross_lists, revisions)
+        cached = self._windows.get(key)
+        if cached is None:
+            kinds = set(NEW_KINDS)
+            if cross_lists:
+                kinds |= CROSS_KINDS
+            if revisions:
+                kinds |= REVISION_KINDS
+            if revisions and cross_lists:
+                kinds |= REVISED_CROSS_KINDS
+            cached = frozenset(
+                pid
+                for pid, facts in self.facts.items()
+                if since <= facts.announced_on <= until and facts.announce_type in kinds
+            )
+            self._windows[key] = cached
+        return cached
+
+
+_window_lock = threading.Lock()
+_window_cache: OrderedDict[tuple[object, ...], PaperWindow] = OrderedDict()
+
+
+def paper_window(*, since: dt.date, until: dt.date) -> PaperWindow:
+    """The run's index, built once per process and reused by every batch of the same run.
+
+    One aggregate decides whether the papers changed (new ones fetched, an editor hiding or
+    featuring one, fresh upvotes), so a stale index is never used.
+    """
+    state = Paper.objects.filter(announced_on__gte=since, announced_on__lte=until).aggregate(
+        count=Count("id"),
+        newest_id=Max("id"),
+        newest_update=Max("updated_at"),
+        hidden=Count("id", filter=Q(is_hidden=True)),
+        featured=Count("id", filter=Q(is_featured=True)),
+        upvotes=Sum("hf_upvotes"),
+    )
+    key = (since, until, *state.values())
+    with _window_lock:
+        window = _window_cache.get(key)
+        if window is None:
+            window = PaperWindow.load(since=since, until=until)
+            _window_cache[key] = window
+            while len(_window_cache) > 2:  # two editions may run side by side across midnight
+                _window_cache.popitem(last=False)
+        else:
+            _window_cache.move_to_end(key)
+    return window
+
+
+def forget_paper_windows() -> None:
+    with _window_lock:
+        _window_cache.clear()
+
+
+# --- Matching, ranking and reasons for one reader -------------------------------------------
+
+
+@dataclass
+class _Match:
+    """What one paper scored for one reader while their filters were combined."""
+
+    title_hit: bool = False
+    text_hit: bool = False
+    author_hit: bool = False
+    filters: int = 0
+    reasons: list[dict[str, object]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class PlannedItem:
+    paper_id: int
+    rank: int
+    in_email: bool
+    reasons: list[dict[str, object]]
+
+
+@dataclass
+class DigestPlan:
+    """One reader's digest for one edition, before it is saved (or written as a dry run)."""
+
+    subscriber: Subscriber
+    edition_on: dt.date
+    covers_from: dt.date
+    covers_to: dt.date
+    items: list[PlannedItem]
+    matched_count: int
+
+    @property
+    def paper_count(self) -> int:
+        return sum(1 for item in self.items if item.in_email)
+
+    @property
+    def more_count(self) -> int:
+        return len(self.items) - self.paper_count
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.items
+
+
+def score(match: _Match, facts: PaperFacts, *, edition_on: dt.date) -> float:
+    """Where the words hit (title over abstract), a followed author, how many of the reader's
+    filters agree, Hugging Face upvotes (log: trending, not only famous), and recency."""
+    age_days = max(0, (edition_on - facts.announced_on).days)
+    return (
+        (3.0 if match.title_hit else 1.0 if match.text_hit else 0.0)
+        + (3.0 if match.author_hit else 0.0)
+        + 1.0 * (match.filters - 1)
+        + 0.25 * math.log2(1 + facts.hf_upvotes)
+        - 0.5 * age_days
+    )
+
+
+def match_reader(
+    *,
+    window: PaperWindow,
+    topics: Sequence[Topic],
+    own_query: str,
+    categories: Sequence[str],
+    authors: Sequence[str],
+    eligible: frozenset[int],
+) -> dict[int, _Match]:
+    """Every eligible paper a reader's choice matches, with what matched it.
+
+    Any followed topic, OR the reader's own filter (query AND categories when both are
+    given), OR any followed author: the definition the sign-up preview shows.
+    """
+    matches: dict[int, _Match] = {}
+
+    def add(ids: Iterable[int], query: Query | None, reason: dict[str, object]) -> None:
+        for pid in ids:
+            match = matches.get(pid)
+            if match is None:
+                match = matches[pid] = _Match()
+            match.filters += 1
+            if query is not None:
+                words = window.matched_words(query, pid)
+                if window.hits_title(query, pid):
+                    match.title_hit = True
+                else:
+                    match.text_hit = True
+                match.reasons.append({**reason, "words": list(words)})
+            else:
+                match.reasons.append(dict(reason))
+
+    for topic in topics:
+        query, ids = window.filter_matches(query=topic.query, categories=topic.categories)
+        add(ids & eligible, query, {"kind": "topic", "label": topic.name})
+    if own_query.strip() or categories:
+        query, ids = window.filter_matches(query=own_query, categories=categories)
+        kind = "query" if own_query.strip() else "category"
+        label = "" if own_query.strip() else ", ".join(categories)
+        add(ids & eligible, query, {"kind": kind, "label": label})
+    for name in authors:
+        ids = window.author_matches(name) & eligible
+        for pid in ids:
+            match = matches.setdefault(pid, _Match())
+            match.author_hit = True
+            match.reasons.append({"kind": "author", "label": name})
+        # an author adds to the score (author_hit), not to the count of agreeing filters
+    return matches
+
+
+def plan_digest(
+    *,
+    subscriber: Subscriber,
+    topics: Sequence[Topic],
+    edition_on: dt.date,
+    window: PaperWindow,
+    previous_covers_to: dt.date | None,
+    latest_day: dt.date | None,
+    already_sent: frozenset[int] | set[int] = frozenset(),
+) -> DigestPlan:
+    """One reader's ranked papers for one edition: top max_papers in the email, the next
+    MORE_PAGE_LIMIT on the "more" page, minus anything an earlier digest already sent."""
+    covers_from, covers_to = coverage(
+        edition_on=edition_on,
+        frequency=subscriber.frequency,
+        previous_covers_to=previous_covers_to,
+        latest_day=latest_day,
+    )
+    if covers_from > covers_to:
+        return DigestPlan(subscriber, edition_on, covers_from, covers_to, [], 0)
+    eligible = window.eligible(
+        since=covers_from,
+        until=covers_to,
+        cross_lists=subscriber.include_cross_lists,
+        revisions=subscriber.include_revisions,
+    )
+    if already_sent:
+        eligible = eligible - frozenset(already_sent)
+    matches = match_reader(
+        window=window,
+        topics=topics,
+        own_query=subscriber.own_query,
+        categories=subscriber.categories or (),
+        authors=subscriber.authors or (),
+        eligible=eligible,
+    )
+    facts = window.facts
+
+    def order(pid: int) -> tuple[object, ...]:
+        paper = facts[pid]
+        return (
+            not paper.is_featured,
+            -score(matches[pid], paper, edition_on=edition_on),
+            -paper.hf_upvotes,
+            -paper.announced_on.toordinal(),
+            pid,
+        )
+
+    ranked = sorted(matches, key=order)
+    kept = ranked[: subscriber.max_papers + MORE_PAGE_LIMIT]
+    items = [
+        PlannedItem(
+            paper_id=pid,
+            rank=position,
+            in_email=position <= subscriber.max_papers,
+            reasons=matches[pid].reasons,
+        )
+        for position, pid in enumerate(kept, start=1)
+    ]
+    return DigestPlan(subscriber, edition_on, covers_from, covers_to, items, len(ranked))
+
+
+# --- Plans for a chunk of readers, and the rows that record them -----------------------------
+
+
+def plan_digests(
+    *, subscribers: Sequence[Subscriber], editions: dict[int, dt.date]
+) -> list[DigestPlan]:
+    """Plans for a chunk of readers in a constant number of queries (never one per reader)."""
+    if not subscribers:
+        return []
+    ids = [subscriber.pk for subscriber in subscribers]
+    distinct_editions = sorted(set(editions.values()))
+    newest = distinct_editions[-1]
+    since = distinct_editions[0] - dt.timedelta(days=WINDOW_DAYS)
+    window = paper_window(since=since, until=newest)
+
+    topics_by_id = {topic.pk: topic for topic in Topic.objects.filter(is_active=True)}
+    followed: dict[int, list[Topic]] = defaultdict(list)
+    for subscriber_id, topic_id in (
+        Subscriber.topics.through.objects.filter(subscriber_id__in=ids)
+        .order_by("topic_id")
+        .values_list("subscriber_id", "topic_id")
+    ):
+        if topic_id in topics_by_id:
+            followed[subscriber_id].append(topics_by_id[topic_id])
+
+    latest_day: dict[dt.date, dt.date | None] = {}
+    previous: dict[tuple[int, dt.date], dt.date] = {}
+    for edition in distinct_editions:
+        latest_day[edition] = (
+            visible_papers()
+            .filter(announced_on__lte=edition, announced_on__gt=edition - dt.timedelta(days=60))
+            .aggregate(day=Max("announced_on"))["day"]
+        )
+        rows = (
+            Digest.objects.filter(subscriber_id__in=ids, edition_on__lt=edition)
+            .values("subscriber_id")
+            .annotate(covers_to=Max("covers_to"))
+            .values_list("subscriber_id", "covers_to")
+        )
+        for subscriber_id, covers_to in rows:
+            previous[(subscriber_id, edition)] = covers_to
+
+    sent: dict[int, set[int]] = defaultdict(set)
+    for subscriber_id, paper_id in DigestItem.objects.filter(
+        subscriber_id__in=ids,
+        paper__announced_on__gte=window.since,
+        paper__announced_on__lte=window.until,
+    ).values_list("subscriber_id", "paper_id"):
+        sent[subscriber_id].add(paper_id)
+
+    return [
+        plan_digest(
+            subscriber=subscriber,
+            topics=followed.get(subscriber.pk, ()),
+            edition_on=editions[subscriber.pk],
+            window=window,
+            previous_covers_to=previous.get((subscriber.pk, editions[subscriber.pk])),
+            latest_day=latest_day[editions[subscriber.pk]],
+            already_sent=sent.get(subscriber.pk, frozenset()),
+        )
+        for subscriber in subscribers
+    ]
+
+
+@dataclass
+class BuildResult:
+    built: int = 0
+    skipped: int = 0
+    digest_ids: list[int] = field(default_factory=list)
+
+
+def reader_editions(
+    subscribers: Iterable[Subscriber],
+    *,
+    run_at: dt.datetime | None = None,
+    edition_on: dt.date | None = None,
+) -> dict[int, dt.date]:
+    if edition_on is not None:
+        return {subscriber.pk: edition_on for subscriber in subscribers}
+    at = run_at or timezone.now()
+    return {
+        subscriber.pk: local_edition(at=at, time_zone=subscriber.time_zone)
+        for subscriber in subscribers
+    }
+
+
+def digests_build(
+    *,
+    subscriber_ids: Sequence[int],
+    run_at: dt.datetime | None = None,
+    edition_on: dt.date | None = None,
+) -> BuildResult:
+    """Build the missing digests of a chunk of readers and list those still to send.
+
+    Safe to run twice, and at the same time as another run: readers are locked with SKIP
+    LOCKED (a concurrent run leaves them to the one that holds them), a reader whose edition
+    exists is not rebuilt, and the unique (subscriber, edition) constraint has the last word.
+    """
+    result = BuildResult()
+    with transaction.atomic():
+        subscribers = list(
+            Subscriber.objects.select_for_update(skip_locked=True, of=("self",))
+            .filter(pk__in=list(subscriber_ids), status=Subscriber.Status.ACTIVE)
+            .order_by("pk")
+        )
+        if not subscribers:
+            return result
+        editions = reader_editions(subscribers, run_at=run_at, edition_on=edition_on)
+        existing = {
+            (subscriber_id, edition): (digest_id, status)
+            for subscriber_id, edition, digest_id, status in Digest.objects.filter(
+                subscriber_id__in=list(editions), edition_on__in=set(editions.values())
+            ).values_list("subscriber_id", "edition_on", "pk", "status")
+        }
+        for (subscriber_id, edition), (digest_id, status) in existing.items():
+            if editions.get(subscriber_id) == edition and status in (
+                Digest.Status.PENDING,
+                Digest.Status.SENDING,
+            ):
+                result.digest_ids.append(digest_id)
+        missing = [s for s in subscribers if (s.pk, editions[s.pk]) not in existing]
+        plans = plan_digests(subscribers=missing, editions=editions)
+        saved = save_plans(plans)
+        result.built = sum(1 for plan in plans if not plan.is_empty)
+        result.skipped = len(plans) - result.built
+        result.digest_ids += [
+            digest.pk for digest in saved if digest.status == Digest.Status.PENDING
+        ]
+    return result
+
+
+def save_plans(plans: Sequence[DigestPlan]) -> list[Digest]:
+    """Digest rows (pending, or skipped when empty), their items, and each reader's
+    last_digest_on, in a handful of bulk statements."""
+    if not plans:
+        return []
+    digests = [
+        Digest(
+            subscriber_id=plan.subscriber.pk,
+            edition_on=plan.edition_on,
+            covers_from=plan.covers_from,
+            covers_to=plan.covers_to,
+            status=Digest.Status.SKIPPED_EMPTY if plan.is_empty else Digest.Status.PENDING,
+            paper_count=plan.paper_count,
+            more_count=plan.more_count,
+            matched_count=plan.matched_count,
+            message_id=message_id_for(subscriber_id=plan.subscriber.pk, edition_on=plan.edition_on),
+        )
+        for plan in plans
+    ]
+    Digest.objects.bulk_create(digests, batch_size=1000)
+    DigestItem.objects.bulk_create(
+        [
+            DigestItem(
+                digest_id=digest.pk,
+                subscriber_id=plan.subscriber.pk,
+                paper_id=item.paper_id,
+                rank=item.rank,
+                in_email=item.in_email,
+                reasons=item.reasons,
+            )
+            for digest, plan in zip(digests, plans, strict=True)
+            for item in plan.items
+        ],
+        batch_size=2000,
+    )
+    by_edition: dict[dt.date, list[int]] = defaultdict(list)
+    for plan in plans:
+        by_edition[plan.edition_on].append(plan.subscriber.pk)
+    for edition, ids in by_edition.items():
+        Subscriber.objects.filter(
+            Q(last_digest_on__isnull=True) | Q(last_digest_on__lt=edition), pk__in=ids
+        ).update(last_digest_on=edition)
+    return digests
+
+
+def preview_plans(
+    *,
+    subscriber_ids: Sequence[int],
+    run_at: dt.datetime | None = None,
+    edition_on: dt.date | None = None,
+) -> list[DigestPlan]:
+    """Plans for readers without writing anything: dry runs and test copies."""
+    subscribers = list(
+        Subscriber.objects.filter(pk__in=list(subscriber_ids), status=Subscriber.Status.ACTIVE)
+    )
+    editions = reader_editions(subscribers, run_at=run_at, edition_on=edition_on)
+    return plan_digests(subscribers=subscribers, editions=editions)

@@ -1,0 +1,71 @@
+"""`send_digests`: what the hourly tick sends, or every reader's digest for a day."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from newsletter import sending
+
+
+class Command(BaseCommand):
+    help = (
+        "Build and send digests. No option: what is due this hour (the beat tick's work). "
+        "--date D: every confirmed reader's digest for day D, whatever their send hour. "
+        "Running it again sends nothing more."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--date", type=dt.date.fromisoformat, help="YYYY-MM-DD edition")
+        parser.add_argument(
+            "--dry-run", action="store_true", help="write .eml files, send and record nothing"
+        )
+        parser.add_argument(
+            "--out",
+            type=Path,
+            default=None,
+            help="folder for --dry-run files (default: var/dry-run/)",
+        )
+        parser.add_argument("--to", help="send a test copy to this address, record nothing")
+        parser.add_argument("--subscriber", help="only this reader's digest")
+
+    def handle(self, *args, **options) -> None:
+        edition_on: dt.date | None = options["date"]
+        if options["dry_run"] or options["to"]:
+            if options["to"] and not options["subscriber"]:
+                raise CommandError("--to sends one reader's digest: add --subscriber EMAIL")
+            out_dir = options["out"] or Path(settings.BASE_DIR) / "var" / "dry-run"
+            written = sending.preview_run(
+                edition_on=edition_on,
+                subscriber_email=options["subscriber"],
+                out_dir=None if options["to"] else out_dir,
+                send_to=options["to"],
+                progress=self.progress,
+            )
+            self.end_progress()
+            where = f"sent to {options['to']}" if options["to"] else f"written to {out_dir}"
+            self.stdout.write(f"dry run: {written} digests {where}; nothing recorded")
+            return
+        report = sending.run_digests(
+            edition_on=edition_on,
+            subscriber_email=options["subscriber"],
+            progress=self.progress,
+        )
+        self.end_progress()
+        self.stdout.write(report.summary())
+
+    def progress(self, done: int, total: int) -> None:
+        width = 30
+        filled = width * done // max(total, 1)
+        bar = "#" * filled + "." * (width - filled)
+        ending = "\r" if sys.stderr.isatty() else "\n"
+        self.stderr.write(f"[{bar}] {done}/{total} readers", ending=ending)
+        self._progress_shown = True
+
+    def end_progress(self) -> None:
+        if getattr(self, "_progress_shown", False) and sys.stderr.isatty():
+            self.stderr.write("")
