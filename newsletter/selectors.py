@@ -39,25 +39,30 @@ def recent_paper_index(*, today: dt.date, days: int = RECENT_DAYS) -> PaperIndex
     return PaperIndex.build(indexed_papers(since=since, until=today))
 
 
-def topic_paper_ids(*, topics: Iterable[Topic], index: PaperIndex) -> dict[int, frozenset[int]]:
-    """Per topic id, the indexed papers it matches.
+def filter_paper_ids(*, query: str, categories: Sequence[str], index: PaperIndex) -> frozenset[int]:
+    """The papers one (query, categories) filter matches: a topic's, or a reader's own.
 
     Query and categories together: papers satisfying the query AND in one of the categories;
     only categories: every paper in them; only a query: every paper satisfying it.
     """
-    matches: dict[int, frozenset[int]] = {}
-    for topic in topics:
-        found: frozenset[int] | None = None
-        if topic.query.strip():
-            try:
-                found = index.search(parse_query(topic.query))
-            except QuerySyntaxError:
-                found = frozenset()  # admin refuses such queries; an old row matches nothing
-        if topic.categories:
-            in_categories = index.in_categories(topic.categories)
-            found = in_categories if found is None else found & in_categories
-        matches[topic.pk] = found or frozenset()
-    return matches
+    found: frozenset[int] | None = None
+    if query.strip():
+        try:
+            found = index.search(parse_query(query))
+        except QuerySyntaxError:
+            found = frozenset()  # forms and admin refuse such queries; an old row matches nothing
+    if categories:
+        in_categories = index.in_categories(categories)
+        found = in_categories if found is None else found & in_categories
+    return found or frozenset()
+
+
+def topic_paper_ids(*, topics: Iterable[Topic], index: PaperIndex) -> dict[int, frozenset[int]]:
+    """Per topic id, the indexed papers it matches (see filter_paper_ids)."""
+    return {
+        topic.pk: filter_paper_ids(query=topic.query, categories=topic.categories, index=index)
+        for topic in topics
+    }
 
 
 def subscriber_by_email(*, email: str) -> Subscriber | None:
@@ -94,16 +99,7 @@ def subscription_paper_ids(
     found: set[int] = set()
     for topic_ids in topic_paper_ids(topics=topics, index=index).values():
         found |= topic_ids
-    own: frozenset[int] | None = None
-    if query.strip():
-        try:
-            own = index.search(parse_query(query))
-        except QuerySyntaxError:
-            own = frozenset()  # forms refuse such queries; an old row matches nothing
-    if categories:
-        in_categories = index.in_categories(categories)
-        own = in_categories if own is None else own & in_categories
-    found |= own or frozenset()
+    found |= filter_paper_ids(query=query, categories=categories, index=index)
     if authors:
         found |= index.by_authors(authors)
     return frozenset(found)
