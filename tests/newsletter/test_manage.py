@@ -22,7 +22,7 @@ def manage_path(subscriber) -> str:
 
 
 def preferences(**overrides):
-    data = signup_data(action="save", **overrides)
+    data = signup_data(**{"action": "save", **overrides})
     del data["email"], data["website"]
     return data
 
@@ -218,3 +218,14 @@ def test_manage_posts_need_the_csrf_token():
     assert response.status_code == 403
     subscriber.refresh_from_db()
     assert subscriber.status == Subscriber.Status.ACTIVE
+
+
+def test_the_preview_button_on_the_manage_page_saves_nothing(client):
+    subscriber = SubscriberFactory(own_query="robots")
+
+    response = client.post(manage_path(subscriber), preferences(action="preview", own_query="x"))
+
+    assert response.status_code == 200
+    assert 'value="x"' in response.content.decode()
+    subscriber.refresh_from_db()
+    assert subscriber.own_query == "robots"

@@ -83,3 +83,16 @@ def test_deleting_a_subscriber_removes_their_digests():
 
     assert Subscriber.objects.count() == 0
     assert digest.__class__.objects.count() == 0
+
+
+def test_an_address_with_a_line_break_can_never_become_a_header(mailoutbox):
+    from django.core.mail import BadHeaderError
+
+    # Forms refuse such an address; a row written some other way still cannot inject a header.
+    subscriber = SubscriberFactory(
+        email="reader@example.com\r\nBcc: victim@example.org", status=Subscriber.Status.PENDING
+    )
+
+    with pytest.raises((BadHeaderError, ValueError)):
+        tasks.send_confirmation_email(subscriber.pk)
+    assert mailoutbox == []
