@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from papers.http_client import FetchError, PoliteClient
@@ -53,7 +55,9 @@ def test_retry_after_is_honoured_when_longer_than_the_back_off(server):
 def test_a_client_error_is_not_retried(server):
     server.reply("/missing", Reply(404, b"no such page"))
 
-    with pytest.raises(FetchError, match=r"^HTTP 404 Not Found from http://127\.0\.0\.1:\d+/missing$"):
+    with pytest.raises(
+        FetchError, match=r"^HTTP 404 Not Found from http://127\.0\.0\.1:\d+/missing$"
+    ):
         PoliteClient().get(f"{server.url}/missing")
 
     assert len(server.seen("/missing")) == 1
@@ -76,7 +80,7 @@ def test_requests_say_who_we_are(server, settings):
 
 
 def test_requests_to_arxiv_are_spaced_by_the_configured_interval(server, settings):
-    settings.ARXIV_REQUEST_INTERVAL = 0.25
+    settings.ARXIV_REQUEST_INTERVAL = 0.2
     server.reply("/api", Reply(200, b"ok"))
 
     # Two clients, as two fetches in one process would have: the spacing is per host.
@@ -86,7 +90,8 @@ def test_requests_to_arxiv_are_spaced_by_the_configured_interval(server, setting
 
     times = [request.at for request in server.seen("/api")]
     assert len(times) == 4
-    assert all(later - earlier >= 0.24 for earlier, later in zip(times, times[1:]))
+    # Spaced at the client; arrivals jitter with scheduling, unspaced they would be ~1 ms apart.
+    assert all(later - earlier >= 0.15 for earlier, later in itertools.pairwise(times))
 
 
 def test_arxiv_clients_take_their_spacing_from_the_settings(settings):

@@ -1,0 +1,63 @@
+"""Celery tasks that fetch papers: thin; papers.services decides what is due and does it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from functools import partial
+
+from celery import shared_task
+from django.db import transaction
+from django.utils import timezone
+
+from papers import services
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(ignore_result=True)
+def fetch_arxiv_listings() -> None:
+    """Hourly beat tick: fetch arXiv's listing once it is due in New York time, retry the
+    API lookups its index was not ready for. Safe twice: a stored listing is skipped."""
+    for due in services.arxiv_listings_due(now=timezone.now()):
+        if due.lookup_only:
+            task = partial(lookup_listing_metadata.delay, day=due.day.isoformat())
+        else:
+            task = partial(
+                fetch_source.delay, source_id=due.source_id, on=due.day.isoformat(), scheduled=True
+            )
+        transaction.on_commit(task)
+
+
+@shared_task(ignore_result=True)
+def fetch_hf_daily_papers() -> None:
+    """Beat tick: refresh today's and yesterday's Hugging Face lists (upvotes move).
+    Safe twice: the upsert leaves unchanged papers alone."""
+    for due in services.hf_lists_due(now=timezone.now()):
+        transaction.on_commit(
+            partial(fetch_source.delay, source_id=due.source_id, on=due.day.isoformat())
+        )
+
+
+@shared_task(ignore_result=True)
+def fetch_source(source_id: int, on: str | None = None, scheduled: bool = False) -> None:
+    """Fetch one source for one day. Safe twice: ingestion is an idempotent upsert, a
+    scheduled listing already stored is skipped, and a concurrent fetch is refused."""
+    try:
+        services.source_fetch(
+            source_id=source_id,
+            on=dt.date.fromisoformat(on) if on else None,
+            scheduled=scheduled,
+        )
+    except services.SourceBusy as busy:
+        logger.info("source %s not fetched: %s", source_id, busy)
+
+
+@shared_task(ignore_result=True)
+def lookup_listing_metadata(day: str) -> None:
+    """API lookups for the papers of one listing day still without metadata. Safe twice:
+    a paper the API has described is not looked up again."""
+    try:
+        services.metadata_lookup(day=dt.date.fromisoformat(day))
+    except services.SourceBusy as busy:
+        logger.info("lookups for %s not run: %s", day, busy)
