@@ -29,9 +29,13 @@ from django.core.mail.utils import DNS_NAME
 from django.db import connection, transaction
 from django.db.models import F, Q
 from django.db.utils import InterfaceError, OperationalError
+from django.template import engines
+from django.template.backends.django import Template
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.formats import date_format
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
@@ -169,8 +173,48 @@ class PaperCard:
 
 @dataclass(frozen=True)
 class Card:
+    """A card as one email shows it: the paper's shared fragment plus this reader's why."""
+
     paper: PaperCard
     why: str
+    html: SafeString
+    text: str
+
+
+@functools.cache
+def _card_template(name: str, *, autoescape: bool) -> Template:
+    source = engines["django"].engine.find_template(name)[0].source
+    if not autoescape:  # the text part is not HTML: "&amp;" would reach the reader
+        source = "{% autoescape off %}" + source + "{% endautoescape %}"
+    return engines["django"].from_string(source)
+
+
+class CardMaker:
+    """Renders each paper's card once per batch and language, since only the why line
+    differs between readers: per email, the template loop then only joins strings."""
+
+    def __init__(self) -> None:
+        self._fragments: dict[tuple[int, str], tuple[str, str]] = {}
+
+    def card(self, paper: PaperCard, why: str) -> Card:
+        language = translation.get_language() or "en"
+        key = (id(paper), language)
+        fragment = self._fragments.get(key)
+        if fragment is None:
+            context = {"paper": paper}
+            fragment = self._fragments[key] = (
+                _card_template("emails/digest-card.html", autoescape=True).render(context),
+                _card_template("emails/digest-card.txt", autoescape=False).render(context),
+            )
+        html, text = fragment
+        label = _("Why:")
+        if why:
+            html += (
+                '<div style="font-size:13px;color:#1a7f37;margin-top:6px;">'
+                f"{escape(label)} {escape(why)}</div>"
+            )
+            text += f"{label} {why}\n"
+        return Card(paper, why, mark_safe(html + "</div>"), f"{text}{paper.url}\n")  # noqa: S308
 
 
 def shorten(text: str, limit: int) -> str:
@@ -625,6 +669,7 @@ class _Batch:
     digests: list[Digest]
     items: dict[int, list[tuple[int, list[dict[str, object]]]]]
     cards: dict[int, PaperCard]
+    maker: CardMaker = field(default_factory=CardMaker)
 
 
 def _load_batch(digest_ids: Sequence[int]) -> _Batch:
@@ -654,7 +699,7 @@ def compose(digest: Digest, batch: _Batch) -> DigestEmail | None:
     if not items:
         return None
     with translation.override(subscriber.language):
-        cards = [Card(batch.cards[pid], why_text(reasons)) for pid, reasons in items]
+        cards = [batch.maker.card(batch.cards[pid], why_text(reasons)) for pid, reasons in items]
     email = render_digest(
         subscriber=subscriber,
         edition_on=digest.edition_on,
@@ -952,6 +997,7 @@ def plan_emails(plans: Sequence[DigestPlan]) -> list[tuple[DigestPlan, DigestEma
     paper_ids = {item.paper_id for plan in plans for item in plan.items if item.in_email}
     papers = Paper.objects.filter(pk__in=paper_ids, is_hidden=False).only(*CARD_FIELDS)
     cards = {paper.pk: paper_card(paper) for paper in papers}
+    maker = CardMaker()
     emails: list[tuple[DigestPlan, DigestEmail]] = []
     for plan in plans:
         items = [
@@ -963,7 +1009,7 @@ def plan_emails(plans: Sequence[DigestPlan]) -> list[tuple[DigestPlan, DigestEma
             continue
         subscriber = plan.subscriber
         with translation.override(subscriber.language):
-            shown = [Card(cards[pid], why_text(reasons)) for pid, reasons in items]
+            shown = [maker.card(cards[pid], why_text(reasons)) for pid, reasons in items]
         emails.append(
             (
                 plan,

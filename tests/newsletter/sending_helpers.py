@@ -32,6 +32,12 @@ class Sink:
     accepted: list[bytes] = field(default_factory=list)
     recipients: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    sessions: int = 0
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses) -> list[str]:
+        self.sessions += 1
+        session.host_name = hostname
+        return responses
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options) -> str:
         if address in self.rcpt_answers:
