@@ -3,6 +3,7 @@
 from django.urls import path
 
 from newsletter import digest_views, views
+from papers.feeds import SubscriberFeed
 
 app_name = "newsletter"
 
@@ -16,4 +17,5 @@ urlpatterns = [
     path("unsubscribe/<str:token>/", views.unsubscribe, name="unsubscribe"),
     path("digest/<str:token>/", digest_views.view_digest, name="view_digest"),
     path("digest/<str:token>/more/", digest_views.digest_more, name="digest_more"),
+    path("feed/<str:token>/", SubscriberFeed(), name="feed"),
 ]

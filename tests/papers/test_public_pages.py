@@ -7,11 +7,13 @@ import re
 
 import feedparser
 import pytest
+from django.conf import settings
 from django.utils import timezone
 
+from newsletter.models import Subscriber
 from papers.curation import papers_set_featured, papers_set_hidden
 from papers.views import PAGE_SIZE
-from tests.factories import PaperFactory, TopicFactory
+from tests.factories import PaperFactory, SubscriberFactory, TopicFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -294,3 +296,59 @@ def test_hidden_papers_appear_on_no_public_page_or_feed(client):
         assert "2503.00101" not in body, path
         assert f"/papers/{only_hidden_day}/" not in body, path
     assert client.get(f"/papers/{only_hidden_day}/").status_code == 404
+
+
+# --- a reader's private feed --------------------------------------------------------------
+
+
+def private_feed_path(subscriber) -> str:
+    from papers.feeds import subscriber_feed_url
+
+    return subscriber_feed_url(subscriber).removeprefix(settings.SITE_URL)
+
+
+def test_a_readers_private_feed_carries_their_topics_and_own_filter(client):
+    from newsletter.selectors import forget_recent_papers
+
+    forget_recent_papers()
+    topic = TopicFactory(query="diffusion")
+    reader = SubscriberFactory(topics=[topic], own_query="robot", categories=["cs.RO"])
+    PaperFactory(arxiv_id="2503.00401", title="Diffusion policies")
+    PaperFactory(arxiv_id="2503.00402", title="Robot hands", categories=["cs.RO"])
+    PaperFactory(arxiv_id="2503.00403", title="Robot vision", categories=["cs.CV"])
+    PaperFactory(arxiv_id="2503.00404", title="Diffusion, hidden", is_hidden=True)
+
+    response = client.get(private_feed_path(reader))
+
+    assert response.status_code == 200
+    assert response["Cache-Control"] == "private, max-age=900"
+    assert response["X-Robots-Tag"] == "noindex"
+    links = [entry.link for entry in feedparser.parse(response.content).entries]
+    assert sorted(links) == [
+        "https://arxiv.org/abs/2503.00401",
+        "https://arxiv.org/abs/2503.00402",
+    ]
+
+
+def test_a_private_feed_link_only_works_for_its_reader_while_subscribed(client):
+    reader = SubscriberFactory(email="ada@example.com")
+    path = private_feed_path(reader)
+
+    assert client.get(path.replace("/feed/", "/feed/x")).status_code == 404
+    reader.email = "someone-else@example.com"
+    reader.save()
+    assert client.get(path).status_code == 404
+
+    gone = SubscriberFactory(status=Subscriber.Status.UNSUBSCRIBED)
+    assert client.get(private_feed_path(gone)).status_code == 404
+
+
+def test_the_manage_page_links_the_private_feed(client):
+    from newsletter.signing import Purpose, signed_url
+
+    reader = SubscriberFactory()
+    manage = signed_url(purpose=Purpose.MANAGE, subject_id=reader.pk, email=reader.email)
+
+    page = client.get(manage.removeprefix(settings.SITE_URL)).content.decode()
+
+    assert f'href="{settings.SITE_URL}{private_feed_path(reader)}"' in page
