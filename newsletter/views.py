@@ -120,6 +120,8 @@ def signup(request: HttpRequest) -> HttpResponse:
     if request.method == "GET":
         return render_signup(request, form=SignupForm(), preview_data=None)
     if request.POST.get("action") == "preview":
+        if ratelimits.preview_limited(request):
+            return too_many(request)
         form = redisplayed(SignupForm, request.POST)
         return render_signup(request, form=form, preview_data=request.POST)
     if ratelimits.form_post_limited(request):
@@ -201,6 +203,9 @@ def manage(request: HttpRequest, token: str) -> HttpResponse:
         subscriber = subscriber_from_token(token, purpose=Purpose.MANAGE)
     except BadToken:
         return bad_link(request)
+    # The page speaks the reader's chosen language, as their emails do (LocaleMiddleware
+    # activates the browser's language again on the next request).
+    translation.activate(subscriber.language)
     action = request.POST.get("action", "") if request.method == "POST" else ""
     notice, status = "", 200
     form = PreferencesForm(initial=PreferencesForm.initial_for(subscriber))
@@ -214,6 +219,8 @@ def manage(request: HttpRequest, token: str) -> HttpResponse:
         else:
             status = 400
     elif action == "preview":
+        if ratelimits.preview_limited(request):
+            return too_many(request)
         form = redisplayed(PreferencesForm, request.POST)
     elif action == "pause":
         services.subscriber_pause(subscriber=subscriber)
@@ -228,23 +235,22 @@ def manage(request: HttpRequest, token: str) -> HttpResponse:
         return render(request, "pages/bad_request.html", status=400)
     subscriber.refresh_from_db()
     if notice == "saved":
+        translation.activate(subscriber.language)
         form = PreferencesForm(initial=PreferencesForm.initial_for(subscriber))
     preview_data = request.POST if action in ("save", "preview") else _filters_as_data(subscriber)
-    # The page speaks the reader's chosen language, as their emails do.
-    with translation.override(subscriber.language):
-        return render(
-            request,
-            "pages/manage.html",
-            {
-                "subscriber": subscriber,
-                "token": token,
-                "form": form,
-                "topic_choices": topic_choices(form),
-                "notice": notice,
-                **preview_context(preview_data),
-            },
-            status=status,
-        )
+    return render(
+        request,
+        "pages/manage.html",
+        {
+            "subscriber": subscriber,
+            "token": token,
+            "form": form,
+            "topic_choices": topic_choices(form),
+            "notice": notice,
+            **preview_context(preview_data),
+        },
+        status=status,
+    )
 
 
 def _filters_as_data(subscriber: Subscriber) -> QueryDict:
