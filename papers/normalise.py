@@ -37,6 +37,7 @@ def _latex() -> LatexNodes2Text:
     return LatexNodes2Text()
 
 
+@lru_cache(maxsize=16384)
 def author_name(name: str) -> str:
     """Older arXiv metadata spells accents in TeX (J\\"urgen, Fran\\c{c}ois): decode those,
     leave every other name alone (a bare % or & is not LaTeX in a name)."""
