@@ -8,20 +8,23 @@ from collections.abc import Iterator
 
 from django import forms
 from django.conf import settings
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.core.cache import cache
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Count, Prefetch, Q, QuerySet
-from django.http import HttpRequest, StreamingHttpResponse
-from django.urls import reverse
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.text import Truncator, format_lazy
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from newsletter import services
+from newsletter import digests, sending, services
 from newsletter.matching import PaperIndex, QuerySyntaxError, parse_query
 from newsletter.models import Digest, DigestItem, Subscriber, Topic
 from newsletter.selectors import RECENT_DAYS, recent_paper_index, topic_paper_ids
@@ -270,6 +273,7 @@ class SubscriberAdmin(admin.ModelAdmin):
                 "fields": [
                     ("created_at", "confirmed_at", "unsubscribed_at"),
                     ("last_digest_on", "soft_bounce_count"),
+                    "next_digest",
                 ]
             },
         ),
@@ -283,7 +287,19 @@ class SubscriberAdmin(admin.ModelAdmin):
         "unsubscribed_at",
         "last_digest_on",
         "soft_bounce_count",
+        "next_digest",
     ]
+
+    def get_urls(self) -> list:
+        preview = self.admin_site.admin_view(self.next_digest_view)
+        return [
+            path(
+                "<path:object_id>/next-digest/",
+                preview,
+                name="newsletter_subscriber_next_digest",
+            ),
+            *super().get_urls(),
+        ]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Subscriber]:
         return (
@@ -291,6 +307,70 @@ class SubscriberAdmin(admin.ModelAdmin):
             .get_queryset(request)
             .prefetch_related(Prefetch("topics", queryset=Topic.objects.only("name")))
         )
+
+    @admin.display(description=_("next digest"))
+    def next_digest(self, subscriber: Subscriber) -> str:
+        if subscriber.pk is None:
+            return "—"
+        return format_html(
+            '<a href="{}">{}</a>',
+            reverse("admin:newsletter_subscriber_next_digest", args=[subscriber.pk]),
+            _("Preview it, or send a test copy to yourself"),
+        )
+
+    def next_digest_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """The reader's next digest as it would be sent (HTML and text), recording nothing."""
+        subscriber = self.get_object(request, unquote(object_id))
+        if subscriber is None:
+            raise Http404("No such subscriber.")
+        if not (
+            self.has_view_permission(request, subscriber)
+            and request.user.has_perm("newsletter.view_digest")
+        ):
+            raise PermissionDenied
+        edition = next_edition(subscriber, now=timezone.now())
+        if request.method == "POST":
+            self._send_test_copy(request, subscriber, edition)
+            return redirect(request.path)
+        plans = digests.preview_plans(subscriber_ids=[subscriber.pk], edition_on=edition)
+        rendered = sending.plan_emails(plans)
+        email = rendered[0][1] if rendered else None
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": _("Next digest for %(email)s") % {"email": subscriber.email},
+            "subscriber": subscriber,
+            "edition": edition,
+            "plan": plans[0] if plans else None,
+            "email": email,
+            "html_bytes": len(email.html.encode()) if email else 0,
+        }
+        return TemplateResponse(request, "admin/newsletter/subscriber/next_digest.html", context)
+
+    def _send_test_copy(
+        self, request: HttpRequest, subscriber: Subscriber, edition: dt.date
+    ) -> None:
+        to = request.user.email
+        if not to:
+            self.message_user(
+                request, _("Add an email address to your account first."), messages.ERROR
+            )
+            return
+        try:
+            sent = sending.preview_run(
+                edition_on=edition, subscriber_email=subscriber.email, send_to=to
+            )
+        except sending.RelayUnavailable as error:
+            self.message_user(
+                request,
+                _("The mail server refused it: %(error)s") % {"error": error},
+                messages.ERROR,
+            )
+            return
+        if sent:
+            self.message_user(request, _("Test copy sent to %(to)s.") % {"to": to})
+        else:
+            self.message_user(request, _("Nothing to send: no paper matched."), messages.WARNING)
 
     @admin.display(description=_("topics"))
     def topic_names(self, subscriber: Subscriber) -> str:
@@ -361,6 +441,14 @@ class SubscriberAdmin(admin.ModelAdmin):
         )
         response["Content-Disposition"] = f'attachment; filename="subscribers-{stamp}.csv"'
         return response
+
+
+def next_edition(subscriber: Subscriber, *, now: dt.datetime) -> dt.date:
+    """The edition the reader gets next: today in their time zone, or tomorrow once built."""
+    edition = digests.local_edition(at=now, time_zone=subscriber.time_zone)
+    if subscriber.last_digest_on is not None and subscriber.last_digest_on >= edition:
+        edition = subscriber.last_digest_on + dt.timedelta(days=1)
+    return edition
 
 
 CSV_COLUMNS = [
@@ -485,6 +573,7 @@ class DigestAdmin(admin.ModelAdmin):
         ("created_at", "sent_at"),
         ("attempts", "lease_expires_at", "claimed_by"),
         "error_details",
+        "next_digest",
     ]
     readonly_fields = [
         "subscriber",
@@ -503,6 +592,7 @@ class DigestAdmin(admin.ModelAdmin):
         "lease_expires_at",
         "claimed_by",
         "error_details",
+        "next_digest",
     ]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
@@ -519,6 +609,14 @@ class DigestAdmin(admin.ModelAdmin):
     def error_summary(self, digest: Digest) -> str:
         line = digest.last_error.strip().splitlines()[0] if digest.last_error.strip() else ""
         return Truncator(line).chars(100)
+
+    @admin.display(description=_("reader's next digest"))
+    def next_digest(self, digest: Digest) -> str:
+        return format_html(
+            '<a href="{}">{}</a>',
+            reverse("admin:newsletter_subscriber_next_digest", args=[digest.subscriber_id]),
+            _("Preview it, or send a test copy to yourself"),
+        )
 
     @admin.display(description=_("error"))
     def error_details(self, digest: Digest) -> str:
