@@ -123,8 +123,8 @@ _recent_cache: dict[tuple[object, ...], RecentPapers] = {}
 def recent_papers() -> RecentPapers:
     """The recent papers, rebuilt only when a paper in the window changed (kept per process).
 
-    One cheap aggregate decides: the newest visible announcement day, and the newest update
-    and count of every paper since the lookback (hiding a paper bumps its updated_at).
+    One cheap aggregate decides: the newest visible announcement day, and the newest update,
+    id and count of every paper since the lookback (hiding a paper bumps its updated_at).
     """
     today = timezone.localdate()
     state = Paper.objects.filter(
@@ -133,12 +133,14 @@ def recent_papers() -> RecentPapers:
     ).aggregate(
         newest_day=Max("announced_on", filter=Q(is_hidden=False)),
         newest_update=Max("updated_at"),
+        # Ids are never reused, so a frozen clock (or equal timestamps) cannot alias two states.
+        newest_id=Max("id"),
         count=Count("id"),
     )
     newest_day = state["newest_day"]
     if newest_day is None:
         return _EMPTY
-    key = (newest_day, state["newest_update"], state["count"])
+    key = (newest_day, state["newest_update"], state["newest_id"], state["count"])
     with _recent_lock:
         cached = _recent_cache.get(key)
         if cached is None:
