@@ -30,31 +30,9 @@ from django.template import engines  # noqa: E402
 from mjml import mjml2html  # noqa: E402
 
 from bench.floor import measure_floor  # noqa: E402
+from bench.spamcheck import sample_cards  # noqa: E402
 from newsletter import rendering, sending  # noqa: E402
 from newsletter.models import Subscriber  # noqa: E402
-from papers.models import Paper  # noqa: E402
-from papers.sample_data import sample_paper_records  # noqa: E402
-
-
-def sample_cards(count: int) -> list[sending.Card]:
-    cards = []
-    maker = sending.CardMaker()
-    for n, record in enumerate(sample_paper_records()[:count]):
-        paper = Paper(
-            pk=n + 1,
-            arxiv_id=record["arxiv_id"],
-            title=record["title"],
-            abstract=record["abstract"],
-            authors=["Ada Lovelace", "Alan Turing", "Grace Hopper", "Edsger Dijkstra"],
-            categories=record["categories"],
-            announced_on=django.utils.timezone.localdate(),
-            comment=record.get("comment", ""),
-            code_url=record.get("code_url", ""),
-            hf_upvotes=n * 7,
-        )
-        why = "Diffusion models: diffusion · your filter: video"
-        cards.append(maker.card(sending.paper_card(paper), why))
-    return cards
 
 
 def reader(n: int) -> Subscriber:

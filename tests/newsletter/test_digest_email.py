@@ -287,9 +287,7 @@ def test_dry_run_writes_eml_files_and_records_nothing(tmp_path, capsys):
     assert [f.name for f in files] == [f"20250325-{r.pk}.eml" for r in readers]
     parsed = message_from_bytes(files[0].read_bytes(), policy=policy.default)
     assert parsed["Subject"].startswith("1 new paper on ")
-    assert parsed["Message-ID"] == f"<digest.20250325.{readers[0].pk}@testserver>" or parsed[
-        "Message-ID"
-    ].startswith("<digest.20250325.")
+    assert parsed["Message-ID"].startswith(f"<digest.20250325.{readers[0].pk}@")
     assert mail.outbox == []
     assert not Digest.objects.exists()
     assert "dry run: 2 digests written" in capsys.readouterr().out
