@@ -54,15 +54,15 @@ def sample_cards(count: int = 10) -> list:
     return cards
 
 
-def sample_digest(count: int = 10) -> bytes:
-    """The bytes Paperboy would send for a typical ten-paper digest."""
+def sample_email(count: int = 10, *, extra_cards: list | None = None):
+    """A typical ten-paper digest, rendered (sending.DigestEmail)."""
     from django.utils import timezone
 
     from newsletter import sending
     from newsletter.models import Subscriber
 
-    cards = sample_cards(count)
-    email = sending.render_digest(
+    cards = sample_cards(count) + (extra_cards or [])
+    return sending.render_digest(
         subscriber=Subscriber(pk=1, email="reader@example.com", language="en"),
         edition_on=timezone.localdate(),
         cards=cards,
@@ -72,7 +72,13 @@ def sample_digest(count: int = 10) -> bytes:
         message_id="<digest.20250325.1@papers.example.org>",
         digest_id=1,
     )
-    return sending.mime_bytes(email)
+
+
+def sample_digest(count: int = 10) -> bytes:
+    """The bytes Paperboy would send for a typical ten-paper digest."""
+    from newsletter import sending
+
+    return sending.mime_bytes(sample_email(count))
 
 
 def spamassassin_score(message: bytes) -> tuple[float, list[str]]:
