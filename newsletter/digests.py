@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from newsletter.matching import IndexedPaper, PaperIndex, Query, QuerySyntaxError, parse_query
 from newsletter.models import Digest, DigestItem, Subscriber, Topic
+from newsletter.selectors import filter_paper_ids
 from papers.models import Paper
 from papers.selectors import visible_papers
 
@@ -214,8 +215,8 @@ class PaperWindow:
     ) -> tuple[Query | None, frozenset[int]]:
         """Papers a (query, categories) filter matches, evaluated once per distinct filter.
 
-        The definition readers see in the sign-up preview (selectors.filter_paper_ids):
-        the query AND one of the categories when both are given, either alone otherwise.
+        The very definition the sign-up preview uses (selectors.filter_paper_ids): the query
+        AND one of the categories when both are given, either alone otherwise.
         """
         parsed = self.parsed(query)
         cats = tuple(sorted({category.casefold() for category in categories}))
@@ -223,14 +224,8 @@ class PaperWindow:
         cached = self._filters.get(key)
         if cached is None:
             self.filter_evaluations += 1
-            found: frozenset[int] | None = None
-            if query.strip():
-                found = self.index.search(parsed) if parsed else frozenset()
-            if cats:
-                in_categories = self.index.in_categories(cats)
-                found = in_categories if found is None else found & in_categories
-            cached = (parsed, found or frozenset())
-            self._filters[key] = cached
+            found = filter_paper_ids(query=query, categories=cats, index=self.index)
+            cached = self._filters[key] = (parsed, found)
         return cached
 
     def author_matches(self, name: str) -> frozenset[int]:
