@@ -506,3 +506,34 @@ def test_classify_tells_bad_mailboxes_from_other_refusals():
     assert sending.classify(550, b"5.7.1 spam").outcome is Outcome.REJECTED
     assert sending.classify(421, b"4.7.0 busy").outcome is Outcome.TEMPORARY
     assert sending.classify(250, b"ok").outcome is Outcome.ACCEPTED
+
+
+# --- Two runs at once -------------------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_runs_of_the_same_day_at_once_send_each_digest_once():
+    PaperFactory(title="Diffusion", announced_on=dt.date(2025, 3, 25))
+    topic = TopicFactory(query="diffusion")
+    ids = [SubscriberFactory(topics=[topic]).pk for _ in range(40)]
+    start = threading.Barrier(2)
+    reports: list[sending.RunReport] = []
+
+    def run() -> None:
+        try:
+            start.wait(5)
+            reports.append(sending.run_digests(edition_on=dt.date(2025, 3, 25)))
+        finally:
+            connections.close_all()
+
+    runners = [threading.Thread(target=run) for _ in range(2)]
+    for runner in runners:
+        runner.start()
+    for runner in runners:
+        runner.join(60)
+
+    assert sum(report.send.sent for report in reports) == 40
+    assert sorted(message.to[0] for message in mail.outbox) == sorted(
+        Subscriber.objects.filter(pk__in=ids).values_list("email", flat=True)
+    )
+    assert Digest.objects.filter(status=Digest.Status.SENT).count() == 40
