@@ -25,14 +25,14 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from newsletter import digests, sending, services
-from newsletter.matching import PaperIndex, QuerySyntaxError, parse_query
+from newsletter.matching import QuerySyntaxError, parse_query
 from newsletter.models import Digest, DigestItem, Subscriber, Topic
-from newsletter.selectors import RECENT_DAYS, recent_paper_index, topic_paper_ids
+from newsletter.selectors import RECENT_DAYS, recent_papers, topic_paper_ids
 from papers.admin import status_badge
 from papers.admin_paging import EstimatedCountPaginator
 from papers.forms import CategoriesField
 from papers.public_cache import public_cache_key, public_pages_changed
-from papers.selectors import indexed_papers, latest_announcement_day, papers_by_ids
+from papers.selectors import papers_by_ids
 
 MATCH_COUNTS_TIMEOUT = 300
 PREVIEW_PAPERS = 25
@@ -71,11 +71,10 @@ class TopicForm(forms.ModelForm):
 
 def recent_match_counts() -> dict[int, int]:
     """Papers each topic matched in the last days: one index for every topic, cached briefly."""
-    today = timezone.localdate()
-    key = public_cache_key("topic-match-counts", today)
+    key = public_cache_key("topic-match-counts", timezone.localdate())
     counts = cache.get(key)
     if counts is None:
-        index = recent_paper_index(today=today)
+        index = recent_papers().index
         matches = topic_paper_ids(topics=Topic.objects.only("query", "categories"), index=index)
         counts = {topic_id: len(ids) for topic_id, ids in matches.items()}
         cache.set(key, counts, MATCH_COUNTS_TIMEOUT)
@@ -137,12 +136,17 @@ class TopicAdmin(admin.ModelAdmin):
     def latest_day_matches(self, topic: Topic) -> str:
         if topic.pk is None:
             return _("Save the topic to see what it matches.")
-        day = latest_announcement_day(on_or_before=timezone.localdate())
-        if day is None:
+        recent = recent_papers()
+        if not recent.days:
             return _("No papers yet.")
-        index = PaperIndex.build(indexed_papers(since=day, until=day))
-        ids = topic_paper_ids(topics=[topic], index=index)[topic.pk]
-        papers = papers_by_ids(ids=ids).only("id", "arxiv_id", "title", "is_featured")
+        day = recent.days[-1]
+        ids = topic_paper_ids(topics=[topic], index=recent.index)[topic.pk]
+        papers = (
+            papers_by_ids(ids=ids)
+            .filter(announced_on=day)
+            .only("id", "arxiv_id", "title", "is_featured")
+        )
+        count = papers.count()
         rows = format_html_join(
             "",
             '<li><a href="{}">{}</a>{} · <a href="{}" rel="noopener">{}</a></li>',
@@ -157,10 +161,11 @@ class TopicAdmin(admin.ModelAdmin):
                 for paper in papers[:PREVIEW_PAPERS]
             ),
         )
-        summary = ngettext(
-            "%(count)d paper on %(day)s.", "%(count)d papers on %(day)s.", len(ids)
-        ) % {"count": len(ids), "day": day.isoformat()}
-        if len(ids) > PREVIEW_PAPERS:
+        summary = ngettext("%(count)d paper on %(day)s.", "%(count)d papers on %(day)s.", count) % {
+            "count": count,
+            "day": day.isoformat(),
+        }
+        if count > PREVIEW_PAPERS:
             summary += " " + str(_("The first %(shown)d:")) % {"shown": PREVIEW_PAPERS}
         return format_html('<p style="margin:0">{}</p><ol style="margin:0">{}</ol>', summary, rows)
 

@@ -16,7 +16,7 @@ from newsletter.matching import IndexedPaper, PaperIndex, QuerySyntaxError, pars
 from newsletter.models import Subscriber, Topic
 from newsletter.signing import BadToken, Purpose, read_token
 from papers.models import Paper
-from papers.selectors import RECENT_ORDER, indexed_papers, papers_by_ids, visible_papers
+from papers.selectors import RECENT_ORDER, papers_by_ids, visible_papers
 
 RECENT_DAYS = 7
 PREVIEW_EXAMPLES = 5
@@ -31,12 +31,6 @@ def subscriber_from_token(token: str, *, purpose: Purpose) -> Subscriber:
     if subscriber is None or subscriber.email.lower() != claims.email:
         raise BadToken("no such subscriber")
     return subscriber
-
-
-def recent_paper_index(*, today: dt.date, days: int = RECENT_DAYS) -> PaperIndex:
-    """One index of the visible papers announced in the `days` days up to `today`."""
-    since = today - dt.timedelta(days=days - 1)
-    return PaperIndex.build(indexed_papers(since=since, until=today))
 
 
 def filter_paper_ids(*, query: str, categories: Sequence[str], index: PaperIndex) -> frozenset[int]:

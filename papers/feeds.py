@@ -9,13 +9,11 @@ from django.contrib.syndication.views import Feed
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.feedgenerator import Atom1Feed
 from django.utils.html import escape, linebreaks
 
 from newsletter.models import Subscriber, Topic
 from newsletter.selectors import (
-    recent_paper_index,
     recent_papers,
     subscriber_from_token,
     subscription_paper_ids,
@@ -76,8 +74,7 @@ class TopicFeed(PaperFeed):
         return topic.description or f"New research papers on {topic.name}."
 
     def items(self, topic: Topic) -> list[Paper]:
-        index = recent_paper_index(today=timezone.localdate())
-        ids = topic_paper_ids(topics=[topic], index=index)[topic.pk]
+        ids = topic_paper_ids(topics=[topic], index=recent_papers().index)[topic.pk]
         return list(papers_by_ids(ids=ids)[:FEED_SIZE])
 
 

@@ -7,7 +7,6 @@ from collections.abc import Iterable
 
 from django.db.models import Max, Min, QuerySet
 
-from newsletter.matching import IndexedPaper
 from papers.models import Paper
 
 # Featured papers first, then trending (Hugging Face upvotes), then a stable order.
@@ -65,22 +64,3 @@ def papers_of_day(*, day: dt.date) -> QuerySet[Paper]:
 def papers_by_ids(*, ids: Iterable[int]) -> QuerySet[Paper]:
     """Visible papers among `ids`, newest day first, featured and trending first within a day."""
     return visible_papers().filter(pk__in=list(ids)).only(*CARD_FIELDS).order_by(*RECENT_ORDER)
-
-
-def indexed_papers(*, since: dt.date, until: dt.date) -> list[IndexedPaper]:
-    """Visible papers announced in [since, until], with only the columns matching reads."""
-    rows = (
-        visible_papers()
-        .filter(announced_on__gte=since, announced_on__lte=until)
-        .values_list("id", "title", "abstract", "categories")
-        .order_by()
-    )
-    return [
-        IndexedPaper(
-            id=paper_id,
-            title=title,
-            abstract=abstract,
-            categories=categories or (),
-        )
-        for paper_id, title, abstract, categories in rows.iterator(chunk_size=2000)
-    ]

@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_safe
 
 from newsletter.models import Topic
-from newsletter.selectors import RECENT_DAYS, recent_paper_index, topic_paper_ids
+from newsletter.selectors import RECENT_DAYS, recent_papers, topic_paper_ids
 from papers.public_cache import cached_public_page
 from papers.selectors import (
     latest_announcement_day,
@@ -60,8 +60,7 @@ def topic_list(request: HttpRequest) -> HttpResponse:
 @cached_public_page
 def topic_papers(request: HttpRequest, slug: str) -> HttpResponse:
     topic = get_object_or_404(Topic, slug=slug, is_active=True)
-    today = timezone.localdate()
-    ids = topic_paper_ids(topics=[topic], index=recent_paper_index(today=today))[topic.pk]
+    ids = topic_paper_ids(topics=[topic], index=recent_papers().index)[topic.pk]
     page = _page(request, papers_by_ids(ids=ids))
     context = {"topic": topic, "page": page, "days": RECENT_DAYS, "match_count": len(ids)}
     return render(request, "papers/topic.html", context)

@@ -11,11 +11,20 @@ from django.conf import settings
 from django.utils import timezone
 
 from newsletter.models import Subscriber
+from newsletter.selectors import forget_recent_papers
 from papers.curation import papers_set_featured, papers_set_hidden
 from papers.views import PAGE_SIZE
 from tests.factories import PaperFactory, SubscriberFactory, TopicFactory
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def fresh_recent_papers():
+    """The recent-papers index lives per process; start every test from the database."""
+    forget_recent_papers()
+    yield
+    forget_recent_papers()
 
 
 def today() -> dt.date:
@@ -217,8 +226,9 @@ def test_topic_page_makes_the_same_few_queries_for_many_papers(client, django_as
     TopicFactory(slug="diffusion", query="diffusion")
     PaperFactory.create_batch(PAGE_SIZE, title="Diffusion again")
 
-    # topic, the week's papers for the index, count, the page's papers
-    with django_assert_num_queries(4):
+    # topic, the recent window's state, its papers for the index (once per process and
+    # change), count, the page's papers
+    with django_assert_num_queries(5):
         response = client.get("/topics/diffusion/")
 
     assert len(arxiv_ids_on(response)) == PAGE_SIZE
@@ -308,9 +318,6 @@ def private_feed_path(subscriber) -> str:
 
 
 def test_a_readers_private_feed_carries_their_topics_and_own_filter(client):
-    from newsletter.selectors import forget_recent_papers
-
-    forget_recent_papers()
     topic = TopicFactory(query="diffusion")
     reader = SubscriberFactory(topics=[topic], own_query="robot", categories=["cs.RO"])
     PaperFactory(arxiv_id="2503.00401", title="Diffusion policies")
