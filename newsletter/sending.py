@@ -4,6 +4,7 @@ build its MIME by hand, send the batch over one SMTP connection, and record ever
 
 from __future__ import annotations
 
+import base64
 import binascii
 import datetime as dt
 import functools
@@ -17,7 +18,6 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from email.header import Header
 from email.utils import formatdate, make_msgid, parseaddr
 from enum import StrEnum
 from pathlib import Path
@@ -286,10 +286,16 @@ def subject_topic(items: Sequence[tuple[int, list[dict[str, object]]]]) -> tuple
     return about, len(counts) - 1
 
 
+@functools.lru_cache(maxsize=64)
+def _long_date(day: dt.date, language: str) -> str:
+    with translation.override(language):
+        return date_format(day, "l j F Y")
+
+
 def digest_heading(edition_on: dt.date, paper_count: int, more_count: int) -> str:
     """'Tuesday 25 March 2025 · 10 papers · 4 more on the web': the header line."""
     parts = [
-        date_format(edition_on, "l j F Y"),
+        _long_date(edition_on, translation.get_language() or "en"),
         ngettext("%(count)d paper", "%(count)d papers", paper_count) % {"count": paper_count},
     ]
     if more_count:
@@ -386,11 +392,21 @@ def _header_value(value: str) -> str:
 
 
 def _encoded(value: str) -> str:
-    """RFC 2047 for non-ASCII text (the subject's em dash), folded to short lines."""
+    """RFC 2047 for non-ASCII text (the subject's em dash): base64 encoded-words of at most
+    45 bytes each (a 76-character line), never splitting a character. email.header.Header
+    does the same in ~0.9 ms; this takes a few microseconds."""
     _header_value(value)
     if value.isascii() and len(value) < 900:
         return value
-    return Header(value, "utf-8", maxlinelen=76).encode(linesep="\r\n")
+    words, chunk = [], b""
+    for character in value:
+        encoded = character.encode()
+        if len(chunk) + len(encoded) > 45:
+            words.append(chunk)
+            chunk = b""
+        chunk += encoded
+    words.append(chunk)
+    return "\r\n ".join(f"=?utf-8?b?{base64.b64encode(word).decode()}?=" for word in words)
 
 
 @functools.cache
@@ -805,6 +821,7 @@ def digests_send(*, digest_ids: Sequence[int], token: str) -> SendReport:
     renew_every = max(1.0, settings.DIGEST_LEASE_SECONDS / 3)
     renewed_at = time.monotonic()
     mailer = open_mailer()
+    relaxed = _relax_commit_durability()
     try:
         for position, digest in enumerate(batch.digests):
             if digest.subscriber.status != Subscriber.Status.ACTIVE:
@@ -837,7 +854,32 @@ def digests_send(*, digest_ids: Sequence[int], token: str) -> SendReport:
                 renewed_at = time.monotonic()
     finally:
         mailer.close()
+        if relaxed:
+            _restore_commit_durability()
     return report
+
+
+def _relax_commit_durability() -> bool:
+    """Commit each "sent" mark without waiting for the disk flush (PostgreSQL only).
+
+    The mark is still committed before the next message is tried, so a killed worker loses
+    nothing; only a crash of the database server itself could forget the last few hundred
+    milliseconds of marks (and resend those digests, same Message-ID). Waiting for the flush
+    cost ~1-2 ms per email, as much as sending it.
+    """
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        return False
+    with connection.cursor() as cursor:
+        cursor.execute("SET synchronous_commit TO OFF")
+    return True
+
+
+def _restore_commit_durability() -> None:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SET synchronous_commit TO DEFAULT")
+    except (OperationalError, InterfaceError):
+        connection.close()  # a fresh connection starts with the default anyway
 
 
 def write_eml(email: DigestEmail, folder: Path, *, name: str) -> Path:
