@@ -59,6 +59,13 @@ def topic_paper_ids(*, topics: Iterable[Topic], index: PaperIndex) -> dict[int, 
     }
 
 
+def topic_recent_paper_ids(*, topic: Topic) -> list[int]:
+    """A topic's matches in the recent papers, newest day first, featured and trending first."""
+    recent = recent_papers()
+    matched = topic_paper_ids(topics=[topic], index=recent.index)[topic.pk]
+    return [paper_id for paper_id in recent.ids_in_display_order if paper_id in matched]
+
+
 def subscriber_by_email(*, email: str) -> Subscriber | None:
     return Subscriber.objects.filter(email__iexact=email).first()
 

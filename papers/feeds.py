@@ -17,11 +17,11 @@ from newsletter.selectors import (
     recent_papers,
     subscriber_from_token,
     subscription_paper_ids,
-    topic_paper_ids,
+    topic_recent_paper_ids,
 )
 from newsletter.signing import BadToken, Purpose, signed_url
 from papers.models import Paper
-from papers.selectors import papers_by_ids
+from papers.selectors import papers_in_order
 
 FEED_SIZE = 50
 FEED_AUTHORS = 5
@@ -74,8 +74,7 @@ class TopicFeed(PaperFeed):
         return topic.description or f"New research papers on {topic.name}."
 
     def items(self, topic: Topic) -> list[Paper]:
-        ids = topic_paper_ids(topics=[topic], index=recent_papers().index)[topic.pk]
-        return list(papers_by_ids(ids=ids)[:FEED_SIZE])
+        return papers_in_order(ids=topic_recent_paper_ids(topic=topic)[:FEED_SIZE])
 
 
 class TopicAtomFeed(TopicFeed):
@@ -135,7 +134,8 @@ class SubscriberFeed(PaperFeed):
         )
         if not subscriber.include_cross_lists:
             ids -= recent.cross_list_ids
-        return list(papers_by_ids(ids=ids)[:FEED_SIZE]) if ids else []
+        ordered = [paper_id for paper_id in recent.ids_in_display_order if paper_id in ids]
+        return papers_in_order(ids=ordered[:FEED_SIZE])
 
 
 def subscriber_feed_url(subscriber: Subscriber) -> str:

@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 
 from django.core.paginator import Page, Paginator
+from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 from django.views.decorators.http import require_safe
 
 from newsletter.models import Topic
-from newsletter.selectors import RECENT_DAYS, recent_papers, topic_paper_ids
+from newsletter.selectors import RECENT_DAYS, topic_recent_paper_ids
 from papers.public_cache import cached_public_page
 from papers.selectors import (
     latest_announcement_day,
     neighbour_announcement_days,
-    papers_by_ids,
+    papers_in_order,
     papers_of_day,
 )
 
@@ -60,11 +62,18 @@ def topic_list(request: HttpRequest) -> HttpResponse:
 @cached_public_page
 def topic_papers(request: HttpRequest, slug: str) -> HttpResponse:
     topic = get_object_or_404(Topic, slug=slug, is_active=True)
-    ids = topic_paper_ids(topics=[topic], index=recent_papers().index)[topic.pk]
-    page = _page(request, papers_by_ids(ids=ids))
-    context = {"topic": topic, "page": page, "days": RECENT_DAYS, "match_count": len(ids)}
+    # Paged over the index's own display order: only the shown page's papers are read.
+    ordered = topic_recent_paper_ids(topic=topic)
+    page = _page(request, ordered)
+    context = {
+        "topic": topic,
+        "page": page,
+        "papers": papers_in_order(ids=page.object_list),
+        "days": RECENT_DAYS,
+        "match_count": len(ordered),
+    }
     return render(request, "papers/topic.html", context)
 
 
-def _page(request: HttpRequest, papers) -> Page:
-    return Paginator(papers, PAGE_SIZE).get_page(request.GET.get("page"))
+def _page(request: HttpRequest, items: Sequence[object] | QuerySet) -> Page:
+    return Paginator(items, PAGE_SIZE).get_page(request.GET.get("page"))
