@@ -126,29 +126,47 @@ def test_export_csv_streams_the_selected_subscribers_with_their_topics(editor_cl
     assert rows[0]["status"] == "active"
 
 
-def test_an_editor_cannot_change_a_status_by_hand(editor_client):
+def subscriber_form(**overrides: str) -> dict[str, str]:
+    return {
+        "email": "ada@example.com",
+        "own_query": "",
+        "categories": "",
+        "authors": "[]",
+        "frequency": "daily",
+        "send_hour_local": "7",
+        "time_zone": "UTC",
+        "max_papers": "10",
+        "language": "en",
+        "digests-TOTAL_FORMS": "0",
+        "digests-INITIAL_FORMS": "0",
+    } | overrides
+
+
+def test_an_editor_fixes_a_readers_filter_but_not_their_status(editor_client):
     subscriber = SubscriberFactory(email="ada@example.com")
 
-    editor_client.post(
+    response = editor_client.post(
         f"/admin/newsletter/subscriber/{subscriber.pk}/change/",
-        {
-            "email": "ada@example.com",
-            "status": "suppressed",
-            "own_query": "",
-            "categories": "",
-            "authors": "[]",
-            "frequency": "daily",
-            "send_hour_local": "7",
-            "time_zone": "UTC",
-            "max_papers": "10",
-            "language": "en",
-            "digests-TOTAL_FORMS": "0",
-            "digests-INITIAL_FORMS": "0",
-        },
+        subscriber_form(status="suppressed", own_query='"flow matching"', categories="cs.LG"),
     )
 
+    assert response.status_code == 302
     subscriber.refresh_from_db()
+    assert (subscriber.own_query, subscriber.categories) == ('"flow matching"', ["cs.LG"])
     assert subscriber.status == Subscriber.Status.ACTIVE
+
+
+def test_a_readers_malformed_query_is_refused(editor_client):
+    subscriber = SubscriberFactory(email="ada@example.com", own_query="diffusion")
+
+    response = editor_client.post(
+        f"/admin/newsletter/subscriber/{subscriber.pk}/change/",
+        subscriber_form(own_query="-survey"),
+    )
+
+    assert "Add at least one word to look for" in response.content.decode()
+    subscriber.refresh_from_db()
+    assert subscriber.own_query == "diffusion"
 
 
 def test_the_subscriber_page_lists_their_recent_digests(editor_client):
