@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import datetime as dt
 from collections.abc import Iterator
+from email.utils import make_msgid
 
 from django import forms
 from django.conf import settings
@@ -334,12 +336,12 @@ class SubscriberAdmin(admin.ModelAdmin):
         ):
             raise PermissionDenied
         edition = next_edition(subscriber, now=timezone.now())
-        if request.method == "POST":
-            self._send_test_copy(request, subscriber, edition)
-            return redirect(request.path)
         plans = digests.preview_plans(subscriber_ids=[subscriber.pk], edition_on=edition)
         rendered = sending.plan_emails(plans)
         email = rendered[0][1] if rendered else None
+        if request.method == "POST":
+            self._send_test_copy(request, email)
+            return redirect(request.path)
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
@@ -352,30 +354,43 @@ class SubscriberAdmin(admin.ModelAdmin):
         }
         return TemplateResponse(request, "admin/newsletter/subscriber/next_digest.html", context)
 
-    def _send_test_copy(
-        self, request: HttpRequest, subscriber: Subscriber, edition: dt.date
-    ) -> None:
+    def _send_test_copy(self, request: HttpRequest, email: sending.DigestEmail | None) -> None:
         to = request.user.email
         if not to:
             self.message_user(
                 request, _("Add an email address to your account first."), messages.ERROR
             )
             return
-        try:
-            sent = sending.preview_run(
-                edition_on=edition, subscriber_email=subscriber.email, send_to=to
-            )
-        except sending.RelayUnavailable as error:
-            self.message_user(
-                request,
-                _("The mail server refused it: %(error)s") % {"error": error},
-                messages.ERROR,
-            )
+        if email is None:
+            self.message_user(request, _("Nothing to send: no paper matched."), messages.WARNING)
             return
-        if sent:
+        # Without the reader's one-click unsubscribe headers: a mail client's "Unsubscribe"
+        # button on the editor's copy must not unsubscribe the reader.
+        copy = dataclasses.replace(
+            email,
+            to=to,
+            message_id=make_msgid(domain=settings.SITE_HOST),
+            headers={
+                name: value
+                for name, value in email.headers.items()
+                if not name.lower().startswith("list-unsubscribe")
+            },
+        )
+        mailer = sending.open_mailer()
+        try:
+            delivery = mailer.deliver(copy)
+        except sending.RelayUnavailable as error:
+            delivery = sending.Delivery(sending.Outcome.TEMPORARY, str(error))
+        finally:
+            mailer.close()
+        if delivery.outcome is sending.Outcome.ACCEPTED:
             self.message_user(request, _("Test copy sent to %(to)s.") % {"to": to})
         else:
-            self.message_user(request, _("Nothing to send: no paper matched."), messages.WARNING)
+            self.message_user(
+                request,
+                _("The mail server refused it: %(error)s") % {"error": delivery.detail},
+                messages.ERROR,
+            )
 
     @admin.display(description=_("topics"))
     def topic_names(self, subscriber: Subscriber) -> str:

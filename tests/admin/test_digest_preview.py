@@ -51,6 +51,10 @@ def test_a_test_copy_goes_to_the_editor_only_and_records_nothing(editor_client, 
     copy = mail.outbox[0]
     assert "Zymurgy at <scale> & beyond" in copy.body
     assert "Zymurgy at &lt;scale&gt; &amp; beyond" in copy.alternatives[0][0]
+    # The editor's mail client must not offer to unsubscribe the reader.
+    assert not [name for name in copy.extra_headers if name.startswith("List-Unsubscribe")]
+    # A fresh Message-ID: the reader's real digest keeps its own.
+    assert not copy.extra_headers["Message-ID"].startswith("<digest.")
     assert Digest.objects.count() == 0
     reader.refresh_from_db()
     assert reader.last_digest_on is None
