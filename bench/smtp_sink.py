@@ -57,13 +57,19 @@ class RecordingHandler:
         return "250 2.0.0 queued"
 
 
+def certificate_paths(folder: Path) -> tuple[Path, Path]:
+    return folder / "sink-cert.pem", folder / "sink-key.pem"
+
+
 def self_signed_context(folder: Path) -> ssl.SSLContext:
-    """A throwaway certificate so the sink can offer STARTTLS like a production relay."""
-    cert, key = folder / "sink-cert.pem", folder / "sink-key.pem"
+    """A throwaway certificate so the sink can offer STARTTLS like a production relay;
+    clients trust it with EMAIL_SSL_CAFILE=<folder>/sink-cert.pem."""
+    cert, key = certificate_paths(folder)
     if not cert.exists():
         subprocess.run(
             ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-             "-subj", "/CN=127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+             "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+             "-keyout", str(key), "-out", str(cert)],
             check=True, capture_output=True,
         )  # fmt: skip
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)

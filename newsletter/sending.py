@@ -539,6 +539,12 @@ def classify(code: int, message: bytes | str) -> Delivery:
     return Delivery(Outcome.TEMPORARY, detail)
 
 
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    """System CAs, or EMAIL_SSL_CAFILE's for a relay with a private certificate authority."""
+    return ssl.create_default_context(cafile=settings.EMAIL_SSL_CAFILE or None)
+
+
 class SmtpMailer:
     """One SMTP connection, reused for a whole batch, reopened once if the server drops it."""
 
@@ -558,7 +564,7 @@ class SmtpMailer:
             # connection (worst under STARTTLS); neither smtplib nor Django turns it off.
             connection.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             if settings.EMAIL_USE_TLS:
-                connection.starttls(context=ssl.create_default_context())
+                connection.starttls(context=_tls_context())
             if settings.EMAIL_HOST_USER:
                 connection.login(settings.EMAIL_HOST_USER, settings.EMAIL_HOST_PASSWORD)
         except (OSError, smtplib.SMTPException) as error:

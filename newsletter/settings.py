@@ -106,6 +106,7 @@ elif EMAIL_URL.startswith("backend://"):
 else:
     vars().update(env.email_url_config(EMAIL_URL))
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)
+EMAIL_SSL_CAFILE = env.str("EMAIL_SSL_CAFILE", default="")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default=f"Paperboy <digest@{SITE_HOST}>")
 SERVER_EMAIL = env.str("SERVER_EMAIL", default=DEFAULT_FROM_EMAIL)
 SENDER_ADDRESS_LINE = env.str(
