@@ -6,15 +6,17 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import heapq
+import json
 import math
 import threading
-from collections import OrderedDict, defaultdict
+from collections import Counter, OrderedDict, defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, Max, Q, Sum
 from django.utils import timezone
 
@@ -157,7 +159,8 @@ class PaperWindow:
     )
     _queries: dict[str, Query | None] = field(default_factory=dict)
     _authors: dict[str, frozenset[int]] = field(default_factory=dict)
-    _title_hits: dict[tuple[str, int], bool] = field(default_factory=dict)
+    _title_hits: dict[str, frozenset[int]] = field(default_factory=dict)
+    _ranking_keys: dict[dt.date, dict[int, tuple[bool, float, int]]] = field(default_factory=dict)
     _words: dict[tuple[str, int], tuple[str, ...]] = field(default_factory=dict)
     _windows: dict[tuple[dt.date, dt.date, bool, bool], frozenset[int]] = field(
         default_factory=dict
@@ -234,12 +237,38 @@ class PaperWindow:
             self._authors[key] = self.index.by_authors([name]) if key else frozenset()
         return self._authors[key]
 
-    def hits_title(self, query: Query, paper_id: int) -> bool:
-        key = (query.canonical, paper_id)
-        hit = self._title_hits.get(key)
-        if hit is None:
-            hit = self._title_hits[key] = self.index.hits_title(query, paper_id)
-        return hit
+    def title_hits(self, query: Query) -> frozenset[int]:
+        hits = self._title_hits.get(query.canonical)
+        if hits is None:
+            hits = self._title_hits[query.canonical] = self.index.title_hit_papers(query)
+        return hits
+
+    def ranking_keys(self, edition_on: dt.date) -> dict[int, tuple[bool, float, int]]:
+        """Per paper, once per edition: (not featured, its own score, a tie-break position by
+        upvotes, then recency, then id), so ranking a reader adds only their part."""
+        keys = self._ranking_keys.get(edition_on)
+        if keys is None:
+            order = sorted(
+                self.facts,
+                key=lambda pid: (
+                    -self.facts[pid].hf_upvotes,
+                    -self.facts[pid].announced_on.toordinal(),
+                    pid,
+                ),
+            )
+            keys = self._ranking_keys[edition_on] = {
+                pid: (
+                    not self.facts[pid].is_featured,
+                    paper_score(
+                        upvotes=self.facts[pid].hf_upvotes,
+                        announced_on=self.facts[pid].announced_on,
+                        edition_on=edition_on,
+                    ),
+                    position,
+                )
+                for position, pid in enumerate(order)
+            }
+        return keys
 
     def matched_words(self, query: Query, paper_id: int) -> tuple[str, ...]:
         key = (query.canonical, paper_id)
@@ -311,14 +340,33 @@ def forget_paper_windows() -> None:
 
 
 @dataclass
-class _Match:
-    """What one paper scored for one reader while their filters were combined."""
+class ReaderMatches:
+    """A reader's matches as sets, cheap to combine; reasons are spelled out only for the
+    papers that make it into the digest."""
 
-    title_hit: bool = False
-    text_hit: bool = False
-    author_hit: bool = False
-    filters: int = 0
-    reasons: list[dict[str, object]] = field(default_factory=list)
+    filters: list[tuple[Query | None, frozenset[int], dict[str, object]]]
+    authors: list[tuple[str, frozenset[int]]]
+    agreeing: Counter[int]  # how many of the reader's filters (not authors) match each paper
+    text_hits: set[int]  # matched by a query, in the title or the abstract
+    title_hits: set[int]  # matched by a query in the title
+    author_hits: set[int]
+
+    @property
+    def paper_ids(self) -> set[int]:
+        return set(self.agreeing) | self.author_hits
+
+    def reasons(self, paper_id: int, window: PaperWindow) -> list[dict[str, object]]:
+        found: list[dict[str, object]] = []
+        for query, ids, reason in self.filters:
+            if paper_id in ids:
+                if query is None:
+                    found.append(dict(reason))
+                else:
+                    found.append({**reason, "words": list(window.matched_words(query, paper_id))})
+        found += [
+            {"kind": "author", "label": name} for name, ids in self.authors if paper_id in ids
+        ]
+        return found
 
 
 @dataclass(frozen=True)
@@ -353,16 +401,22 @@ class DigestPlan:
         return not self.items
 
 
-def score(match: _Match, facts: PaperFacts, *, edition_on: dt.date) -> float:
-    """Where the words hit (title over abstract), a followed author, how many of the reader's
-    filters agree, Hugging Face upvotes (log: trending, not only famous), and recency."""
-    age_days = max(0, (edition_on - facts.announced_on).days)
+def paper_score(*, upvotes: int, announced_on: dt.date, edition_on: dt.date) -> float:
+    """The reader-independent part of a paper's score: Hugging Face upvotes (log: trending,
+    not only famous) and recency."""
+    age_days = max(0, (edition_on - announced_on).days)
+    return 0.25 * math.log2(1 + upvotes) - 0.5 * age_days
+
+
+def reader_score(
+    *, title_hit: bool, text_hit: bool, author_hit: bool, agreeing_filters: int
+) -> float:
+    """The reader's part: where the words hit (title over abstract), a followed author, and
+    how many of the reader's filters agree."""
     return (
-        (3.0 if match.title_hit else 1.0 if match.text_hit else 0.0)
-        + (3.0 if match.author_hit else 0.0)
-        + 1.0 * (match.filters - 1)
-        + 0.25 * math.log2(1 + facts.hf_upvotes)
-        - 0.5 * age_days
+        (3.0 if title_hit else 1.0 if text_hit else 0.0)
+        + (3.0 if author_hit else 0.0)
+        + 1.0 * (agreeing_filters - 1)
     )
 
 
@@ -374,46 +428,39 @@ def match_reader(
     categories: Sequence[str],
     authors: Sequence[str],
     eligible: frozenset[int],
-) -> dict[int, _Match]:
+) -> ReaderMatches:
     """Every eligible paper a reader's choice matches, with what matched it.
 
     Any followed topic, OR the reader's own filter (query AND categories when both are
-    given), OR any followed author: the definition the sign-up preview shows.
+    given), OR any followed author: the definition the sign-up preview shows. Set operations
+    only: a reader costs a few intersections, whatever the number of matching papers.
     """
-    matches: dict[int, _Match] = {}
-
-    def add(ids: Iterable[int], query: Query | None, reason: dict[str, object]) -> None:
-        for pid in ids:
-            match = matches.get(pid)
-            if match is None:
-                match = matches[pid] = _Match()
-            match.filters += 1
-            if query is not None:
-                words = window.matched_words(query, pid)
-                if window.hits_title(query, pid):
-                    match.title_hit = True
-                else:
-                    match.text_hit = True
-                match.reasons.append({**reason, "words": list(words)})
-            else:
-                match.reasons.append(dict(reason))
-
+    filters: list[tuple[Query | None, frozenset[int], dict[str, object]]] = []
     for topic in topics:
         query, ids = window.filter_matches(query=topic.query, categories=topic.categories)
-        add(ids & eligible, query, {"kind": "topic", "label": topic.name})
+        filters.append((query, ids & eligible, {"kind": "topic", "label": topic.name}))
     if own_query.strip() or categories:
         query, ids = window.filter_matches(query=own_query, categories=categories)
         kind = "query" if own_query.strip() else "category"
         label = "" if own_query.strip() else ", ".join(categories)
-        add(ids & eligible, query, {"kind": kind, "label": label})
-    for name in authors:
-        ids = window.author_matches(name) & eligible
-        for pid in ids:
-            match = matches.setdefault(pid, _Match())
-            match.author_hit = True
-            match.reasons.append({"kind": "author", "label": name})
-        # an author adds to the score (author_hit), not to the count of agreeing filters
-    return matches
+        filters.append((query, ids & eligible, {"kind": kind, "label": label}))
+    author_matches = [(name, window.author_matches(name) & eligible) for name in authors]
+    agreeing: Counter[int] = Counter()
+    text_hits: set[int] = set()
+    title_hits: set[int] = set()
+    for query, ids, _reason in filters:
+        agreeing.update(ids)
+        if query is not None:
+            text_hits |= ids
+            title_hits |= ids & window.title_hits(query)
+    return ReaderMatches(
+        filters=filters,
+        authors=author_matches,
+        agreeing=agreeing,
+        text_hits=text_hits,
+        title_hits=title_hits,
+        author_hits=set().union(*(ids for _name, ids in author_matches)),
+    )
 
 
 def plan_digest(
@@ -452,30 +499,32 @@ def plan_digest(
         authors=subscriber.authors or (),
         eligible=eligible,
     )
-    facts = window.facts
+    static = window.ranking_keys(edition_on)
+    agreeing, title_hits, text_hits = matches.agreeing, matches.title_hits, matches.text_hits
+    author_hits = matches.author_hits
 
-    def order(pid: int) -> tuple[object, ...]:
-        paper = facts[pid]
-        return (
-            not paper.is_featured,
-            -score(matches[pid], paper, edition_on=edition_on),
-            -paper.hf_upvotes,
-            -paper.announced_on.toordinal(),
-            pid,
+    def order(pid: int) -> tuple[bool, float, int]:
+        not_featured, base, tie_break = static[pid]
+        mine = reader_score(
+            title_hit=pid in title_hits,
+            text_hit=pid in text_hits,
+            author_hit=pid in author_hits,
+            agreeing_filters=agreeing.get(pid, 0),
         )
+        return not_featured, -(base + mine), tie_break
 
-    ranked = sorted(matches, key=order)
-    kept = ranked[: subscriber.max_papers + MORE_PAGE_LIMIT]
+    candidates = matches.paper_ids
+    kept = heapq.nsmallest(subscriber.max_papers + MORE_PAGE_LIMIT, candidates, key=order)
     items = [
         PlannedItem(
             paper_id=pid,
             rank=position,
             in_email=position <= subscriber.max_papers,
-            reasons=matches[pid].reasons,
+            reasons=matches.reasons(pid, window),
         )
         for position, pid in enumerate(kept, start=1)
     ]
-    return DigestPlan(subscriber, edition_on, covers_from, covers_to, items, len(ranked))
+    return DigestPlan(subscriber, edition_on, covers_from, covers_to, items, len(candidates))
 
 
 # --- Plans for a chunk of readers, and the rows that record them -----------------------------
@@ -629,20 +678,10 @@ def save_plans(plans: Sequence[DigestPlan]) -> list[Digest]:
         for plan in plans
     ]
     Digest.objects.bulk_create(digests, batch_size=1000)
-    DigestItem.objects.bulk_create(
-        [
-            DigestItem(
-                digest_id=digest.pk,
-                subscriber_id=plan.subscriber.pk,
-                paper_id=item.paper_id,
-                rank=item.rank,
-                in_email=item.in_email,
-                reasons=item.reasons,
-            )
-            for digest, plan in zip(digests, plans, strict=True)
-            for item in plan.items
-        ],
-        batch_size=2000,
+    insert_items(
+        (digest.pk, plan.subscriber.pk, item.paper_id, item.rank, item.in_email, item.reasons)
+        for digest, plan in zip(digests, plans, strict=True)
+        for item in plan.items
     )
     by_edition: dict[dt.date, list[int]] = defaultdict(list)
     for plan in plans:
@@ -652,6 +691,24 @@ def save_plans(plans: Sequence[DigestPlan]) -> list[Digest]:
             Q(last_digest_on__isnull=True) | Q(last_digest_on__lt=edition), pk__in=ids
         ).update(last_digest_on=edition)
     return digests
+
+
+ITEM_COLUMNS = ("digest_id", "subscriber_id", "paper_id", "rank", "in_email", "reasons")
+
+
+def insert_items(rows: Iterable[tuple[int, int, int, int, bool, list[dict[str, object]]]]) -> None:
+    """Digest items in bulk: PostgreSQL's COPY on production (a run writes ~60 rows a reader,
+    and COPY is 3x cheaper than INSERT there), bulk_create elsewhere."""
+    if connection.vendor != "postgresql":
+        DigestItem.objects.bulk_create(
+            [DigestItem(**dict(zip(ITEM_COLUMNS, row, strict=True))) for row in rows],
+            batch_size=2000,
+        )
+        return
+    statement = f"COPY {DigestItem._meta.db_table} ({', '.join(ITEM_COLUMNS)}) FROM STDIN"
+    with connection.cursor() as cursor, cursor.cursor.copy(statement) as copy:
+        for *columns, reasons in rows:
+            copy.write_row((*columns, json.dumps(reasons)))
 
 
 def preview_plans(

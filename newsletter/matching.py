@@ -12,6 +12,7 @@ Syntax (case-insensitive, accents ignored):
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections import defaultdict
@@ -51,7 +52,7 @@ class Query:
     required: tuple[tuple[Phrase, ...], ...]
     excluded: tuple[Phrase, ...] = ()
 
-    @property
+    @functools.cached_property
     def canonical(self) -> str:
         """One spelling per meaning: equal queries evaluate once per run."""
 
@@ -61,7 +62,7 @@ class Query:
         groups = [" OR ".join(spell(p) for p in group) for group in self.required]
         return " ".join(groups + ["-" + spell(p) for p in self.excluded])
 
-    @property
+    @functools.cached_property
     def positive_phrases(self) -> tuple[Phrase, ...]:
         return tuple(phrase for group in self.required for phrase in group)
 
@@ -189,6 +190,7 @@ class PaperIndex:
     joined_abstracts: dict[int, str] = field(default_factory=dict)
     author_names: dict[int, list[frozenset[str]]] = field(default_factory=dict)
     _phrase_cache: dict[Phrase, frozenset[int]] = field(default_factory=dict)
+    _title_phrase_cache: dict[Phrase, frozenset[int]] = field(default_factory=dict)
 
     @classmethod
     def build(cls, papers: Iterable[IndexedPaper]) -> PaperIndex:
@@ -214,6 +216,7 @@ class PaperIndex:
         for word in set().union(*names) if names else ():
             self.author_word_papers[word].add(paper.id)
         self._phrase_cache.clear()
+        self._title_phrase_cache.clear()
 
     @property
     def paper_ids(self) -> frozenset[int]:
@@ -276,6 +279,20 @@ class PaperIndex:
             for phrase in query.positive_phrases
             if paper_id in self.phrase_papers(phrase)
         ]
+
+    def title_phrase_papers(self, phrase: Phrase) -> frozenset[int]:
+        cached = self._title_phrase_cache.get(phrase)
+        if cached is None:
+            candidates = self._all_words(self.title_word_papers, phrase)
+            if len(phrase) > 1:
+                needle = _joined(phrase)
+                candidates = {pid for pid in candidates if needle in self.joined_titles[pid]}
+            cached = self._title_phrase_cache[phrase] = frozenset(candidates)
+        return cached
+
+    def title_hit_papers(self, query: Query) -> frozenset[int]:
+        """Papers with one of the query's words or phrases in the title (ranks above abstract)."""
+        return frozenset().union(*map(self.title_phrase_papers, query.positive_phrases))
 
     def hits_title(self, query: Query, paper_id: int) -> bool:
         title = self.joined_titles.get(paper_id, "")
