@@ -12,6 +12,7 @@ import ssl
 import time
 from concurrent.futures import ProcessPoolExecutor
 from email.utils import make_msgid
+from multiprocessing import get_context
 
 
 def prebuilt_message(*, size: int, sender: str, recipient: str) -> bytes:
@@ -41,7 +42,8 @@ def measure_floor(*, port: int, messages: int, size: int, connections: int, star
     """Send `messages` pre-built messages over `connections` parallel connections."""
     shares = [messages // connections + (i < messages % connections) for i in range(connections)]
     started = time.perf_counter()
-    with ProcessPoolExecutor(max_workers=connections) as pool:
+    # spawn, not fork: the caller holds broker and database threads a fork would copy mid-lock.
+    with ProcessPoolExecutor(max_workers=connections, mp_context=get_context("spawn")) as pool:
         sent = sum(pool.map(_send_share, [port] * connections, shares, [size] * connections,
                             [starttls] * connections))  # fmt: skip
     seconds = time.perf_counter() - started

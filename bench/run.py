@@ -1,0 +1,458 @@
+"""One day's run at scale, with real processes, and the raw-SMTP floor measured in the same run.
+
+    make bench                                   # 2,000 papers, 100,000 subscribers
+    make bench BENCH_ARGS="--quick"              # the same pipeline, small, under a minute
+    make bench BENCH_ARGS="--subscribers 20000 --starttls"
+
+It creates a throwaway PostgreSQL database (<DATABASE_URL's name>_bench) and uses Redis db 7
+(`--broker-db`), starts an aiosmtpd sink in its own process and Celery workers (prefork,
+`--concurrency`, default 2) running Paperboy's own tasks, generates a realistic day
+(bench/datagen.py), triggers `send_digests_for_date` and waits until every digest is settled.
+Then it sends the same number of pre-built messages of the same mean size over as many reused
+smtplib connections as there are worker processes: the floor. It prints a table, writes JSON to
+bench/results/latest.json, and exits 1 if a correctness check fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from datetime import date, timedelta
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--subscribers", type=int, default=100_000)
+    parser.add_argument("--papers", type=int, default=2_000)
+    parser.add_argument("--topics", type=int, default=50)
+    parser.add_argument("--distinct-queries", type=int, help="own queries (default: subs/10)")
+    parser.add_argument("--concurrency", type=int, default=2, help="worker processes")
+    parser.add_argument("--starttls", action="store_true", help="sink offers STARTTLS; use it")
+    parser.add_argument("--quick", action="store_true", help="1,500 subscribers, 400 papers")
+    parser.add_argument("--broker-db", type=int, default=7)
+    parser.add_argument("--timeout", type=float, default=1200, help="give up after (s)")
+    parser.add_argument("--json-out", type=Path, default=RESULTS / "latest.json")
+    parser.add_argument("--keep-database", action="store_true")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.subscribers, args.papers, args.timeout = 1_500, 400, 120
+    if args.distinct_queries is None:
+        args.distinct_queries = max(10, args.subscribers // 10)
+    return args
+
+
+# --- Processes ------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def process_tree(pid: int) -> list[int]:
+    pids, queue = [], [pid]
+    while queue:
+        current = queue.pop()
+        pids.append(current)
+        try:
+            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+        except OSError:
+            continue
+        queue += [int(child) for child in children]
+    return pids
+
+
+def peak_rss_mb(pid: int) -> float | None:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
+def start_sink(folder: Path, *, starttls: bool) -> tuple[subprocess.Popen, int, Path]:
+    port, log = free_port(), folder / "sink.log"
+    command = [sys.executable, "-m", "bench.smtp_sink", "--port", str(port), "--log", str(log)]
+    sink = subprocess.Popen(
+        command + (["--starttls"] if starttls else []),
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    ready = sink.stdout.readline() if sink.stdout else ""
+    if not ready.startswith("READY"):
+        raise SystemExit(f"the SMTP sink did not start: {ready!r}")
+    return sink, port, log
+
+
+def bench_environment(args: argparse.Namespace, *, port: int, folder: Path) -> dict[str, str]:
+    base = urlsplit(os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/paperboy"))
+    database = urlunsplit(base._replace(path=base.path.rstrip("/") + "_bench"))
+    broker = urlsplit(os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/1"))
+    scheme = "smtp+tls" if args.starttls else "smtp"
+    env = {
+        **os.environ,
+        "DATABASE_URL": database,
+        "CELERY_BROKER_URL": urlunsplit(broker._replace(path=f"/{args.broker_db}")),
+        "CELERY_RESULT_BACKEND": "",
+        "CELERY_TASK_ALWAYS_EAGER": "0",
+        "CACHE_URL": "locmemcache://bench",
+        "EMAIL_URL": f"{scheme}://127.0.0.1:{port}",
+        "SECRET_KEY": "bench-only-secret-key",
+        "SITE_URL": "https://papers.bench.invalid",
+        "DEBUG": "0",
+        "LOG_LEVEL": "WARNING",
+        "BENCH_QUERY_DIR": str(folder),
+        "DJANGO_SETTINGS_MODULE": "newsletter.settings",
+    }
+    if args.starttls:
+        from bench.smtp_sink import certificate_paths
+
+        env["EMAIL_SSL_CAFILE"] = str(certificate_paths(folder)[0])
+    return env
+
+
+def recreate_database(url: str) -> None:
+    import psycopg
+
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/")
+    admin = urlunsplit(parts._replace(path="/postgres"))
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        connection.execute(f'CREATE DATABASE "{name}"')
+
+
+def drop_database(url: str) -> None:
+    import psycopg
+
+    parts = urlsplit(url)
+    admin = urlunsplit(parts._replace(path="/postgres"))
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{parts.path.lstrip("/")}" WITH (FORCE)')
+
+
+def start_workers(args: argparse.Namespace, env: dict[str, str]) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "bench.worker", "worker", "--pool", "prefork",
+         "--concurrency", str(args.concurrency), "--loglevel", "WARNING", "--without-gossip",
+         "--without-mingle", "--without-heartbeat", "-n", f"bench-{os.getpid()}@%h"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+
+
+def wait_for_workers(app, *, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if app.control.ping(timeout=1.0):
+            return
+    raise SystemExit("the Celery workers did not answer a ping within a minute")
+
+
+def stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+# --- Measurements ---------------------------------------------------------------------------
+
+
+def measure_ingest(entries: int) -> dict:
+    from bench.ingest import measure
+    from papers.models import FetchRun, Paper
+
+    result = measure(entries=entries)
+    Paper.objects.all().delete()
+    FetchRun.objects.all().delete()
+    return result
+
+
+def measure_matching(day: date, sizes: list[int]) -> list[dict]:
+    """Filter evaluation for the first n subscribers: distinct filters are what it costs."""
+    from newsletter.digests import PaperWindow
+    from newsletter.models import Subscriber
+
+    base = PaperWindow.load(since=day - timedelta(days=6), until=day)
+    curve = []
+    subscribers = list(
+        Subscriber.objects.order_by("pk")
+        .prefetch_related("topics")[: max(sizes)]
+        .iterator(chunk_size=5000)
+    )
+    for size in sizes:
+        window = PaperWindow(since=base.since, until=base.until, index=base.index, facts=base.facts)
+        started = time.perf_counter()
+        for subscriber in subscribers[:size]:
+            for topic in subscriber.topics.all():
+                window.filter_matches(query=topic.query, categories=topic.categories)
+            if subscriber.own_query or subscriber.categories:
+                window.filter_matches(query=subscriber.own_query, categories=subscriber.categories)
+            for name in subscriber.authors:
+                window.author_matches(name)
+        curve.append(
+            {
+                "subscribers": size,
+                "distinct_filters": window.filter_evaluations,
+                "seconds": round(time.perf_counter() - started, 3),
+            }
+        )
+    return curve
+
+
+def measure_rendering(sample: int) -> dict:
+    from newsletter import sending
+    from newsletter.models import Digest
+
+    ids = list(
+        Digest.objects.filter(status=Digest.Status.SENT).order_by("pk").values_list("pk", flat=True)
+    )[:sample]
+    batch = sending._load_batch(ids)
+    emails = []
+    started = time.perf_counter()
+    for digest in batch.digests:
+        if (email := sending.compose(digest, batch)) is not None:
+            emails.append(email)
+    render_s = time.perf_counter() - started
+    started = time.perf_counter()
+    sizes = [len(sending.mime_bytes(email)) for email in emails]
+    mime_s = time.perf_counter() - started
+    count = max(len(emails), 1)
+    return {
+        "emails": len(emails),
+        "render_ms_per_email": round(1000 * render_s / count, 3),
+        "mime_ms_per_email": round(1000 * mime_s / count, 3),
+        "mean_bytes": round(statistics.mean(sizes)) if sizes else 0,
+    }
+
+
+def wait_for_run(*, edition: date, expected: int, timeout: float) -> dict:
+    from django.db.models import Count
+
+    from newsletter.models import Digest
+
+    started = time.monotonic()
+    last_report = 0.0
+    while True:
+        counts = dict(
+            Digest.objects.filter(edition_on=edition)
+            .values_list("status")
+            .annotate(n=Count("id"))
+            .values_list("status", "n")
+        )
+        settled = sum(n for status, n in counts.items() if status not in ("pending", "sending"))
+        elapsed = time.monotonic() - started
+        if settled >= expected:
+            return {"seconds": elapsed, "statuses": counts}
+        if elapsed > timeout:
+            raise SystemExit(f"run not finished after {timeout:.0f} s: {counts}")
+        if elapsed - last_report >= 5:
+            print(f"  {elapsed:6.1f} s  {settled}/{expected} settled  {counts}", flush=True)
+            last_report = elapsed
+        time.sleep(0.25)
+
+
+def check_deliveries(sink_log: Path) -> dict:
+    from bench.smtp_sink import read_log
+    from newsletter.models import Digest
+
+    rows = read_log(sink_log)
+    seen = Counter(message_id for message_id, _size, _rcpt in rows)
+    sent = dict(
+        Digest.objects.filter(status=Digest.Status.SENT).values_list("message_id", "subscriber_id")
+    )
+    non_empty = Digest.objects.exclude(status=Digest.Status.SKIPPED_EMPTY).count()
+    return {
+        "messages_at_sink": len(rows),
+        "distinct_message_ids": len(seen),
+        "duplicates": sum(n - 1 for n in seen.values() if n > 1),
+        "sent_digests": len(sent),
+        "non_empty_digests": non_empty,
+        "sent_but_not_at_sink": len(set(sent) - set(seen)),
+        "at_sink_but_not_sent": len(set(seen) - set(sent)),
+        "mean_bytes": round(statistics.mean(size for _id, size, _r in rows)) if rows else 0,
+    }
+
+
+# --- The run --------------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    folder = Path(tempfile.mkdtemp(prefix="paperboy-bench-"))
+    sink, port, sink_log = start_sink(folder, starttls=args.starttls)
+    env = bench_environment(args, port=port, folder=folder)
+    os.environ.update(env)
+    recreate_database(env["DATABASE_URL"])
+    workers = None
+    try:
+        import django
+
+        django.setup()
+        import redis
+        from django.core.management import call_command
+
+        from bench.datagen import make_day
+        from bench.floor import measure_floor
+        from newsletter.celery import app
+        from newsletter.models import Subscriber
+        from newsletter.tasks import send_digests_for_date
+
+        redis.Redis.from_url(env["CELERY_BROKER_URL"]).flushdb()
+        call_command("migrate", verbosity=0)
+        day = date(2026, 3, 24)
+        print(f"ingest: parsing and upserting {args.papers} Atom entries", flush=True)
+        ingest = measure_ingest(args.papers)
+        print(f"generating {args.papers} papers and {args.subscribers} subscribers", flush=True)
+        started = time.perf_counter()
+        generated = make_day(
+            papers=args.papers,
+            subscribers=args.subscribers,
+            topics=args.topics,
+            distinct_own_queries=args.distinct_queries,
+            day=day,
+            seed=7,
+        )
+        generate_s = time.perf_counter() - started
+        sizes = sorted({max(1, args.subscribers // 100), args.subscribers // 10, args.subscribers})
+        print("matching curve", flush=True)
+        matching = measure_matching(day, sizes)
+
+        workers = start_workers(args, env)
+        wait_for_workers(app)
+        expected = Subscriber.objects.filter(status=Subscriber.Status.ACTIVE).count()
+        print(f"run: {expected} readers, {args.concurrency} worker processes", flush=True)
+        send_digests_for_date.delay(day.isoformat())
+        run = wait_for_run(edition=day, expected=expected, timeout=args.timeout)
+        rss = {
+            "workers": [peak_rss_mb(pid) for pid in process_tree(workers.pid)],
+            "sink": peak_rss_mb(sink.pid),
+            "bench": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        }
+        stop(workers)
+        queries = sum(json.loads(path.read_text())["queries"] for path in folder.glob("*.json"))
+        deliveries = check_deliveries(sink_log)
+        rendering = measure_rendering(500)
+        sent = deliveries["sent_digests"]
+        print(f"floor: {sent} pre-built messages over {args.concurrency} connections", flush=True)
+        floor = measure_floor(
+            port=port,
+            messages=max(sent, 1),
+            size=deliveries["mean_bytes"] or 20_000,
+            connections=args.concurrency,
+            starttls=args.starttls,
+        )
+    finally:
+        if workers is not None:
+            stop(workers)
+        stop(sink)
+        if not args.keep_database:
+            drop_database(env["DATABASE_URL"])
+
+    ours_per_s = sent / run["seconds"] if run["seconds"] else 0.0
+    result = {
+        "subscribers": args.subscribers,
+        "papers": args.papers,
+        "concurrency": args.concurrency,
+        "starttls": args.starttls,
+        "generated": generated,
+        "generate_seconds": round(generate_s, 1),
+        "ingest": ingest,
+        "matching": matching,
+        "run_seconds": round(run["seconds"], 1),
+        "statuses": run["statuses"],
+        "emails_per_second": round(ours_per_s, 1),
+        "rendering": rendering,
+        "queries_per_1000_emails": round(1000 * queries / max(sent, 1), 1),
+        "peak_rss_mb": {
+            "worker_processes": [round(v, 1) for v in rss["workers"] if v is not None],
+            "sink": round(rss["sink"] or 0, 1),
+            "bench_process": round(rss["bench"], 1),
+        },
+        "deliveries": deliveries,
+        "floor": {k: round(v, 2) for k, v in floor.items()},
+        "ratio_to_floor": round(ours_per_s / floor["per_second"], 3),
+    }
+    failures = correctness_failures(result)
+    result["correct"] = not failures
+    args.json_out.parent.mkdir(parents=True, exist_ok=True)
+    args.json_out.write_text(json.dumps(result, indent=2) + "\n")
+    print_table(result)
+    for failure in failures:
+        print(f"CORRECTNESS FAILURE: {failure}")
+    print(f"JSON: {args.json_out}")
+    return 1 if failures else 0
+
+
+def correctness_failures(result: dict) -> list[str]:
+    d = result["deliveries"]
+    failures = []
+    if d["duplicates"]:
+        failures.append(f"{d['duplicates']} messages reached the sink twice")
+    if d["sent_but_not_at_sink"] or d["at_sink_but_not_sent"]:
+        failures.append(
+            f"sink and database disagree: {d['sent_but_not_at_sink']} sent but not received, "
+            f"{d['at_sink_but_not_sent']} received but not marked sent"
+        )
+    if d["sent_digests"] != d["non_empty_digests"]:
+        failures.append(f"{d['non_empty_digests'] - d['sent_digests']} non-empty digests unsent")
+    if d["sent_digests"] == 0:
+        failures.append("nothing was sent")
+    return failures
+
+
+def print_table(r: dict) -> None:
+    rss = r["peak_rss_mb"]
+    matching = ", ".join(
+        f"{m['subscribers']:,} subs/{m['distinct_filters']:,} filters {m['seconds']} s"
+        for m in r["matching"]
+    )
+    rows = [
+        ("subscribers / papers", f"{r['subscribers']:,} / {r['papers']:,}"),
+        ("ingest (parse + create)", f"{r['ingest']['create_entries_per_s']:,} entries/s"),
+        ("matching (first n subscribers)", matching),
+        ("rendering", f"{r['rendering']['render_ms_per_email']} ms/email "
+                      f"(+ MIME {r['rendering']['mime_ms_per_email']} ms)"),
+        ("whole run (match+render+send)", f"{r['run_seconds']} s wall"),
+        ("sending, end to end", f"{r['emails_per_second']} emails/s"),
+        ("floor: raw smtplib, same size", f"{r['floor']['per_second']} emails/s "
+                                          f"over {r['concurrency']} connections"),
+        ("ratio ours / floor", f"{r['ratio_to_floor']:.2f}"),
+        ("queries per 1,000 emails", f"{r['queries_per_1000_emails']}"),
+        ("peak RSS (MB)", f"workers {rss['worker_processes']}, sink {rss['sink']}, "
+                          f"bench {rss['bench_process']}"),
+        ("sent / at sink / duplicates", f"{r['deliveries']['sent_digests']} / "
+         f"{r['deliveries']['messages_at_sink']} / {r['deliveries']['duplicates']}"),
+        ("mean email size", f"{r['deliveries']['mean_bytes']:,} bytes"),
+        ("STARTTLS", "on" if r["starttls"] else "off"),
+    ]  # fmt: skip
+    width = max(len(name) for name, _ in rows)
+    print()
+    for name, value in rows:
+        print(f"{name:<{width}}  {value}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

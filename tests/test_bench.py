@@ -1,0 +1,36 @@
+"""The scale benchmark still runs end to end (its quick setting), so it cannot rot."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_quick_benchmark_sends_every_digest_once_and_reports_the_floor(tmp_path):
+    out = tmp_path / "bench.json"
+
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.run", "--quick", "--json-out", str(out), "--broker-db", "8"],
+        cwd=ROOT,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "newsletter.settings"},
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    report = json.loads(out.read_text())
+    deliveries = report["deliveries"]
+    assert report["correct"] is True
+    assert deliveries["duplicates"] == 0
+    assert deliveries["sent_digests"] == deliveries["non_empty_digests"] > 1000
+    assert deliveries["messages_at_sink"] == deliveries["sent_digests"]
+    assert report["floor"]["messages"] == deliveries["sent_digests"]
+    assert 0 < report["ratio_to_floor"]
+    assert [point["subscribers"] for point in report["matching"]] == [15, 150, 1500]
+    assert "ratio ours / floor" in result.stdout
