@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import gc
 import heapq
 import json
 import math
@@ -323,6 +324,9 @@ def paper_window(*, since: dt.date, until: dt.date) -> PaperWindow:
         window = _window_cache.get(key)
         if window is None:
             window = PaperWindow.load(since=since, until=until)
+            # The index is millions of long-lived objects: keep the cyclic GC from walking
+            # them again on every collection while readers are planned (10-30 % of planning).
+            gc.freeze()
             _window_cache[key] = window
             while len(_window_cache) > 2:  # two editions may run side by side across midnight
                 _window_cache.popitem(last=False)
@@ -355,12 +359,16 @@ class ReaderMatches:
     def paper_ids(self) -> set[int]:
         return set(self.agreeing) | self.author_hits
 
-    def reasons(self, paper_id: int, window: PaperWindow) -> list[dict[str, object]]:
+    def reasons(
+        self, paper_id: int, window: PaperWindow, *, with_words: bool = True
+    ) -> list[dict[str, object]]:
+        """Why a paper is there: the topics and filters that matched it, and (for the cards
+        in the email) the words that matched; the "more" page names only the topics."""
         found: list[dict[str, object]] = []
         for query, ids, reason in self.filters:
             if paper_id in ids:
-                if query is None:
-                    found.append(dict(reason))
+                if query is None or not with_words:
+                    found.append(reason)
                 else:
                     found.append({**reason, "words": list(window.matched_words(query, paper_id))})
         found += [
@@ -520,7 +528,7 @@ def plan_digest(
             paper_id=pid,
             rank=position,
             in_email=position <= subscriber.max_papers,
-            reasons=matches.reasons(pid, window),
+            reasons=matches.reasons(pid, window, with_words=position <= subscriber.max_papers),
         )
         for position, pid in enumerate(kept, start=1)
     ]

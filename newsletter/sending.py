@@ -257,7 +257,7 @@ def why_text(reasons: Sequence[dict[str, object]]) -> str:
         if kind == "topic":
             part = f"{label}: {words}" if words else label
         elif kind == "query":
-            part = _("your filter: %(words)s") % {"words": words}
+            part = _("your filter: %(words)s") % {"words": words} if words else _("your filter")
         elif kind == "category":
             part = _("your categories: %(categories)s") % {"categories": label}
         elif kind == "author":
