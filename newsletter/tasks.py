@@ -95,7 +95,8 @@ def send_digest_batch(self, digest_ids: list[int]) -> str:
     return report.summary()
 
 
-@shared_task
+# The fan-out and the sweeper too: a cut connection must not lose a whole run.
+@shared_task(**DIGEST_DB_RETRY)
 def send_due_digests() -> int:
     """The hourly tick. Twice is safe: due readers are those without this edition yet."""
     sending.enqueue_stale_digests()
@@ -103,15 +104,16 @@ def send_due_digests() -> int:
     return sending.enqueue_digest_batches(digests.due_subscriber_ids(now=now), run_at=now)
 
 
-@shared_task
+@shared_task(**DIGEST_DB_RETRY)
 def send_digests_for_date(edition_on: str) -> int:
-    """Every confirmed reader's digest for one day. Twice is safe, as above."""
+    """Every confirmed reader's digest for one day. Twice is safe, as above (a retry after
+    part of the run was fanned out enqueues those readers again, and they are skipped)."""
     return sending.enqueue_digest_batches(
         digests.active_subscriber_ids(), edition_on=dt.date.fromisoformat(edition_on)
     )
 
 
-@shared_task
+@shared_task(**DIGEST_DB_RETRY)
 def sweep_digests() -> int:
     """Twice is safe: re-enqueued digests that someone holds are not claimable."""
     return sending.enqueue_stale_digests()
