@@ -142,6 +142,11 @@ CELERY_TIMEZONE = "UTC"
 CELERY_ENABLE_UTC = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# A broker restart must not cut a batch short: it finishes (its marks are in PostgreSQL) and
+# its lost ack makes Redis redeliver it after the visibility timeout, as a no-op. Celery 6
+# flips this default; cancelled tasks then wait that timeout (an hour): in the Redis fault
+# test 15-30 of 600 digests were still unsent 90 s after the restart.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_RESULT_EXPIRES = 3600
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
