@@ -1,17 +1,41 @@
 """Test helpers for digests: a real SMTP sink on 127.0.0.1 (aiosmtpd, in a thread) that can
-answer like a real server does, and a few readers and papers to send."""
+answer like a real server does, and real processes for the fault tests: the sink process
+(`bench.smtp_sink`), Celery prefork workers, a Redis server of the test's own, and the
+`send_digests` command."""
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
+import os
 import re
+import signal
 import socket
+import subprocess
+import sys
 import threading
+import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
+from pathlib import Path
 
+import pytest
+import redis
 from aiosmtpd.controller import Controller
+from celery import Task
+from django.conf import settings
+from django.utils import timezone
+
+from bench.smtp_sink import read_log
+from newsletter.celery import app as celery_app
+from newsletter.models import Digest, Subscriber, Topic
+from papers.models import Paper
+from tests.factories import PaperFactory
+
+ROOT = Path(__file__).resolve().parents[2]
 
 MESSAGE_ID = re.compile(rb"^Message-ID:\s*(<[^>\r\n]+>)", re.IGNORECASE | re.MULTILINE)
 
@@ -94,3 +118,206 @@ def use_smtp(settings, port: int) -> None:
     settings.EMAIL_USE_TLS = False
     settings.EMAIL_USE_SSL = False
     settings.EMAIL_TIMEOUT = 5
+
+
+# --- Real processes ---------------------------------------------------------------------------
+
+
+def database_url() -> str:
+    """The test database, as a worker process started by the test reaches it."""
+    db = settings.DATABASES["default"]
+    auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
+    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+def _stop(process: subprocess.Popen | None, *, how: int = signal.SIGTERM) -> None:
+    """Stop a process group started with start_new_session, escalating to SIGKILL."""
+    if process is None or process.poll() is not None:
+        return
+    os.killpg(process.pid, how)
+    try:
+        process.wait(15)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(5)
+
+
+class RedisServer:
+    """A redis-server of the test's own on a free port, persisting like a production one
+    (append-only file, fsync on every write) into the test's folder, so it can be stopped and
+    started again with the queues it held."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.port = free_port()
+        self.process: subprocess.Popen | None = None
+
+    def url(self, db: int = 0) -> str:
+        return f"redis://127.0.0.1:{self.port}/{db}"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
+             "--dir", str(self.folder), "--appendonly", "yes", "--appendfsync", "always",
+             "--save", "", "--logfile", str(self.folder / "redis.log")],
+            stdout=subprocess.DEVNULL, start_new_session=True,
+        )  # fmt: skip
+        client = redis.Redis.from_url(self.url(), socket_connect_timeout=0.5)
+        wait_for(lambda: _pings(client), timeout=10, what="redis-server to answer")
+
+    def stop(self, *, how: int = signal.SIGTERM) -> None:
+        _stop(self.process, how=how)
+        self.process = None
+
+
+def _pings(client: redis.Redis) -> bool:
+    try:
+        return bool(client.ping())
+    except redis.RedisError:
+        return False
+
+
+class Processes:
+    """The sink process, Celery prefork workers and `send_digests` commands, each in its own
+    process group, all stopped at the end. Workers read the test database and `broker`."""
+
+    def __init__(self, folder: Path, *, broker: str) -> None:
+        self.folder = folder
+        self.broker = broker
+        self.log = folder / "sink.log"
+        self.port = free_port()
+        self.sink: subprocess.Popen | None = None
+        self.workers: list[subprocess.Popen] = []
+        self.worker_options: dict[int, dict] = {}
+        self.started = 0
+        self.commands: list[subprocess.Popen] = []
+
+    def start_sink(self, *extra: str) -> None:
+        """`python -m bench.smtp_sink`: logs the Message-ID of every message it accepts;
+        `extra` are its fault options (--temp-fail-share, --drop-share, --delay-ms, …)."""
+        self.sink = subprocess.Popen(
+            [sys.executable, "-m", "bench.smtp_sink", "--port", str(self.port),
+             "--log", str(self.log), *extra],
+            cwd=ROOT, stdout=subprocess.PIPE, text=True, start_new_session=True,
+        )  # fmt: skip
+        assert self.sink.stdout is not None
+        assert self.sink.stdout.readline().startswith("READY")
+
+    def environment(self, **env: str) -> dict[str, str]:
+        return {
+            "PATH": os.environ["PATH"],
+            "HOME": os.environ.get("HOME", "/tmp"),
+            "DATABASE_URL": database_url(),
+            "DB_CONN_MAX_AGE": "0",
+            "CELERY_BROKER_URL": self.broker,
+            "CELERY_RESULT_BACKEND": self.broker,
+            "CELERY_TASK_ALWAYS_EAGER": "0",
+            "CACHE_URL": os.environ.get("CACHE_URL", "locmemcache://"),
+            "SECRET_KEY": settings.SECRET_KEY,
+            "EMAIL_URL": f"smtp://127.0.0.1:{self.port}",
+            "DIGEST_BATCH_SIZE": "20",
+            "DIGEST_LEASE_SECONDS": "5",
+            "LOG_LEVEL": "WARNING",
+            **env,
+        }
+
+    def start_worker(self, *, concurrency: int = 2, **env: str) -> subprocess.Popen:
+        name = f"digest-test-{os.getpid()}-{self.started}@%h"
+        worker = subprocess.Popen(
+            [str(Path(sys.executable).parent / "celery"), "-A", "newsletter", "worker",
+             "--pool", "prefork", "--concurrency", str(concurrency), "--without-gossip",
+             "--without-mingle", "--without-heartbeat", "-n", name],
+            cwd=ROOT, env=self.environment(**env),
+            stdout=(self.folder / "worker.log").open("a"), stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+        print(f"worker {worker.pid} logs to {self.folder / 'worker.log'}")  # shown on failure
+        self.started += 1
+        self.workers.append(worker)
+        self.worker_options[worker.pid] = {"concurrency": concurrency, **env}
+        return worker
+
+    def kill_workers(self) -> None:
+        """SIGKILL every worker's main process and its pool children at once."""
+        for worker in self.workers:
+            _stop(worker, how=signal.SIGKILL)
+        self.workers = []
+
+    def revive_workers(self) -> int:
+        """What a process supervisor (systemd, a container's restart policy) does: start again,
+        with the same options, any worker that exited. Returns how many it restarted."""
+        dead = [worker for worker in self.workers if worker.poll() is not None]
+        for worker in dead:
+            self.workers.remove(worker)
+            with contextlib.suppress(ProcessLookupError):  # as a container restart would,
+                os.killpg(worker.pid, signal.SIGKILL)  # end pool children left behind
+            self.start_worker(**self.worker_options.pop(worker.pid))
+        return len(dead)
+
+    def start_command(self, *args: str, **env: str) -> subprocess.Popen:
+        """`python manage.py <args>` against the same database and sink."""
+        command = subprocess.Popen(
+            [sys.executable, "manage.py", *args],
+            cwd=ROOT, env=self.environment(**env), stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True, start_new_session=True,
+        )  # fmt: skip
+        self.commands.append(command)
+        return command
+
+    def stop(self) -> None:
+        for process in [*self.commands, *self.workers, self.sink]:
+            _stop(process)
+
+    def accepted(self) -> Counter[str]:
+        """How many times the sink accepted each Message-ID."""
+        return Counter(message_id for message_id, _size, _rcpt in read_log(self.log))
+
+    def worker_log(self) -> str:
+        path = self.folder / "worker.log"
+        return path.read_text() if path.exists() else ""
+
+
+def enqueue(task: Task, *args: object, broker: str | None = None) -> None:
+    """Publish a task to the default broker, or to `broker` (a Redis the test started)."""
+    if broker is None:
+        task.apply_async(args)
+        return
+    with celery_app.connection_for_write(broker) as connection:
+        task.apply_async(args, connection=connection)
+
+
+def readers(count: int, *, edition: dt.date, **fields: object) -> list[int]:
+    """`count` confirmed readers of one topic, and a paper announced on `edition` that the
+    topic matches, so each reader has a digest to get. Bulk-created: thousands in a second."""
+    topic, _created = Topic.objects.get_or_create(
+        slug="faults", defaults={"name": "Diffusion", "query": "diffusion"}
+    )
+    if not Paper.objects.filter(announced_on=edition).exists():
+        PaperFactory(title=f"Diffusion for everyone, {edition}", announced_on=edition)
+    start = Subscriber.objects.count()
+    created = Subscriber.objects.bulk_create(
+        Subscriber(
+            email=f"reader{start + n}@example.com",
+            status=Subscriber.Status.ACTIVE,
+            confirmed_at=timezone.now(),
+            **fields,
+        )
+        for n in range(count)
+    )
+    Subscriber.topics.through.objects.bulk_create(
+        Subscriber.topics.through(subscriber_id=reader.pk, topic_id=topic.pk) for reader in created
+    )
+    return [reader.pk for reader in created]
+
+
+def wait_for(condition: Callable[[], bool], *, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.2)
+    pytest.fail(f"timed out after {timeout:g} s waiting for {what}")
+
+
+def count_digests(status: str = Digest.Status.SENT) -> int:
+    return Digest.objects.filter(status=status).count()

@@ -1,0 +1,31 @@
+"""Fixtures of the newsletter tests that start real processes."""
+
+from __future__ import annotations
+
+import pytest
+import redis
+from django.conf import settings
+
+from newsletter.celery import app as celery_app
+from tests.newsletter.sending_helpers import Processes, RedisServer
+
+
+@pytest.fixture
+def processes(tmp_path):
+    """A sink, workers and commands on this run's own Redis db; tasks the test enqueues go to
+    them (not run in-process)."""
+    redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()
+    celery_app.conf.task_always_eager = False
+    running = Processes(tmp_path, broker=settings.CELERY_BROKER_URL)
+    yield running
+    running.stop()
+    celery_app.conf.task_always_eager = True
+
+
+@pytest.fixture
+def redis_server(tmp_path):
+    """A redis-server of the test's own (never the shared one), stopped at the end."""
+    server = RedisServer(tmp_path)
+    server.start()
+    yield server
+    server.stop()
