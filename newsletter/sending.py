@@ -23,7 +23,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives, get_connection
+from django.core.mail import BadHeaderError, EmailMultiAlternatives, get_connection
 from django.core.mail.message import sanitize_address
 from django.core.mail.utils import DNS_NAME
 from django.db import connection, transaction
@@ -623,6 +623,8 @@ class BackendMailer:
             self.opened = True
         try:
             sent = self.connection.send_messages([django_message(email)])
+        except BadHeaderError as error:
+            raise HeaderInjection(str(error)) from error
         except Exception as error:  # noqa: BLE001 - sorted below by what it says
             if error.__class__.__name__ == "AnymailRecipientsRefused":
                 return Delivery(Outcome.BAD_MAILBOX, str(error)[:500])
@@ -854,6 +856,18 @@ def digests_send(*, digest_ids: Sequence[int], token: str) -> SendReport:
                 _release(rest, reason=str(error), report=report)
                 logger.warning("mail server unavailable, %d digests wait: %s", len(rest), error)
                 break
+            except HeaderInjection as error:
+                # A line break in a stored address: this digest can never go out as it is.
+                # It fails alone (no bounce counted: not the mailbox's answer) and the batch
+                # goes on; raising would leave the rest held, and every sweep retry it first.
+                _update_digest(
+                    digest.pk,
+                    status=Digest.Status.FAILED,
+                    lease_expires_at=None,
+                    last_error=f"not sent: {error}",
+                )
+                report.failed += 1
+                continue
             _record(digest, email, delivery, report)
             if time.monotonic() - renewed_at > renew_every:
                 rest = [later.pk for later in batch.digests[position + 1 :]]
