@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from newsletter.emails import unsubscribe_url
+from newsletter.signing import Purpose, make_token
+from tests.factories import DigestFactory, PaperFactory, TopicFactory
+
 pytestmark = pytest.mark.django_db
 
 
@@ -34,3 +38,28 @@ def test_plain_http_responses_carry_no_hsts(client, settings):
     response = client.get("/healthz")
 
     assert "Strict-Transport-Security" not in response
+
+
+def test_every_kind_of_public_page_carries_the_policy(client):
+    PaperFactory()
+    topic = TopicFactory()
+    digest = DigestFactory()
+    view = make_token(
+        purpose=Purpose.VIEW_DIGEST, subject_id=digest.pk, email=digest.subscriber.email
+    )
+    pages = [
+        "/",
+        "/papers/",
+        "/topics/",
+        f"/topics/{topic.slug}/",
+        f"/digest/{view}/",
+        unsubscribe_url(digest.subscriber).removeprefix("http://127.0.0.1:8000"),
+        "/confirm/forged/",
+    ]
+
+    for page in pages:
+        response = client.get(page)
+        assert response.status_code in (200, 400), page
+        assert "default-src 'self'" in response["Content-Security-Policy"], page
+        assert response["X-Content-Type-Options"] == "nosniff", page
+        assert response["Referrer-Policy"] == "same-origin", page
