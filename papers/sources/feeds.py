@@ -11,8 +11,11 @@ import feedparser
 
 from papers.sources.records import DocumentError
 
-# Harmless remarks feedparser makes about documents it read correctly.
-_BENIGN = (feedparser.CharacterEncodingOverride, feedparser.NonXMLContentType)
+# Harmless remarks feedparser makes about documents it read correctly. Not
+# CharacterEncodingOverride: with no HTTP headers given, it means the document did not decode
+# as it declared and feedparser re-read all of it as a guessed charset (one stray Latin-1 byte
+# in a UTF-8 listing stored every accented name garbled).
+_BENIGN = (feedparser.NonXMLContentType,)
 
 
 def read_feed(content: bytes, *, expect: tuple[str, ...]) -> feedparser.FeedParserDict:
