@@ -28,6 +28,8 @@ class Reply:
     body: bytes = b""
     delay: float = 0.0
     headers: dict[str, str] = field(default_factory=dict)
+    # Send only this many bytes of the body (Content-Length still announces all of it).
+    cut_after: int | None = None
 
 
 @dataclass
@@ -60,7 +62,7 @@ class RecordedServer:
                         self.send_header(name, value)
                     self.send_header("Content-Length", str(len(reply.body)))
                     self.end_headers()
-                    self.wfile.write(reply.body)
+                    self.wfile.write(reply.body[: reply.cut_after])
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the client gave up waiting, as the timeout tests intend
 

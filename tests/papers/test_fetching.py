@@ -249,6 +249,54 @@ def test_503_then_a_timeout_then_success_is_one_good_run(arxiv, settings):
     assert len(arxiv.seen(RSS_PATH)) == 3
 
 
+def ill_formed(kind: str) -> bytes:
+    """The good listing of 2025-02-13, spoiled the ways feedparser's ill-formed feeds are."""
+    good = recorded("arxiv_rss_2025-02-13.xml")
+    title = good.index(b"<title>", good.index(b"<item>")) + len(b"<title>")
+    return {
+        "cut-in-half": good[: len(good) // 2],
+        "undefined-entity": good[:title] + b"&nbsp;" + good[title:],
+        "mismatched-tag": good.replace(b"</title>", b"</titel>", 2),
+        "nul-byte": good[:title] + b"\x00" + good[title:],
+        # One stray Latin-1 byte in a UTF-8 document: feedparser would re-decode the whole
+        # listing as another charset and every accented name would be stored garbled.
+        "stray-latin-1-byte": good[:title] + b"caf\xe9 " + good[title:],
+        "html-error-page": b"<html><body><h1>Rate exceeded</h1></body></html>",
+    }[kind]
+
+
+@pytest.mark.parametrize(
+    "kind",
+    [
+        "cut-in-half",
+        "undefined-entity",
+        "mismatched-tag",
+        "nul-byte",
+        "stray-latin-1-byte",
+        "html-error-page",
+    ],
+)
+def test_an_ill_formed_listing_fails_untouched_and_the_next_run_recovers(arxiv, kind):
+    PaperFactory(arxiv_id="2502.09411", title="Stored before, by Zoë")
+    before = snapshot()
+    arxiv.reply(RSS_PATH, Reply(200, ill_formed(kind)))
+
+    (failed,) = services.source_fetch(source_id=source("arxiv-rss").pk)
+
+    assert failed.status == Status.FAILED
+    assert failed.error.startswith(("malformed XML, nothing ingested: ", "expected rss or atom"))
+    assert snapshot() == before
+    assert arxiv.seen(API_PATH) == []
+
+    arxiv.reply(RSS_PATH, Reply(200, recorded("arxiv_rss_2025-02-13.xml")))
+    listing, lookup = services.source_fetch(source_id=source("arxiv-rss").pk)
+
+    assert (listing.status, listing.created_count) == (Status.PARTIAL, 5)
+    assert lookup.status == Status.SUCCEEDED
+    assert Paper.objects.count() == 6  # the five new ones and the one stored before
+    assert not Paper.objects.filter(title__contains="\u0102").exists()  # no "Ă" mojibake
+
+
 def test_a_lookup_that_fails_keeps_the_listing_and_says_where_it_stopped(arxiv, monkeypatch):
     monkeypatch.setattr(services, "LOOKUP_BATCH_SIZE", 4)
     answers = iter([Reply(200, lookup_answer("2502.08927,2502.09307,2502.09411,2502.09434"))])
@@ -363,6 +411,34 @@ def test_truncated_hugging_face_json_fails_and_writes_nothing(sources_at):
     assert run.status == Status.FAILED
     assert run.error.startswith("truncated or invalid JSON, nothing ingested: ")
     assert snapshot() == before
+
+
+def test_a_hugging_face_answer_cut_off_mid_transfer_fails_untouched_and_the_next_run_recovers(
+    sources_at,
+):
+    day = recorded("hf_daily_papers_2025-02-14.json")
+    PaperFactory(arxiv_id="2502.07701", hf_upvotes=3)
+    before = snapshot()
+    sources_at.reply(HF_PATH, Reply(200, day, cut_after=len(day) // 2))
+
+    (failed,) = services.source_fetch(source_id=source("hf-daily").pk, on=dt.date(2025, 2, 14))
+
+    assert failed.status == Status.FAILED
+    assert failed.error.startswith("connection failed or broke off (ChunkedEncodingError) from ")
+    assert failed.error.endswith(" after 3 attempts")
+    assert len(sources_at.seen(HF_PATH)) == 3
+    assert snapshot() == before
+
+    sources_at.reply(HF_PATH, Reply(200, day, cut_after=len(day) // 2), Reply(200, day))
+    (recovered,) = services.source_fetch(source_id=source("hf-daily").pk, on=dt.date(2025, 2, 14))
+
+    assert (recovered.status, recovered.created_count, recovered.updated_count) == (
+        Status.PARTIAL,
+        3,
+        1,
+    )
+    assert Paper.objects.get(arxiv_id="2502.07701").hf_upvotes == 57
+    assert len(sources_at.seen(HF_PATH)) == 5  # the cut answer was retried within the run
 
 
 # --- the beat ticks ---------------------------------------------------------------------------
