@@ -272,10 +272,6 @@ class Processes:
         """How many times the sink accepted each Message-ID."""
         return Counter(message_id for message_id, _size, _rcpt in read_log(self.log))
 
-    def worker_log(self) -> str:
-        path = self.folder / "worker.log"
-        return path.read_text() if path.exists() else ""
-
 
 def enqueue(task: Task, *args: object, broker: str | None = None) -> None:
     """Publish a task to the default broker, or to `broker` (a Redis the test started)."""

@@ -10,9 +10,11 @@ import datetime as dt
 import os
 import random
 import time
+from collections import Counter
 
 import pytest
 from django.db import connection
+from django.utils import timezone
 
 from newsletter import tasks
 from newsletter.models import Digest, Subscriber
@@ -26,7 +28,8 @@ from tests.newsletter.sending_helpers import (
 
 pytestmark = [pytest.mark.faults, pytest.mark.django_db(transaction=True)]
 
-EDITION = dt.date(2025, 3, 25)
+# Today's edition: the sweeper only looks at the last week's.
+EDITION = timezone.localdate()
 # Kill points and sink answers vary per run; FAULTS_SEED=<n> replays one.
 SEED = int(os.environ.get("FAULTS_SEED", time.time_ns() % 1_000_000))
 
@@ -59,7 +62,14 @@ def sweep_until_sent(processes, count: int, *, broker: str | None = None, timeou
         processes.revive_workers()
         enqueue(tasks.sweep_digests, broker=broker)
     time.sleep(1)  # let a straggling duplicate reach the sink before counting
-    assert count_digests() == count, f"seed {SEED}"
+    assert count_digests() == count, f"seed {SEED}: {where_digests_are()}"
+
+
+def where_digests_are() -> str:
+    """For a failure message: digests per status, and active readers with none at all."""
+    statuses = Counter(Digest.objects.values_list("status", flat=True))
+    unbuilt = Subscriber.objects.filter(status=Subscriber.Status.ACTIVE, digests__isnull=True)
+    return f"{dict(statuses)}, {unbuilt.count()} readers without a digest"
 
 
 # --- 1. Workers killed ------------------------------------------------------------------------
