@@ -3,28 +3,16 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 from django.core import mail
 from django.db import connections
 
+from bench.chromium import CHROMIUM, CHROMIUM_ARGS
 from newsletter import selectors
 from newsletter.models import Subscriber
 from tests.factories import PaperFactory, TopicFactory
 from tests.newsletter.subscription_helpers import link_in
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 
 pytestmark = [
     pytest.mark.browser,

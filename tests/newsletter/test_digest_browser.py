@@ -3,24 +3,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
+from bench.chromium import CHROMIUM, CHROMIUM_ARGS
 from bench.spamcheck import sample_email
 from newsletter import sending
 from papers.models import Paper
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 pytestmark = [
     pytest.mark.browser,
