@@ -27,7 +27,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from newsletter import digests, sending, services
-from newsletter.matching import QuerySyntaxError, parse_query
+from newsletter.forms import validated_query
 from newsletter.models import Digest, DigestItem, Subscriber, Topic
 from newsletter.selectors import RECENT_DAYS, recent_papers, topic_paper_ids
 from papers.admin import status_badge
@@ -56,13 +56,7 @@ class TopicForm(forms.ModelForm):
     categories = CategoriesField()
 
     def clean_query(self) -> str:
-        query = self.cleaned_data["query"].strip()
-        if query:
-            try:
-                parse_query(query)
-            except QuerySyntaxError as error:
-                raise ValidationError(str(error), code="bad_query") from error
-        return query
+        return validated_query(self.cleaned_data["query"])
 
     def clean(self) -> dict:
         cleaned = super().clean()
@@ -192,13 +186,7 @@ class SubscriberForm(forms.ModelForm):
     categories = CategoriesField()
 
     def clean_own_query(self) -> str:
-        query = self.cleaned_data["own_query"].strip()
-        if query:
-            try:
-                parse_query(query)
-            except QuerySyntaxError as error:
-                raise ValidationError(str(error), code="bad_query") from error
-        return query
+        return validated_query(self.cleaned_data["own_query"])
 
 
 class RecentDigestInline(admin.TabularInline):

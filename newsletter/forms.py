@@ -30,6 +30,17 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 @functools.cache
+def validated_query(text: str) -> str:
+    """A typed query, stripped; ValidationError with the parser's advice if it is malformed."""
+    query = text.strip()
+    if query:
+        try:
+            parse_query(query)
+        except QuerySyntaxError as error:
+            raise ValidationError(str(error), code="bad_query") from error
+    return query
+
+
 def time_zone_names() -> tuple[str, ...]:
     return tuple(sorted(zoneinfo.available_timezones() - NOT_ZONES))
 
@@ -160,13 +171,7 @@ class FilterForm(forms.Form):
         self.fields["topics"].queryset = Topic.objects.filter(is_active=True)
 
     def clean_own_query(self) -> str:
-        query = self.cleaned_data["own_query"].strip()
-        if query:
-            try:
-                parse_query(query)
-            except QuerySyntaxError as error:
-                raise ValidationError(str(error)) from error
-        return query
+        return validated_query(self.cleaned_data["own_query"])
 
     def clean_categories(self) -> list[str]:
         try:

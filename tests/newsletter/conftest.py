@@ -7,7 +7,7 @@ import redis
 from django.conf import settings
 
 from newsletter.celery import app as celery_app
-from tests.newsletter.sending_helpers import Processes, RedisServer
+from tests.newsletter.sending_helpers import Processes, RedisServer, SinkServer, use_smtp
 
 
 @pytest.fixture
@@ -20,6 +20,14 @@ def processes(tmp_path):
     yield running
     running.stop()
     celery_app.conf.task_always_eager = True
+
+
+@pytest.fixture
+def sink(settings):
+    """An aiosmtpd sink in this process, with Django's SMTP settings pointed at it."""
+    with SinkServer() as server:
+        use_smtp(settings, server.port)
+        yield server.sink
 
 
 @pytest.fixture

@@ -16,7 +16,6 @@ from newsletter.digests import digests_build
 from newsletter.models import Digest, Subscriber
 from newsletter.signing import URL_NAMES, Purpose, make_token
 from tests.factories import PaperFactory, SubscriberFactory, TopicFactory
-from tests.newsletter.sending_helpers import SinkServer, use_smtp
 
 pytestmark = pytest.mark.django_db
 
@@ -26,13 +25,6 @@ INJECTED = "\r\nBcc: victim@example.org"
 @pytest.fixture(autouse=True)
 def fresh_index():
     digests.forget_paper_windows()
-
-
-@pytest.fixture
-def sink(settings):
-    with SinkServer() as server:
-        use_smtp(settings, server.port)
-        yield server.sink
 
 
 def built_digests(*emails: str, topic_name: str = "Diffusion", **reader_fields) -> list[Digest]:

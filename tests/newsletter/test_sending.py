@@ -20,7 +20,7 @@ from newsletter.digests import digests_build
 from newsletter.models import Digest, DigestItem, Subscriber
 from newsletter.sending import Outcome, claim_digests, digests_send, mime_bytes
 from tests.factories import PaperFactory, SubscriberFactory, TopicFactory
-from tests.newsletter.sending_helpers import SinkServer, free_port, use_smtp
+from tests.newsletter.sending_helpers import free_port, use_smtp
 
 pytestmark = pytest.mark.django_db
 
@@ -28,13 +28,6 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture(autouse=True)
 def fresh_index():
     digests.forget_paper_windows()
-
-
-@pytest.fixture
-def sink(settings):
-    with SinkServer() as server:
-        use_smtp(settings, server.port)
-        yield server.sink
 
 
 @pytest.fixture
