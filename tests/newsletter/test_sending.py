@@ -178,11 +178,11 @@ def test_each_digest_is_marked_sent_before_the_next_is_tried(monkeypatch):
     original = sending.BackendMailer.deliver
     calls = []
 
-    def crash_on_second(self, email):
+    def crash_on_second(self, email, data=None):
         calls.append(email.to)
         if len(calls) == 2:
             raise RuntimeError("worker killed")
-        return original(self, email)
+        return original(self, email, data)
 
     monkeypatch.setattr(sending.BackendMailer, "deliver", crash_on_second)
     with pytest.raises(RuntimeError):
@@ -530,3 +530,35 @@ def test_two_runs_of_the_same_day_at_once_send_each_digest_once():
         Subscriber.objects.filter(pk__in=ids).values_list("email", flat=True)
     )
     assert Digest.objects.filter(status=Digest.Status.SENT).count() == 40
+
+
+# --- Rendering ahead of the connection -----------------------------------------------------
+
+
+def test_emails_made_ahead_arrive_in_order_and_a_rendering_error_reaches_the_sender():
+    def emails():
+        yield from ("first", "second")
+        raise ValueError("template broke")
+
+    received = []
+    with pytest.raises(ValueError, match="template broke"):
+        for email in sending.made_ahead(emails(), depth=1):
+            received.append(email)
+
+    assert received == ["first", "second"]
+
+
+def test_a_sender_that_stops_early_stops_the_renderer_too():
+    rendered = []
+
+    def emails():
+        for n in range(1000):
+            rendered.append(n)
+            yield n
+
+    for email in sending.made_ahead(emails(), depth=2):
+        if email == 3:
+            break
+
+    assert len(rendered) < 10
+    assert not [thread for thread in threading.enumerate() if thread.name == "made-ahead"]
