@@ -162,6 +162,7 @@ class PaperWindow:
     _authors: dict[str, frozenset[int]] = field(default_factory=dict)
     _title_hits: dict[str, frozenset[int]] = field(default_factory=dict)
     _ranking_keys: dict[dt.date, dict[int, tuple[bool, float, int]]] = field(default_factory=dict)
+    _edition_ranks: dict[dt.date, dict[int, int]] = field(default_factory=dict)
     _words: dict[tuple[str, int], tuple[str, ...]] = field(default_factory=dict)
     _windows: dict[tuple[dt.date, dt.date, bool, bool], frozenset[int]] = field(
         default_factory=dict
@@ -271,6 +272,16 @@ class PaperWindow:
             }
         return keys
 
+    def edition_ranks(self, edition_on: dt.date) -> dict[int, int]:
+        """Per paper, its place in the edition's own order (featured first, then its score):
+        the order of any set of papers that a reader's part does not tell apart."""
+        ranks = self._edition_ranks.get(edition_on)
+        if ranks is None:
+            keys = self.ranking_keys(edition_on)
+            order = sorted(keys, key=lambda pid: (keys[pid][0], -keys[pid][1], keys[pid][2]))
+            ranks = self._edition_ranks[edition_on] = {pid: i for i, pid in enumerate(order)}
+        return ranks
+
     def matched_words(self, query: Query, paper_id: int) -> tuple[str, ...]:
         key = (query.canonical, paper_id)
         words = self._words.get(key)
@@ -351,6 +362,7 @@ class ReaderMatches:
     filters: list[tuple[Query | None, frozenset[int], dict[str, object]]]
     authors: list[tuple[str, frozenset[int]]]
     agreeing: Counter[int]  # how many of the reader's filters (not authors) match each paper
+    several: set[int]  # matched by more than one of the reader's filters
     text_hits: set[int]  # matched by a query, in the title or the abstract
     title_hits: set[int]  # matched by a query in the title
     author_hits: set[int]
@@ -454,10 +466,14 @@ def match_reader(
         filters.append((query, ids & eligible, {"kind": kind, "label": label}))
     author_matches = [(name, window.author_matches(name) & eligible) for name in authors]
     agreeing: Counter[int] = Counter()
+    seen: set[int] = set()
+    several: set[int] = set()
     text_hits: set[int] = set()
     title_hits: set[int] = set()
     for query, ids, _reason in filters:
         agreeing.update(ids)
+        several |= seen & ids
+        seen |= ids
         if query is not None:
             text_hits |= ids
             title_hits |= ids & window.title_hits(query)
@@ -465,10 +481,32 @@ def match_reader(
         filters=filters,
         authors=author_matches,
         agreeing=agreeing,
+        several=several,
         text_hits=text_hits,
         title_hits=title_hits,
         author_hits=set().union(*(ids for _name, ids in author_matches)),
     )
+
+
+def contenders(
+    matches: ReaderMatches, candidates: set[int], ranks: dict[int, int], limit: int
+) -> list[int]:
+    """The only candidates that can make a reader's top `limit`, without scoring them all.
+
+    Most candidates get the same reader part (one filter's words in the abstract, or a
+    category alone), so within each such group the edition's order decides: its best
+    `limit` are enough. Papers with more (a title hit, an author, agreeing filters) all
+    compete. Sorting by a dict lookup runs in C; scoring each candidate in Python cost
+    ~0.4 ms per reader.
+    """
+    boosted = matches.title_hits | matches.author_hits | matches.several
+    rest = candidates - boosted
+    in_text = rest & matches.text_hits
+    return [
+        *boosted,
+        *sorted(in_text, key=ranks.__getitem__)[:limit],
+        *sorted(rest - in_text, key=ranks.__getitem__)[:limit],
+    ]
 
 
 def plan_digest(
@@ -522,7 +560,9 @@ def plan_digest(
         return not_featured, -(base + mine), tie_break
 
     candidates = matches.paper_ids
-    kept = heapq.nsmallest(subscriber.max_papers + MORE_PAGE_LIMIT, candidates, key=order)
+    limit = subscriber.max_papers + MORE_PAGE_LIMIT
+    shortlist = contenders(matches, candidates, window.edition_ranks(edition_on), limit)
+    kept = heapq.nsmallest(limit, shortlist, key=order)
     items = [
         PlannedItem(
             paper_id=pid,
@@ -635,6 +675,12 @@ def digests_build(
     """
     result = BuildResult()
     with transaction.atomic():
+        if connection.vendor == "postgresql":
+            # Don't wait for the disk flush at commit (~7 % of a worker's time): a database
+            # crash can only lose the newest digests together with everything after them,
+            # and the next run builds them again, with the same Message-IDs.
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL synchronous_commit TO OFF")
         subscribers = list(
             Subscriber.objects.select_for_update(skip_locked=True, of=("self",))
             .filter(pk__in=list(subscriber_ids), status=Subscriber.Status.ACTIVE)

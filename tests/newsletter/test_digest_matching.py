@@ -291,6 +291,44 @@ def test_the_more_page_is_capped_but_the_count_says_how_many_matched(monkeypatch
     assert DigestItem.objects.filter(digest=digest).count() == 3
 
 
+def test_ranking_a_shortlist_gives_the_same_digest_as_scoring_every_match(monkeypatch):
+    monkeypatch.setattr(digests, "MORE_PAGE_LIMIT", 3)
+    words = ["diffusion", "video", "graph", "robot"]
+    papers = [
+        PaperFactory(
+            title=f"{words[n % 4].title()} study {n}" if n % 3 else f"Study {n}",
+            abstract=f"We use {words[n % 4]} and {words[(n * 7) % 4]}.",
+            categories=["cs.CV"] if n % 2 else ["cs.LG"],
+            authors=["Ada Lovelace"] if n % 5 == 0 else ["Alan Turing"],
+            hf_upvotes=(n * 37) % 11,
+            is_featured=n % 13 == 0,
+        )
+        for n in range(40)
+    ]
+    day = papers[0].announced_on
+    topics = [TopicFactory(query=word) for word in words]
+    readers = [
+        SubscriberFactory(topics=topics[:2], max_papers=2),
+        SubscriberFactory(topics=topics[1:], own_query="study", max_papers=4),
+        SubscriberFactory(topics=[topics[0]], categories=["cs.CV"], authors=["Ada Lovelace"]),
+        SubscriberFactory(categories=["cs.LG"], max_papers=1),
+    ]
+
+    def plans():
+        found = digests.preview_plans(subscriber_ids=[r.pk for r in readers], edition_on=day)
+        return sorted(found, key=lambda plan: plan.subscriber.pk)
+
+    def ranked(found):
+        return [[(i.paper_id, i.rank, i.in_email) for i in plan.items] for plan in found]
+
+    shortlisted = plans()
+    monkeypatch.setattr(digests, "contenders", lambda matches, candidates, ranks, limit: candidates)
+    everyone = plans()
+
+    assert ranked(shortlisted) == ranked(everyone)
+    assert all(plan.matched_count > len(plan.items) > 1 for plan in everyone)
+
+
 def test_each_item_records_the_topics_and_words_that_matched():
     paper = PaperFactory(
         title="Text-to-image diffusion", abstract="Flow matching too.", authors=["Ada Lovelace"]
