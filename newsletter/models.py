@@ -110,9 +110,7 @@ class Digest(models.Model):
     edition_on = models.DateField()
     covers_from = models.DateField()
     covers_to = models.DateField()
-    status = models.CharField(
-        max_length=20, choices=Status.choices, default=Status.PENDING, db_index=True
-    )
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
     paper_count = models.PositiveSmallIntegerField(default=0)
     more_count = models.PositiveIntegerField(default=0)
     matched_count = models.PositiveIntegerField(
@@ -148,7 +146,10 @@ class DigestItem(models.Model):
     """A paper in a digest; (subscriber, paper) is unique so no paper reaches a reader twice."""
 
     digest = models.ForeignKey(Digest, on_delete=models.CASCADE, related_name="items")
-    subscriber = models.ForeignKey(Subscriber, on_delete=models.CASCADE, related_name="+")
+    # No index of its own: the (subscriber, paper) constraint's index serves subscriber lookups.
+    subscriber = models.ForeignKey(
+        Subscriber, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     paper = models.ForeignKey("papers.Paper", on_delete=models.CASCADE, related_name="+")
     rank = models.PositiveSmallIntegerField()
     in_email = models.BooleanField(default=True, help_text=_("False: on the 'more' page."))
