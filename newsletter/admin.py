@@ -33,6 +33,7 @@ from newsletter.selectors import RECENT_DAYS, recent_papers, topic_paper_ids
 from papers.admin import status_badge
 from papers.admin_paging import EstimatedCountPaginator
 from papers.forms import CategoriesField
+from papers.models import Paper
 from papers.public_cache import public_cache_key, public_pages_changed
 from papers.selectors import papers_by_ids
 
@@ -530,7 +531,9 @@ def digest_status_badge(digest: Digest) -> str:
 
 class DigestItemInline(admin.TabularInline):
     model = DigestItem
-    fields = ["rank", "paper_link", "in_email", "reasons"]
+    verbose_name = _("paper in the email")
+    verbose_name_plural = _("papers in the email")
+    fields = ["rank", "paper_link", "reasons"]
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -581,6 +584,7 @@ class DigestAdmin(admin.ModelAdmin):
         ("created_at", "sent_at"),
         ("attempts", "lease_expires_at", "claimed_by"),
         "error_details",
+        "more_page",
         "next_digest",
     ]
     readonly_fields = [
@@ -600,8 +604,13 @@ class DigestAdmin(admin.ModelAdmin):
         "lease_expires_at",
         "claimed_by",
         "error_details",
+        "more_page",
         "next_digest",
     ]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Digest]:
+        # The "more" page's lists are only shown on a digest's own page.
+        return super().get_queryset(request).defer("more_paper_ids", "more_reasons")
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # digests are built by the sender, one per subscriber and edition
@@ -624,6 +633,25 @@ class DigestAdmin(admin.ModelAdmin):
             '<a href="{}">{}</a>',
             reverse("admin:newsletter_subscriber_next_digest", args=[digest.subscriber_id]),
             _("Preview it, or send a test copy to yourself"),
+        )
+
+    @admin.display(description=_("the 'more' page"))
+    def more_page(self, digest: Digest) -> str:
+        titles = dict(Paper.objects.filter(pk__in=digest.more_paper_ids).values_list("pk", "title"))
+        rows = [
+            (
+                reverse("admin:papers_paper_change", args=[pid]),
+                Truncator(titles[pid]).chars(120),
+                sending.why_text(reasons),
+            )
+            for pid, reasons in zip(digest.more_paper_ids, digest.more_reasons, strict=False)
+            if pid in titles
+        ]
+        if not rows:
+            return "—"
+        return format_html(
+            "<ol style='margin:0;padding-left:1.5em'>{}</ol>",
+            format_html_join("", '<li><a href="{}">{}</a> <small>{}</small></li>', rows),
         )
 
     @admin.display(description=_("error"))

@@ -14,7 +14,7 @@ from newsletter.sending import why_text
 from newsletter.signing import BadToken, Purpose, read_token
 from newsletter.views import bad_link
 from papers.models import Paper
-from papers.selectors import CARD_FIELDS
+from papers.selectors import CARD_FIELDS, papers_in_order
 
 
 @dataclass(frozen=True)
@@ -33,9 +33,14 @@ def digest_from_token(token: str) -> Digest:
 
 
 def digest_entries(digest: Digest, *, in_email: bool) -> list[DigestEntry]:
-    """The digest's visible papers in rank order, with why each is there: one query."""
+    """The visible papers of the email (or of its "more" page) in rank order, with why each
+    is there: one query."""
+    if not in_email:
+        why = dict(zip(digest.more_paper_ids, digest.more_reasons, strict=False))
+        papers = papers_in_order(ids=digest.more_paper_ids)
+        return [DigestEntry(paper, why_text(why.get(paper.pk, []))) for paper in papers]
     items = (
-        DigestItem.objects.filter(digest=digest, in_email=in_email, paper__is_hidden=False)
+        DigestItem.objects.filter(digest=digest, paper__is_hidden=False)
         .select_related("paper")
         .only("rank", "reasons", *(f"paper__{name}" for name in CARD_FIELDS))
         .order_by("rank")

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import connection, models, transaction
 from django.db.models import Count, Max, Q, Sum
 from django.utils import timezone
 
@@ -617,6 +617,8 @@ def plan_digests(
         for subscriber_id, covers_to in rows:
             previous[(subscriber_id, edition)] = covers_to
 
+    # "Never twice": papers of earlier emails and of their "more" pages. A digest that
+    # showed a paper of the window was made on or after the window's first day.
     sent: dict[int, set[int]] = defaultdict(set)
     for subscriber_id, paper_id in DigestItem.objects.filter(
         subscriber_id__in=ids,
@@ -624,6 +626,10 @@ def plan_digests(
         paper__announced_on__lte=window.until,
     ).values_list("subscriber_id", "paper_id"):
         sent[subscriber_id].add(paper_id)
+    for subscriber_id, more_paper_ids in Digest.objects.filter(
+        subscriber_id__in=ids, edition_on__gte=window.since
+    ).values_list("subscriber_id", "more_paper_ids"):
+        sent[subscriber_id].update(more_paper_ids)
 
     return [
         plan_digest(
@@ -728,14 +734,25 @@ def save_plans(plans: Sequence[DigestPlan]) -> list[Digest]:
             more_count=plan.more_count,
             matched_count=plan.matched_count,
             message_id=message_id_for(subscriber_id=plan.subscriber.pk, edition_on=plan.edition_on),
+            more_paper_ids=[item.paper_id for item in plan.items if not item.in_email],
+            more_reasons=[item.reasons for item in plan.items if not item.in_email],
         )
         for plan in plans
     ]
-    Digest.objects.bulk_create(digests, batch_size=1000)
-    insert_items(
-        (digest.pk, plan.subscriber.pk, item.paper_id, item.rank, item.in_email, item.reasons)
-        for digest, plan in zip(digests, plans, strict=True)
-        for item in plan.items
+    copy_insert(digests, with_ids=True)
+    copy_insert(
+        [
+            DigestItem(
+                digest_id=digest.pk,
+                subscriber_id=plan.subscriber.pk,
+                paper_id=item.paper_id,
+                rank=item.rank,
+                reasons=item.reasons,
+            )
+            for digest, plan in zip(digests, plans, strict=True)
+            for item in plan.items
+            if item.in_email
+        ]
     )
     by_edition: dict[dt.date, list[int]] = defaultdict(list)
     for plan in plans:
@@ -747,22 +764,37 @@ def save_plans(plans: Sequence[DigestPlan]) -> list[Digest]:
     return digests
 
 
-ITEM_COLUMNS = ("digest_id", "subscriber_id", "paper_id", "rank", "in_email", "reasons")
-
-
-def insert_items(rows: Iterable[tuple[int, int, int, int, bool, list[dict[str, object]]]]) -> None:
-    """Digest items in bulk: PostgreSQL's COPY on production (a run writes ~60 rows a reader,
-    and COPY is 3x cheaper than INSERT there), bulk_create elsewhere."""
-    if connection.vendor != "postgresql":
-        DigestItem.objects.bulk_create(
-            [DigestItem(**dict(zip(ITEM_COLUMNS, row, strict=True))) for row in rows],
-            batch_size=2000,
-        )
+def copy_insert(objects: Sequence[models.Model], *, with_ids: bool = False) -> None:
+    """Insert new rows of one model in bulk: PostgreSQL's COPY in production, bulk_create
+    elsewhere. A run writes ~10 rows a reader; COPY is 3x cheaper than INSERT, and Django's
+    client-side quoting of the digests' JSON lists cost ~0.8 ms a reader. With `with_ids`,
+    ids are taken from the table's sequence first, so the objects know their pk."""
+    if not objects:
         return
-    statement = f"COPY {DigestItem._meta.db_table} ({', '.join(ITEM_COLUMNS)}) FROM STDIN"
-    with connection.cursor() as cursor, cursor.cursor.copy(statement) as copy:
-        for *columns, reasons in rows:
-            copy.write_row((*columns, json.dumps(reasons)))
+    model = type(objects[0])
+    if connection.vendor != "postgresql":
+        model.objects.bulk_create(objects, batch_size=1000)
+        return
+    table = model._meta.db_table
+    fields = [f for f in model._meta.concrete_fields if with_ids or not f.primary_key]
+    with connection.cursor() as cursor:
+        if with_ids:
+            cursor.execute(
+                "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+                [table, len(objects)],
+            )
+            for obj, (pk,) in zip(objects, cursor.fetchall(), strict=True):
+                obj.pk = pk
+        columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+        with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+            for obj in objects:
+                copy.write_row([_copy_value(f, f.pre_save(obj, add=True)) for f in fields])
+    for obj in objects:
+        obj._state.adding, obj._state.db = False, connection.alias
+
+
+def _copy_value(field: models.Field, value: object) -> object:
+    return json.dumps(value) if isinstance(field, models.JSONField) else value
 
 
 def preview_plans(

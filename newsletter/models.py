@@ -116,6 +116,11 @@ class Digest(models.Model):
     matched_count = models.PositiveIntegerField(
         default=0, help_text=_("Every matching paper, even past the 'more' page's limit.")
     )
+    # The "more" page: ids, best first, and why each matched (kinds and labels), side by side.
+    # Two small JSON lists per digest instead of ~50 item rows a reader; the ids alone are
+    # what "never twice" reads for every later digest.
+    more_paper_ids = models.JSONField(default=list, blank=True)
+    more_reasons = models.JSONField(default=list, blank=True)
     subject = models.CharField(max_length=300, blank=True)
     message_id = models.CharField(max_length=200, blank=True)
     lease_expires_at = models.DateTimeField(
@@ -143,7 +148,8 @@ class Digest(models.Model):
 
 
 class DigestItem(models.Model):
-    """A paper in a digest; (subscriber, paper) is unique so no paper reaches a reader twice."""
+    """A paper in a digest's email; (subscriber, paper) is unique so no paper reaches a
+    reader's inbox twice (the "more" page's papers are in Digest.more_paper_ids)."""
 
     digest = models.ForeignKey(Digest, on_delete=models.CASCADE, related_name="items")
     # No index of its own: the (subscriber, paper) constraint's index serves subscriber lookups.
@@ -152,7 +158,6 @@ class DigestItem(models.Model):
     )
     paper = models.ForeignKey("papers.Paper", on_delete=models.CASCADE, related_name="+")
     rank = models.PositiveSmallIntegerField()
-    in_email = models.BooleanField(default=True, help_text=_("False: on the 'more' page."))
     reasons = models.JSONField(default=list, blank=True)
 
     class Meta:

@@ -716,12 +716,15 @@ class _Batch:
 def _load_batch(digest_ids: Sequence[int]) -> _Batch:
     """Everything a batch renders, in three queries whatever its size."""
     digests = list(
-        Digest.objects.filter(pk__in=list(digest_ids)).select_related("subscriber").order_by("pk")
+        Digest.objects.filter(pk__in=list(digest_ids))
+        .select_related("subscriber")
+        .defer("more_paper_ids", "more_reasons")
+        .order_by("pk")
     )
     items: dict[int, list[tuple[int, list[dict[str, object]]]]] = defaultdict(list)
     paper_ids: set[int] = set()
     for digest_id, paper_id, reasons in (
-        DigestItem.objects.filter(digest_id__in=list(digest_ids), in_email=True)
+        DigestItem.objects.filter(digest_id__in=list(digest_ids))
         .order_by("digest_id", "rank")
         .values_list("digest_id", "paper_id", "reasons")
     ):
@@ -756,13 +759,31 @@ def compose(digest: Digest, batch: _Batch) -> DigestEmail | None:
 
 
 def record_clipping(digest: Digest, email: DigestEmail, batch: _Batch) -> None:
-    """Cards that did not fit under Gmail's clipping limit are on the "more" page now."""
-    shown = [pid for pid, _reasons in batch.items.get(digest.pk, []) if pid in batch.cards]
+    """Cards that did not fit under Gmail's clipping limit go to the top of the "more" page."""
+    shown = [
+        (pid, reasons) for pid, reasons in batch.items.get(digest.pk, []) if pid in batch.cards
+    ]
     moved = shown[email.cards_in_email :]
-    if moved:
-        DigestItem.objects.filter(digest_id=digest.pk, paper_id__in=moved).update(in_email=False)
+    if not moved:
+        return
+    with transaction.atomic():
+        page = (
+            Digest.objects.select_for_update()
+            .only("more_paper_ids", "more_reasons")
+            .get(pk=digest.pk)
+        )
+        DigestItem.objects.filter(
+            digest_id=digest.pk, paper_id__in=[pid for pid, _r in moved]
+        ).delete()
         Digest.objects.filter(pk=digest.pk).update(
-            paper_count=email.cards_in_email, more_count=F("more_count") + len(moved)
+            paper_count=email.cards_in_email,
+            more_count=F("more_count") + len(moved),
+            more_paper_ids=[pid for pid, _reasons in moved] + page.more_paper_ids,
+            more_reasons=[
+                [{k: v for k, v in reason.items() if k != "words"} for reason in reasons]
+                for _pid, reasons in moved
+            ]
+            + page.more_reasons,
         )
 
 

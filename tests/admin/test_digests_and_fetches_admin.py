@@ -63,17 +63,24 @@ def test_a_digest_is_a_record_nobody_edits_or_adds(editor_client, admin_client):
 
 
 def test_a_digest_page_lists_its_papers_in_rank_order(editor_client, django_assert_max_num_queries):
-    digest = DigestFactory()
+    more = [PaperFactory(title=f"Paper ranked {rank}") for rank in (4, 5)]
+    digest = DigestFactory(
+        more_paper_ids=[paper.pk for paper in more],
+        more_reasons=[[{"kind": "topic", "label": "Robots"}]] * 2,
+    )
     for rank in (2, 1, 3):
         DigestItemFactory(
             digest=digest, rank=rank, paper=PaperFactory(title=f"Paper ranked {rank}")
         )
 
-    with django_assert_max_num_queries(12):
+    with django_assert_max_num_queries(14):
         page = editor_client.get(f"/admin/newsletter/digest/{digest.pk}/change/").content.decode()
 
-    positions = [page.index(f"Paper ranked {rank}") for rank in (1, 2, 3)]
-    assert positions == sorted(positions)
+    in_email = [page.index(f"Paper ranked {rank}") for rank in (1, 2, 3)]
+    on_more_page = [page.index(f"Paper ranked {rank}") for rank in (4, 5)]
+    assert in_email == sorted(in_email)
+    assert on_more_page == sorted(on_more_page)
+    assert "Robots" in page
 
 
 def test_the_digest_list_is_a_few_queries_however_many_digests(

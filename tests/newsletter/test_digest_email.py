@@ -17,6 +17,7 @@ from newsletter import digests, sending
 from newsletter.digests import digests_build
 from newsletter.models import Digest, DigestItem
 from newsletter.signing import Purpose, make_token
+from papers.models import Paper
 from tests.factories import PaperFactory, SubscriberFactory, TopicFactory
 
 pytestmark = pytest.mark.django_db
@@ -179,10 +180,11 @@ def test_a_digest_with_fifty_long_cards_stays_under_gmails_clipping_limit():
 
     html = mail.outbox[0].alternatives[0][0]
     digest = Digest.objects.get(subscriber=reader)
-    shown = DigestItem.objects.filter(digest=digest, in_email=True).count()
+    shown = DigestItem.objects.filter(digest=digest).count()
     assert len(html.encode()) < sending.GMAIL_CLIP_BYTES
     assert 0 < shown < 50
     assert (digest.paper_count, digest.more_count) == (shown, 50 - shown)
+    assert len(digest.more_paper_ids) == len(digest.more_reasons) == 50 - shown
     assert f"And {50 - shown} more matching papers" in html
     assert "Unsubscribe" in html[-3000:]
 
@@ -226,6 +228,16 @@ def test_the_more_page_lists_the_papers_that_did_not_fit(client):
     assert response.status_code == 200
     assert body.count('class="digest-entry"') == 1
     assert "Video four" in body
+    assert "Why: " in body
+
+
+def test_the_more_page_leaves_out_a_paper_hidden_since(client):
+    digest, _message = sent_digest(max_papers=3)
+    Paper.objects.filter(pk__in=digest.more_paper_ids).update(is_hidden=True)
+
+    body = client.get(f"/digest/{view_token(digest)}/more/").content.decode()
+
+    assert "Video four" not in body
 
 
 @pytest.mark.parametrize("purpose", [Purpose.MANAGE, Purpose.UNSUBSCRIBE])

@@ -39,10 +39,14 @@ def build(*subscribers: Subscriber, on: dt.date = TUESDAY) -> digests.BuildResul
 
 
 def digest_papers(subscriber: Subscriber, *, on: dt.date = TUESDAY, in_email: bool | None = None):
+    """The digest's papers in rank order: the email's, then the "more" page's."""
     items = DigestItem.objects.filter(digest__subscriber=subscriber, digest__edition_on=on)
-    if in_email is not None:
-        items = items.filter(in_email=in_email)
-    return [item.paper for item in items.order_by("rank").select_related("paper")]
+    email = [item.paper for item in items.order_by("rank").select_related("paper")]
+    digest = Digest.objects.filter(subscriber=subscriber, edition_on=on).first()
+    more_ids = digest.more_paper_ids if digest else []
+    more_papers = Paper.objects.in_bulk(more_ids)
+    more = [more_papers[pk] for pk in more_ids]
+    return {True: email, False: more, None: email + more}[in_email]
 
 
 def diffusion_reader(**fields) -> Subscriber:
@@ -254,6 +258,22 @@ def test_featured_first_then_title_hits_before_abstract_hits_then_upvotes():
     ]
 
 
+def test_a_paper_on_an_earlier_more_page_never_comes_back_in_a_later_email():
+    first, second = (
+        PaperFactory(title="Diffusion A", hf_upvotes=9),
+        PaperFactory(title="Diffusion B"),
+    )
+    reader = diffusion_reader(max_papers=1, frequency=Subscriber.Frequency.DAILY)
+    day = first.announced_on
+    build(reader, on=day)
+    later = PaperFactory(title="Diffusion C", announced_on=day + dt.timedelta(days=1))
+
+    build(reader, on=day + dt.timedelta(days=1))
+
+    assert digest_papers(reader, on=day) == [first, second]
+    assert digest_papers(reader, on=day + dt.timedelta(days=1)) == [later]
+
+
 def test_papers_matching_more_of_a_readers_topics_rank_higher():
     one = PaperFactory(title="Diffusion alone")
     two = PaperFactory(title="Diffusion video")
@@ -288,7 +308,8 @@ def test_the_more_page_is_capped_but_the_count_says_how_many_matched(monkeypatch
 
     digest = Digest.objects.get(subscriber=reader)
     assert (digest.paper_count, digest.more_count, digest.matched_count) == (1, 2, 6)
-    assert DigestItem.objects.filter(digest=digest).count() == 3
+    assert DigestItem.objects.filter(digest=digest).count() == 1
+    assert len(digest.more_paper_ids) == 2
 
 
 def test_ranking_a_shortlist_gives_the_same_digest_as_scoring_every_match(monkeypatch):
