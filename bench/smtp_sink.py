@@ -2,8 +2,9 @@
 
 Run as its own process: `python -m bench.smtp_sink --port 2525 --log sink.log`. It prints
 `READY <port>` once listening; each accepted message appends `<Message-ID>\t<bytes>\t<rcpt>`
-to the log. Fault options answer 421/451 to a share of messages, drop the connection in the
-middle of DATA, delay answers, or refuse chosen addresses with 550 5.1.1.
+to the log. It offers PIPELINING unless --no-pipelining. Fault options answer 421/451 to a
+share of messages, drop the connection in the middle of DATA, delay answers, or refuse chosen
+addresses with 550 5.1.1.
 """
 
 from __future__ import annotations
@@ -32,6 +33,15 @@ class RecordingHandler:
         self.delay = args.delay_ms / 1000
         self.hard_bounce = set(args.hard_bounce)
         self.random = random.Random(args.seed)
+        self.pipelining = not args.no_pipelining
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses) -> list[str]:
+        """Offer PIPELINING (RFC 2920) like production relays; aiosmtpd reads commands from
+        a buffer, so it already answers pipelined ones correctly, it only doesn't say so."""
+        session.host_name = hostname
+        if not self.pipelining:
+            return responses
+        return [*responses[:-1], "250-PIPELINING", responses[-1]]
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options) -> str:
         if address.lower() in self.hard_bounce:
@@ -98,6 +108,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--delay-ms", type=float, default=0.0)
     parser.add_argument("--hard-bounce", nargs="*", default=[], help="addresses to 550")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--no-pipelining", action="store_true", help="don't offer PIPELINING")
     args = parser.parse_args(argv)
 
     tls_context = self_signed_context(Path(args.log).parent) if args.starttls else None

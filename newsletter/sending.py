@@ -555,6 +555,50 @@ def _tls_context() -> ssl.SSLContext:
     return ssl.create_default_context(cafile=settings.EMAIL_SSL_CAFILE or None)
 
 
+_LEADING_DOT = re.compile(rb"(?m)^\.")
+
+
+def pipelined_sendmail(connection: smtplib.SMTP, sender: str, recipient: str, data: bytes) -> None:
+    """smtplib's sendmail in two round trips instead of four (RFC 2920 PIPELINING, which
+    every production relay offers): MAIL, RCPT and DATA go out together, then the message.
+    Raises what sendmail raises, so callers treat both alike; the message is accepted only
+    by the reply to its final dot, as before."""
+    connection.send(f"MAIL FROM:<{sender}>\r\nRCPT TO:<{recipient}>\r\nDATA\r\n".encode())
+    mail, rcpt, start = connection.getreply(), connection.getreply(), connection.getreply()
+    refused: smtplib.SMTPResponseException | None = None
+    if mail[0] != 250:
+        refused = smtplib.SMTPSenderRefused(mail[0], mail[1], sender)
+    elif rcpt[0] not in (250, 251):
+        refused = smtplib.SMTPRecipientsRefused({recipient: rcpt})  # type: ignore[assignment]
+    elif start[0] != 354:
+        refused = smtplib.SMTPDataError(*start)
+    if refused is not None:
+        if start[0] == 354:  # a server that took DATA anyway gets an empty message, dropped
+            connection.send(b".\r\n")
+            connection.getreply()
+        _reset(connection)
+        raise refused
+    body = _LEADING_DOT.sub(b"..", data)
+    if not body.endswith(b"\r\n"):
+        body += b"\r\n"
+    connection.send(body + b".\r\n")
+    code, message = connection.getreply()
+    if code != 250:
+        if code == 421:
+            connection.close()
+        else:
+            _reset(connection)
+        raise smtplib.SMTPDataError(code, message)
+
+
+def _reset(connection: smtplib.SMTP) -> None:
+    """RSET after a refusal, as sendmail does; a server that already hung up is left be."""
+    try:
+        connection.rset()
+    except smtplib.SMTPServerDisconnected:
+        pass
+
+
 class SmtpMailer:
     """One SMTP connection, reused for a whole batch, reopened once if the server drops it."""
 
@@ -577,6 +621,7 @@ class SmtpMailer:
                 connection.starttls(context=_tls_context())
             if settings.EMAIL_HOST_USER:
                 connection.login(settings.EMAIL_HOST_USER, settings.EMAIL_HOST_PASSWORD)
+            connection.ehlo_or_helo_if_needed()
         except (OSError, smtplib.SMTPException) as error:
             raise RelayUnavailable(f"{error.__class__.__name__}: {error}") from error
         return connection
@@ -591,7 +636,10 @@ class SmtpMailer:
             self.connection = self._connect()
         connection = self.connection
         try:
-            connection.sendmail(envelope_sender(), [email.to], data)
+            if connection.has_extn("pipelining") and email.to.isascii():
+                pipelined_sendmail(connection, envelope_sender(), email.to, data)
+            else:
+                connection.sendmail(envelope_sender(), [email.to], data)
         except smtplib.SMTPRecipientsRefused as error:
             code, message = error.recipients.get(email.to, (450, b"recipient refused"))
             delivery = classify(code, message)

@@ -22,10 +22,12 @@ def processes(tmp_path):
     celery_app.conf.task_always_eager = True
 
 
-@pytest.fixture
-def sink(settings):
-    """An aiosmtpd sink in this process, with Django's SMTP settings pointed at it."""
-    with SinkServer() as server:
+@pytest.fixture(params=["pipelining", "one command at a time"])
+def sink(settings, request):
+    """An aiosmtpd sink in this process, with Django's SMTP settings pointed at it; every
+    test using it runs against a server offering PIPELINING (as production relays do) and
+    against one that does not."""
+    with SinkServer(pipelining=request.param == "pipelining") as server:
         use_smtp(settings, server.port)
         yield server.sink
 

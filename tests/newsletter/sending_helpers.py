@@ -57,11 +57,12 @@ class Sink:
     recipients: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     sessions: int = 0
+    pipelining: bool = True
 
     async def handle_EHLO(self, server, session, envelope, hostname, responses) -> list[str]:
         self.sessions += 1
         session.host_name = hostname
-        return responses
+        return [*responses[:-1], "250-PIPELINING", responses[-1]] if self.pipelining else responses
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options) -> str:
         if address in self.rcpt_answers:
@@ -93,8 +94,8 @@ class Sink:
 
 
 class SinkServer:
-    def __init__(self) -> None:
-        self.sink = Sink()
+    def __init__(self, *, pipelining: bool = True) -> None:
+        self.sink = Sink(pipelining=pipelining)
         self.port = free_port()
         self.controller = Controller(
             self.sink, hostname="127.0.0.1", port=self.port, decode_data=False

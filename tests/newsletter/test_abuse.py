@@ -16,6 +16,7 @@ from newsletter.digests import digests_build
 from newsletter.models import Digest, Subscriber
 from newsletter.signing import URL_NAMES, Purpose, make_token
 from tests.factories import PaperFactory, SubscriberFactory, TopicFactory
+from tests.newsletter.sending_helpers import SinkServer, use_smtp
 
 pytestmark = pytest.mark.django_db
 
@@ -42,11 +43,16 @@ def header_lines(raw: bytes) -> list[bytes]:
 # --- Header injection ----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("transport", ["smtp", "django backend"])
+@pytest.mark.parametrize("transport", ["smtp", "smtp with pipelining", "django backend"])
 def test_a_line_break_in_a_stored_address_fails_that_digest_alone_and_the_batch_goes_on(
-    transport, request
+    transport, settings, request
 ):
-    sink = request.getfixturevalue("sink") if transport == "smtp" else None
+    sink = None
+    if transport != "django backend":
+        server = SinkServer(pipelining=transport == "smtp with pipelining")
+        request.addfinalizer(server.__exit__)
+        use_smtp(settings, server.__enter__().port)
+        sink = server.sink
     first, bad, last = built_digests("a@example.com", "bad@example.com", "z@example.com")
     # Forms refuse such an address; a row written some other way must still not inject.
     Subscriber.objects.filter(pk=bad.subscriber_id).update(email="bad@example.com" + INJECTED)
