@@ -255,27 +255,33 @@ def measure_rendering(sample: int) -> dict:
 
 
 def wait_for_run(*, edition: date, expected: int, timeout: float) -> dict:
+    """Wait until every reader's digest is built and settled. The poll asks only for the
+    unsettled ones (an index range on status) and counts the whole edition only when that is
+    zero or every 5 s for progress: a full count 4 times a second cost the database under test
+    ~10 % of a core by the end of a 100k run."""
     from django.db.models import Count
 
     from newsletter.models import Digest
 
+    unsettled_statuses = (Digest.Status.PENDING, Digest.Status.SENDING)
+    edition_digests = Digest.objects.filter(edition_on=edition)
+
+    def counts() -> dict[str, int]:
+        return dict(edition_digests.values_list("status").annotate(n=Count("id")).order_by())
+
     started = time.monotonic()
     last_report = 0.0
     while True:
-        counts = dict(
-            Digest.objects.filter(edition_on=edition)
-            .values_list("status")
-            .annotate(n=Count("id"))
-            .values_list("status", "n")
-        )
-        settled = sum(n for status, n in counts.items() if status not in ("pending", "sending"))
         elapsed = time.monotonic() - started
-        if settled >= expected:
-            return {"seconds": elapsed, "statuses": counts}
+        unsettled = edition_digests.filter(status__in=unsettled_statuses).count()
+        if unsettled == 0 and edition_digests.count() >= expected:
+            return {"seconds": elapsed, "statuses": counts()}
         if elapsed > timeout:
-            raise SystemExit(f"run not finished after {timeout:.0f} s: {counts}")
+            raise SystemExit(f"run not finished after {timeout:.0f} s: {counts()}")
         if elapsed - last_report >= 5:
-            print(f"  {elapsed:6.1f} s  {settled}/{expected} settled  {counts}", flush=True)
+            now = counts()
+            settled = sum(n for status, n in now.items() if status not in unsettled_statuses)
+            print(f"  {elapsed:6.1f} s  {settled}/{expected} settled  {now}", flush=True)
             last_report = elapsed
         time.sleep(0.25)
 
