@@ -651,7 +651,12 @@ def plan_digests(
 class BuildResult:
     built: int = 0
     skipped: int = 0
-    digest_ids: list[int] = field(default_factory=list)
+    digest_ids: list[int] = field(default_factory=list)  # unsent: to be claimed
+    claimed_ids: list[int] = field(default_factory=list)  # built already held by `claimed_by`
+
+
+def lease_length() -> dt.timedelta:
+    return dt.timedelta(seconds=settings.DIGEST_LEASE_SECONDS)
 
 
 def reader_editions(
@@ -674,12 +679,15 @@ def digests_build(
     subscriber_ids: Sequence[int],
     run_at: dt.datetime | None = None,
     edition_on: dt.date | None = None,
+    claimed_by: str = "",
 ) -> BuildResult:
     """Build the missing digests of a chunk of readers and list those still to send.
 
     Safe to run twice, and at the same time as another run: readers are locked with SKIP
     LOCKED (a concurrent run leaves them to the one that holds them), a reader whose edition
     exists is not rebuilt, and the unique (subscriber, edition) constraint has the last word.
+    With `claimed_by` (a send task's token), new digests are born claimed by it, with a lease,
+    as sending.claim_digests would leave them: one UPDATE of every digest fewer per run.
     """
     result = BuildResult()
     with transaction.atomic():
@@ -711,27 +719,34 @@ def digests_build(
                 result.digest_ids.append(digest_id)
         missing = [s for s in subscribers if (s.pk, editions[s.pk]) not in existing]
         plans = plan_digests(subscribers=missing, editions=editions)
-        saved = save_plans(plans)
+        saved = save_plans(plans, claimed_by=claimed_by)
         result.built = sum(1 for plan in plans if not plan.is_empty)
         result.skipped = len(plans) - result.built
-        result.digest_ids += [
-            digest.pk for digest in saved if digest.status == Digest.Status.PENDING
-        ]
+        fresh = [digest.pk for digest in saved if digest.status != Digest.Status.SKIPPED_EMPTY]
+        if claimed_by:
+            result.claimed_ids = fresh
+        else:
+            result.digest_ids += fresh
     return result
 
 
-def save_plans(plans: Sequence[DigestPlan]) -> list[Digest]:
-    """Digest rows (pending, or skipped when empty), their items, and each reader's
-    last_digest_on, in a handful of bulk statements."""
+def save_plans(plans: Sequence[DigestPlan], *, claimed_by: str = "") -> list[Digest]:
+    """Digest rows (pending, or sending under `claimed_by`'s lease, or skipped when empty),
+    their items, and each reader's last_digest_on, in a handful of bulk statements."""
     if not plans:
         return []
+    unsent = Digest.Status.SENDING if claimed_by else Digest.Status.PENDING
+    lease_expires_at = timezone.now() + lease_length() if claimed_by else None
     digests = [
         Digest(
             subscriber_id=plan.subscriber.pk,
             edition_on=plan.edition_on,
             covers_from=plan.covers_from,
             covers_to=plan.covers_to,
-            status=Digest.Status.SKIPPED_EMPTY if plan.is_empty else Digest.Status.PENDING,
+            status=Digest.Status.SKIPPED_EMPTY if plan.is_empty else unsent,
+            claimed_by="" if plan.is_empty else claimed_by,
+            lease_expires_at=None if plan.is_empty else lease_expires_at,
+            attempts=1 if claimed_by and not plan.is_empty else 0,
             paper_count=plan.paper_count,
             more_count=plan.more_count,
             matched_count=plan.matched_count,

@@ -51,6 +51,7 @@ from newsletter.digests import (
     chunked,
     digests_build,
     due_subscriber_ids,
+    lease_length,
     message_id_for,
     preview_plans,
 )
@@ -94,10 +95,6 @@ DKIM_HEADERS = (
 
 
 # --- Claiming ----------------------------------------------------------------------------
-
-
-def lease_length() -> dt.timedelta:
-    return dt.timedelta(seconds=settings.DIGEST_LEASE_SECONDS)
 
 
 def claim_digests(*, digest_ids: Sequence[int], token: str) -> list[int]:
@@ -1012,8 +1009,11 @@ def made_ahead(items: Iterator[T], *, depth: int = 8) -> Iterator[T]:
         sys.setswitchinterval(switch_interval)
 
 
-def digests_send(*, digest_ids: Sequence[int], token: str) -> SendReport:
+def digests_send(
+    *, digest_ids: Sequence[int], token: str, claimed_ids: Sequence[int] = ()
+) -> SendReport:
     """Claim, render and send a batch over one connection; record each answer at once.
+    (`claimed_ids`: digests the caller built already held by `token`, sent without a claim.)
 
     A digest is marked sent right after the server accepts it, so a crash can resend at
     most the message in flight, and with the same Message-ID. The next emails are rendered
@@ -1021,7 +1021,7 @@ def digests_send(*, digest_ids: Sequence[int], token: str) -> SendReport:
     report (see tasks).
     """
     report = SendReport()
-    claimed = claim_digests(digest_ids=digest_ids, token=token)
+    claimed = sorted([*claim_digests(digest_ids=digest_ids, token=token), *claimed_ids])
     if not claimed:
         return report
     batch = _load_batch(claimed)
@@ -1162,8 +1162,10 @@ def build_and_send(
     still unsent over one connection. (Building the next batch in a thread while this one
     is sent was tried: the third thread's GIL contention cost more than it hid, 221 vs 252
     emails/s at 20k readers.)"""
-    built = digests_build(subscriber_ids=subscriber_ids, run_at=run_at, edition_on=edition_on)
-    sent = digests_send(digest_ids=built.digest_ids, token=token)
+    built = digests_build(
+        subscriber_ids=subscriber_ids, run_at=run_at, edition_on=edition_on, claimed_by=token
+    )
+    sent = digests_send(digest_ids=built.digest_ids, token=token, claimed_ids=built.claimed_ids)
     schedule_retries(sent)
     return built, sent
 

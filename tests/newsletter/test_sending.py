@@ -75,6 +75,27 @@ def test_a_claimed_digest_cannot_be_claimed_by_another_worker():
     assert (digest.status, digest.claimed_by, digest.attempts) == ("sending", "worker-a", 1)
 
 
+def test_a_send_task_holds_the_digests_it_builds_from_the_start():
+    paper = PaperFactory(title="Diffusion for everyone")
+    reader = SubscriberFactory(topics=[TopicFactory(query="diffusion")])
+
+    built = digests_build(
+        subscriber_ids=[reader.pk], edition_on=paper.announced_on, claimed_by="task-1"
+    )
+
+    digest = Digest.objects.get(subscriber=reader)
+    assert (built.claimed_ids, built.digest_ids) == ([digest.pk], [])
+    assert (digest.status, digest.claimed_by, digest.attempts) == ("sending", "task-1", 1)
+    assert digest.lease_expires_at > timezone.now()
+    assert claim_digests(digest_ids=[digest.pk], token="task-2") == []
+
+    report = digests_send(digest_ids=[], token="task-1", claimed_ids=built.claimed_ids)
+
+    digest.refresh_from_db()
+    assert report.sent == 1
+    assert (digest.status, digest.attempts) == ("sent", 1)
+
+
 def test_a_dead_workers_digest_is_free_again_when_its_lease_runs_out(settings):
     settings.DIGEST_LEASE_SECONDS = 600
     digest = ready_digests("a@example.com")[0]
