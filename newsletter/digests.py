@@ -783,8 +783,10 @@ def copy_insert(objects: Sequence[models.Model], *, with_ids: bool = False) -> N
     if not objects:
         return
     model = type(objects[0])
-    fields = [f for f in model._meta.concrete_fields if with_ids or not f.primary_key]
-    if with_ids and connection.vendor == "postgresql":
+    if connection.vendor != "postgresql":
+        model.objects.bulk_create(objects, batch_size=1000)
+        return
+    if with_ids:
         with connection.cursor() as cursor:
             cursor.execute(
                 "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
@@ -792,9 +794,7 @@ def copy_insert(objects: Sequence[models.Model], *, with_ids: bool = False) -> N
             )
             for obj, (pk,) in zip(objects, cursor.fetchall(), strict=True):
                 obj.pk = pk
-    elif connection.vendor != "postgresql":
-        model.objects.bulk_create(objects, batch_size=1000)
-        return
+    fields = [f for f in model._meta.concrete_fields if with_ids or not f.primary_key]
     copy_rows(
         model,
         [f.attname for f in fields],
