@@ -52,6 +52,20 @@ def setup_django() -> None:
     django.setup()
 
 
+def starting_synonyms():
+    """The synonyms the migrations ship, compiled (None before there were synonyms)."""
+    from newsletter import matching
+
+    table = getattr(matching, "SynonymTable", None)
+    for module in ("0011_revised_starting_topics",):
+        try:
+            found = importlib.import_module(f"newsletter.migrations.{module}")
+        except ImportError:
+            continue
+        return table.build(found.STARTING_SYNONYMS) if table else None
+    return None
+
+
 def starting_topics() -> list[tuple[str, str, list[str]]]:
     """(name, query, categories) of the topics the product ships, newest definition first."""
     for module in ("0011_revised_starting_topics", "0002_starting_topics"):
@@ -246,7 +260,9 @@ def measure_curve(args: argparse.Namespace) -> list[dict]:
         + (f" -{rng.choice(words)}" if rng.random() < 0.3 else "")
         for _ in range(max(10, args.subscribers // 10))
     ]
-    window = PaperWindow(since=day - timedelta(days=6), until=day, index=build_index(papers), facts={})
+    window = PaperWindow(
+        since=day - timedelta(days=6), until=day, index=build_index(papers), facts={}
+    )
     sizes = sorted({max(1, args.subscribers // 100), args.subscribers // 10, args.subscribers})
     readers = make_readers(
         count=max(sizes), topic_filters=topic_filters, own_queries=own_queries, rng=rng
@@ -275,6 +291,11 @@ def measure_curve(args: argparse.Namespace) -> list[dict]:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     setup_django()
+    from newsletter import matching
+
+    table = starting_synonyms()
+    if table is not None:  # as a worker would have them, without a database here
+        matching.use_synonym_source(lambda: table)
     papers = make_indexed_papers(args.papers, day=date(2026, 3, 24), seed=11)
     print(f"index: {len(papers):,} papers", flush=True)
     _index, index_numbers = measure_index(papers)
