@@ -11,7 +11,7 @@ TEST_CACHE_URL := $(or $(CACHE_URL),rediscache://127.0.0.1:6379/2)
 TEST_ENV := DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) \
 	CACHE_URL=$(TEST_CACHE_URL) SECRET_KEY=test-only-secret-key EMAIL_URL=memorymail://
 
-.PHONY: install run test test-faults bench lint format clean
+.PHONY: install run test test-faults bench relevance lint format clean
 
 install: $(VENV)/.installed
 
@@ -39,6 +39,10 @@ test-faults: install
 
 bench: install
 	$(TEST_ENV) $(BIN)/python -m bench.run $(BENCH_ARGS)
+
+## How well the starting topics find what a curator would pick (bench/data/relevance.jsonl).
+relevance: install
+	$(BIN)/python -m bench.relevance $(RELEVANCE_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

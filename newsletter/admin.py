@@ -28,8 +28,9 @@ from django.utils.translation import ngettext
 
 from newsletter import digests, sending, services
 from newsletter.forms import validated_query
-from newsletter.models import Digest, DigestItem, Subscriber, Topic
+from newsletter.models import Digest, DigestItem, Subscriber, Synonym, Topic
 from newsletter.selectors import RECENT_DAYS, recent_papers, topic_paper_ids
+from newsletter.synonyms import Rule, check_synonym, synonyms_changed
 from papers.admin import status_badge
 from papers.admin_paging import EstimatedCountPaginator
 from papers.forms import CategoriesField
@@ -100,6 +101,7 @@ class TopicAdmin(admin.ModelAdmin):
         "description",
         "query",
         "categories",
+        "require_strong_match",
         ("is_active", "position"),
         "matched_recently",
         "followers",
@@ -165,6 +167,54 @@ class TopicAdmin(admin.ModelAdmin):
         if count > PREVIEW_PAPERS:
             summary += " " + str(_("The first %(shown)d:")) % {"shown": PREVIEW_PAPERS}
         return format_html('<p style="margin:0">{}</p><ol style="margin:0">{}</ol>', summary, rows)
+
+
+# --- synonyms -----------------------------------------------------------------------------
+
+
+class SynonymForm(forms.ModelForm):
+    class Meta:
+        model = Synonym
+        fields = ["phrase", "also_finds", "both_ways", "note"]
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        if self.errors:
+            return cleaned
+        others = Synonym.objects.exclude(pk=self.instance.pk).values_list(
+            "phrase", "also_finds", "both_ways"
+        )
+        check_synonym(
+            rule=Rule(cleaned["phrase"], cleaned["also_finds"], cleaned["both_ways"]),
+            others=[Rule(*row) for row in others],
+            index=recent_papers().index,
+        )
+        return cleaned
+
+
+@admin.register(Synonym)
+class SynonymAdmin(admin.ModelAdmin):
+    form = SynonymForm
+    list_display = ["phrase", "direction", "also_finds", "note", "updated_at"]
+    search_fields = ["phrase", "also_finds", "note"]
+
+    @admin.display(description=_("finds"))
+    def direction(self, synonym: Synonym) -> str:
+        return "↔" if synonym.both_ways else "→"
+
+    def save_model(
+        self, request: HttpRequest, obj: Synonym, form: forms.Form, change: bool
+    ) -> None:
+        super().save_model(request, obj, form, change)
+        transaction.on_commit(synonyms_changed)
+
+    def delete_model(self, request: HttpRequest, obj: Synonym) -> None:
+        super().delete_model(request, obj)
+        transaction.on_commit(synonyms_changed)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Synonym]) -> None:
+        super().delete_queryset(request, queryset)
+        transaction.on_commit(synonyms_changed)
 
 
 # --- subscribers --------------------------------------------------------------------------

@@ -4,33 +4,66 @@ Matching happens here in Python, never in SQL, so a query finds the same papers 
 PostgreSQL and on the embedded SQLite.
 
 Syntax (case-insensitive, accents ignored):
-    diffusion transformer      both words
-    "text-to-image"            the exact phrase (a hyphenated word is a phrase too)
-    video OR audio             either word; OR binds tighter than the implicit AND
+    diffusion transformer      both words, each in any of its forms (transformers, diffused)
+    text-to-image              the words in this order, in any of their forms
+    "score matching"           exactly these words in this order (quotes turn word forms off)
+    "image generation"~        the words in any form and any order, at most 2 other words
+                               between each and the next ("generating realistic images");
+                               "image generation"~5 allows 5
+    video OR audio             either; OR binds tighter than the implicit AND
     -survey, -"user study"     leave out papers with that word or phrase
+
+Word forms come from the Snowball English stemmer, applied to queries and papers alike, plus
+British spellings (-ise, -isation) read as American ones. Editors' synonyms (SynonymTable)
+widen every unquoted word or phrase that is one of theirs: T2I also finds text-to-image.
+
+How well a paper matches: strong when a query term is in its title, or when each required part
+of the query has a term mentioned at least twice; passing otherwise (mentioned in passing).
 """
 
 from __future__ import annotations
 
+import enum
 import functools
+import itertools
 import re
+import threading
 import unicodedata
-from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections import OrderedDict, defaultdict
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+
+import Stemmer
 
 MAX_QUERY_LENGTH = 500
 MAX_QUERY_TERMS = 40
 MAX_PHRASE_WORDS = 12
+MAX_NEAR_WORDS = 4
+MAX_NEAR_DISTANCE = 10
+NEAR_DEFAULT_DISTANCE = 2
+# Phrase candidates one query may make the index confirm (each a substring or pattern test of
+# one paper's text, ~0.3-1 µs): bounds what a crafted query costs, whatever the index size.
+MAX_PHRASE_CHECKS = 60_000
+# The index remembers phrase results up to these bounds, least recently used first out.
+PHRASE_CACHE_ENTRIES = 4096
+PHRASE_CACHE_IDS = 400_000
 
 Phrase = tuple[str, ...]
 
 _WORD = re.compile(r"[^\W_]+")
 _BARE_TERM = re.compile(r'[^\s"]+')
+_NEAR_SUFFIX = re.compile(r"~(\d*)")
+_VOWELS = frozenset("aeiouy")
+_BRITISH = re.compile(r"(?<=..)(is|ys)(e|ed|es|ing|ation|ations|er|ers)$")
 
 
 class QuerySyntaxError(ValueError):
     """A query the reader must fix; the message says how, in words they understand."""
+
+
+class QueryTooBroad(QuerySyntaxError):
+    """A query whose phrases would make the index check too many papers."""
 
 
 def normalise_words(text: str) -> list[str]:
@@ -40,63 +73,182 @@ def normalise_words(text: str) -> list[str]:
     return _WORD.findall(stripped)
 
 
-def _joined(words: Sequence[str]) -> str:
-    return " " + " ".join(words) + " "
+_stemmer_local = threading.local()
+
+
+@functools.lru_cache(maxsize=200_000)
+def word_stem(word: str) -> str:
+    """The form a word is matched by: Snowball English, British -ise read as -ize, and an
+    acronym's plural as its singular (LLMs as LLM)."""
+    if len(word) > 6:
+        word = _BRITISH.sub(lambda m: ("iz" if m[1] == "is" else "yz") + m[2], word)
+    stemmer = getattr(_stemmer_local, "stemmer", None)
+    if stemmer is None:
+        stemmer = _stemmer_local.stemmer = Stemmer.Stemmer("english")
+    stem = stemmer.stemWord(word)
+    if stem == word and len(word) >= 4 and word[-1] == "s" and not _VOWELS & set(word[:-1]):
+        stem = word[:-1]
+    return stem
+
+
+def phrase_stems(words: Sequence[str]) -> Phrase:
+    return tuple(word_stem(word) for word in words)
+
+
+# --- Synonyms -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SynonymTable:
+    """Editors' synonyms, compiled: for a word or phrase (by its stems), the other spellings it
+    also finds. Rules chain (A finds B, B finds C: A finds C); a synonym is applied once."""
+
+    expansions: Mapping[Phrase, tuple[Phrase, ...]] = field(default_factory=dict)
+    version: str = ""
+
+    @classmethod
+    def build(cls, rules: Iterable[tuple[str, str, bool]], *, version: str = "") -> SynonymTable:
+        """From (phrase, also finds, both ways) rules as editors write them."""
+        spelling: dict[Phrase, Phrase] = {}
+        edges: dict[Phrase, set[Phrase]] = defaultdict(set)
+        for phrase, also_finds, both_ways in rules:
+            source, target = normalise_words(phrase), normalise_words(also_finds)
+            if not source or not target:
+                continue
+            source_key, target_key = phrase_stems(source), phrase_stems(target)
+            if source_key == target_key:
+                continue
+            spelling.setdefault(source_key, tuple(source))
+            spelling.setdefault(target_key, tuple(target))
+            edges[source_key].add(target_key)
+            if both_ways:
+                edges[target_key].add(source_key)
+        expansions = {}
+        for start in edges:
+            seen, stack = {start}, [start]
+            while stack:
+                for following in edges.get(stack.pop(), ()):
+                    if following not in seen:
+                        seen.add(following)
+                        stack.append(following)
+            seen.discard(start)
+            expansions[start] = tuple(sorted(spelling[key] for key in seen))
+        return cls(expansions=expansions, version=version)
+
+    def alternatives(self, words: Sequence[str]) -> tuple[Phrase, ...]:
+        return self.expansions.get(phrase_stems(words), ())
+
+
+NO_SYNONYMS = SynonymTable()
+_synonym_source: Callable[[], SynonymTable] = lambda: NO_SYNONYMS  # noqa: E731
+
+
+def use_synonym_source(source: Callable[[], SynonymTable]) -> None:
+    """Where parse_query finds the synonyms in force when none are given (the app's ready())."""
+    global _synonym_source
+    _synonym_source = source
+
+
+@contextmanager
+def synonyms_in_force(table: SynonymTable) -> Iterator[None]:
+    """Parse with `table` for a while (tests, benchmarks), then restore the source."""
+    previous = _synonym_source
+    use_synonym_source(lambda: table)
+    try:
+        yield
+    finally:
+        use_synonym_source(previous)
+
+
+def current_synonyms() -> SynonymTable:
+    return _synonym_source()
+
+
+# --- Queries --------------------------------------------------------------------------------
+
+
+class Form(enum.Enum):
+    WORDS = "words"  # unquoted: word forms, in order
+    EXACT = "exact"  # quoted: these very words, in order
+    NEAR = "near"  # quoted with ~: word forms, any order, a few words apart
+
+
+@dataclass(frozen=True)
+class Term:
+    """One word or phrase of a query, and the editors' synonyms it also finds."""
+
+    words: Phrase
+    form: Form = Form.WORDS
+    distance: int = 0
+    synonyms: tuple[Phrase, ...] = ()
+
+    @property
+    def spelling(self) -> str:
+        """How the query spells it, canonically (parse_query reads it back the same)."""
+        if self.form is Form.EXACT:
+            return '"' + " ".join(self.words) + '"'
+        if self.form is Form.NEAR:
+            return '"' + " ".join(self.words) + f'"~{self.distance}'
+        return "-".join(self.words)
+
+    @property
+    def display(self) -> str:
+        """The words as a reader reads them on a card."""
+        return " ".join(self.words)
 
 
 @dataclass(frozen=True)
 class Query:
-    """A parsed query: all `required` groups must match (any phrase of a group will do),
-    no `excluded` phrase may."""
+    """A parsed query: all `required` groups must match (any term of a group will do),
+    no `excluded` term may."""
 
-    required: tuple[tuple[Phrase, ...], ...]
-    excluded: tuple[Phrase, ...] = ()
+    required: tuple[tuple[Term, ...], ...]
+    excluded: tuple[Term, ...] = ()
 
     @functools.cached_property
     def canonical(self) -> str:
         """One spelling per meaning: equal queries evaluate once per run."""
-
-        def spell(phrase: Phrase) -> str:
-            return phrase[0] if len(phrase) == 1 else '"' + " ".join(phrase) + '"'
-
-        groups = [" OR ".join(spell(p) for p in group) for group in self.required]
-        return " ".join(groups + ["-" + spell(p) for p in self.excluded])
+        groups = [" OR ".join(term.spelling for term in group) for group in self.required]
+        return " ".join(groups + ["-" + term.spelling for term in self.excluded])
 
     @functools.cached_property
-    def positive_phrases(self) -> tuple[Phrase, ...]:
-        return tuple(phrase for group in self.required for phrase in group)
-
-
-@dataclass(frozen=True)
-class _Term:
-    phrase: Phrase
-    excluded: bool
+    def positive_terms(self) -> tuple[Term, ...]:
+        return tuple(term for group in self.required for term in group)
 
 
 _OR = object()
 
 
-def parse_query(text: str) -> Query:
-    """Parse reader-typed search syntax, or raise QuerySyntaxError saying what to fix."""
+@dataclass(frozen=True)
+class _Lexed:
+    term: Term
+    excluded: bool
+
+
+def parse_query(text: str, *, synonyms: SynonymTable | None = None) -> Query:
+    """Parse reader-typed search syntax, or raise QuerySyntaxError saying what to fix.
+
+    Unquoted words and ~ phrases take the synonyms in force (`synonyms`, else the app's).
+    """
     if len(text) > MAX_QUERY_LENGTH:
         raise QuerySyntaxError(f"Keep the query under {MAX_QUERY_LENGTH} characters.")
-    items = _lex(text)
-    required: list[list[Phrase]] = []
-    excluded: list[Phrase] = []
+    table = current_synonyms() if synonyms is None else synonyms
+    required: list[list[Term]] = []
+    excluded: list[Term] = []
     previous: object = None
-    for item in items:
+    for item in _lex(text, table):
         if item is _OR:
-            if not isinstance(previous, _Term) or previous.excluded:
+            if not isinstance(previous, _Lexed) or previous.excluded:
                 raise QuerySyntaxError("Put OR between two words, like: video OR audio.")
-        elif isinstance(item, _Term) and item.excluded:
+        elif isinstance(item, _Lexed) and item.excluded:
             if previous is _OR:
                 raise QuerySyntaxError("OR cannot be followed by an excluded (-) word.")
-            excluded.append(item.phrase)
-        elif isinstance(item, _Term):
+            excluded.append(item.term)
+        elif isinstance(item, _Lexed):
             if previous is _OR:
-                required[-1].append(item.phrase)
+                required[-1].append(item.term)
             else:
-                required.append([item.phrase])
+                required.append([item.term])
         previous = item
     if previous is _OR:
         raise QuerySyntaxError("The query ends with OR: add the word it should offer.")
@@ -111,7 +263,7 @@ def parse_query(text: str) -> Query:
     )
 
 
-def _lex(text: str) -> list[object]:
+def _lex(text: str, table: SynonymTable) -> list[object]:
     items: list[object] = []
     position, length = 0, len(text)
     while position < length:
@@ -125,6 +277,7 @@ def _lex(text: str) -> list[object]:
                 raise QuerySyntaxError(
                     "A lone '-' excludes nothing: write the word right after it, like -survey."
                 )
+        form, distance = Form.WORDS, 0
         if text[position] == '"':
             end = text.find('"', position + 1)
             if end == -1:
@@ -133,6 +286,22 @@ def _lex(text: str) -> list[object]:
             position = end + 1
             if not raw.strip():
                 raise QuerySyntaxError('Empty quotes "" match nothing: put a phrase inside.')
+            form = Form.EXACT
+            near = _NEAR_SUFFIX.match(text, position)
+            if near:
+                position = near.end()
+                form = Form.NEAR
+                distance = int(near[1]) if near[1] else NEAR_DEFAULT_DISTANCE
+                if distance > MAX_NEAR_DISTANCE:
+                    raise QuerySyntaxError(
+                        f"A ~ phrase allows at most {MAX_NEAR_DISTANCE} words between its "
+                        f'words, like "{raw.strip()[:30]}"~{NEAR_DEFAULT_DISTANCE}.'
+                    )
+            if position < length and not text[position].isspace():
+                raise QuerySyntaxError(
+                    "Leave a space after a closing quote (or write ~ right after it, like "
+                    '"image generation"~).'
+                )
         else:
             match = _BARE_TERM.match(text, position)
             assert match is not None  # a non-space, non-quote character is always there
@@ -141,12 +310,20 @@ def _lex(text: str) -> list[object]:
             if raw == "OR" and not excluded:
                 items.append(_OR)
                 continue
-        words = normalise_words(raw)
+        words = tuple(normalise_words(raw))
         if not words:
             raise QuerySyntaxError(f"“{raw[:40]}” has no letters or digits to search for.")
         if len(words) > MAX_PHRASE_WORDS:
             raise QuerySyntaxError(f"Keep phrases to {MAX_PHRASE_WORDS} words or fewer.")
-        items.append(_Term(phrase=tuple(words), excluded=excluded))
+        if form is Form.NEAR and len(words) == 1:
+            form, distance = Form.WORDS, 0
+        if form is Form.NEAR and len(words) > MAX_NEAR_WORDS:
+            raise QuerySyntaxError(
+                f"A ~ phrase may have at most {MAX_NEAR_WORDS} words; quote longer ones "
+                "without ~ or split them."
+            )
+        synonyms = () if form is Form.EXACT else table.alternatives(words)
+        items.append(_Lexed(Term(words, form, distance, synonyms), excluded))
     return items
 
 
@@ -163,6 +340,52 @@ def parse_categories(text: str | Iterable[str]) -> list[str]:
     return list(dict.fromkeys(categories))
 
 
+# --- What a match says ----------------------------------------------------------------------
+
+
+class Strength(enum.IntEnum):
+    PASSING = 1  # mentioned once, in the abstract
+    STRONG = 2  # in the title, or every part of the query mentioned at least twice
+
+
+@dataclass(frozen=True, slots=True)
+class TermHit:
+    """One query term found in one paper: what the card's why line says."""
+
+    term: str  # the term as the query has it ("image generation")
+    found: str  # the paper's own words at the first hit ("generated images", "t2i")
+    via_synonym: bool  # found through an editor's synonym, not the term itself
+    in_title: bool
+    mentions: int  # occurrences in title and abstract
+
+
+@dataclass(frozen=True, slots=True)
+class PaperMatch:
+    """How one paper matches one query."""
+
+    strength: Strength
+    hits: tuple[TermHit, ...]
+
+    @property
+    def strong(self) -> bool:
+        return self.strength is Strength.STRONG
+
+
+@dataclass(frozen=True, slots=True)
+class MatchSplit:
+    """A query's matching papers, split by strength."""
+
+    strong: frozenset[int]
+    passing: frozenset[int]
+
+    @property
+    def all(self) -> frozenset[int]:
+        return self.strong | self.passing
+
+
+# --- The index ------------------------------------------------------------------------------
+
+
 @dataclass
 class IndexedPaper:
     """The text of one paper, as the index needs it."""
@@ -174,23 +397,101 @@ class IndexedPaper:
     authors: Sequence[str] = ()
 
 
-@dataclass
+# A paper's text is kept as strings of code points, one per word: its words (for quoted
+# phrases) and their stems (for everything else), title and abstract apart. A phrase is then
+# a substring or a small pattern, tested in C, and the strings take less room than the text.
+_WORDS_TITLE, _WORDS_ABSTRACT, _STEMS_TITLE, _STEMS_ABSTRACT = range(4)
+_SURROGATES = 0xD800
+_FIRST_CHAR = 0x100
+
+
+def _char(number: int) -> str:
+    code = _FIRST_CHAR + number
+    return chr(code if code < _SURROGATES else code + 0x800)
+
+
+def _number(char: str) -> int:
+    code = ord(char)
+    return (code if code < _SURROGATES else code - 0x800) - _FIRST_CHAR
+
+
+@dataclass(frozen=True)
+class _Pattern:
+    """What the index looks for: one stem, one exact word, or a sequence or near-set of them."""
+
+    kind: str  # "stem", "word", "sequence", "near"
+    chars: tuple[str, ...]
+    exact: bool = False
+    distance: int = 0
+
+    @functools.cached_property
+    def regex(self) -> re.Pattern[str]:
+        gap = f".{{0,{self.distance}}}"
+        orders = dict.fromkeys(itertools.permutations(self.chars))
+        return re.compile(
+            "|".join(gap.join(re.escape(c) for c in order) for order in orders), re.DOTALL
+        )
+
+    @property
+    def needs_checks(self) -> bool:
+        return self.kind != "stem"
+
+
+class _BoundedCache:
+    """Least recently used first out, bounded in entries and in the ids the entries hold."""
+
+    def __init__(self, *, entries: int, ids: int) -> None:
+        self._items: OrderedDict[object, frozenset[int]] = OrderedDict()
+        self._max_entries, self._max_ids, self.size = entries, ids, 0
+
+    def get(self, key: object) -> frozenset[int] | None:
+        found = self._items.get(key)
+        if found is not None:
+            try:
+                self._items.move_to_end(key)
+            except KeyError:  # evicted by another thread in between: still a correct answer
+                pass
+        return found
+
+    def put(self, key: object, value: frozenset[int]) -> None:
+        if len(value) > self._max_ids:
+            return
+        old = self._items.pop(key, None)
+        if old is not None:
+            self.size -= len(old)
+        self._items[key] = value
+        self.size += len(value)
+        while len(self._items) > self._max_entries or self.size > self._max_ids:
+            _key, evicted = self._items.popitem(last=False)
+            self.size -= len(evicted)
+
+    def clear(self) -> None:
+        self._items.clear()
+        self.size = 0
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
 class PaperIndex:
     """An inverted index of a set of papers (typically one run's candidates).
 
-    Word lookups are set operations; phrases are confirmed against each candidate's
-    normalised text, so `-word` is an exact set difference.
+    Stems map to papers; phrases are confirmed against each candidate's text, so `-word` is an
+    exact set difference. Phrase results are cached within bounds.
     """
 
-    word_papers: dict[str, set[int]] = field(default_factory=lambda: defaultdict(set))
-    title_word_papers: dict[str, set[int]] = field(default_factory=lambda: defaultdict(set))
-    category_papers: dict[str, set[int]] = field(default_factory=lambda: defaultdict(set))
-    author_word_papers: dict[str, set[int]] = field(default_factory=lambda: defaultdict(set))
-    joined_titles: dict[int, str] = field(default_factory=dict)
-    joined_abstracts: dict[int, str] = field(default_factory=dict)
-    author_names: dict[int, list[frozenset[str]]] = field(default_factory=dict)
-    _phrase_cache: dict[Phrase, frozenset[int]] = field(default_factory=dict)
-    _title_phrase_cache: dict[Phrase, frozenset[int]] = field(default_factory=dict)
+    def __init__(self) -> None:
+        self._word_char: dict[str, str] = {}
+        self._stem_char_of_word: dict[str, str] = {}
+        self._stem_char: dict[str, str] = {}
+        self._words: list[str] = []
+        self._stem_papers: dict[str, set[int]] = defaultdict(set)
+        self._texts: dict[int, tuple[str, str, str, str]] = {}
+        self.category_papers: dict[str, set[int]] = defaultdict(set)
+        self.author_word_papers: dict[str, set[int]] = defaultdict(set)
+        self.author_names: dict[int, list[frozenset[str]]] = {}
+        self._cache = _BoundedCache(entries=PHRASE_CACHE_ENTRIES, ids=PHRASE_CACHE_IDS)
+        self._lock = threading.Lock()  # the cache's order changes on reads too
 
     @classmethod
     def build(cls, papers: Iterable[IndexedPaper]) -> PaperIndex:
@@ -200,49 +501,167 @@ class PaperIndex:
         return index
 
     def add(self, paper: IndexedPaper) -> None:
-        title_words = normalise_words(paper.title)
-        abstract_words = normalise_words(paper.abstract)
-        self.joined_titles[paper.id] = _joined(title_words)
-        self.joined_abstracts[paper.id] = _joined(abstract_words)
-        for word in title_words:
-            self.title_word_papers[word].add(paper.id)
-            self.word_papers[word].add(paper.id)
-        for word in abstract_words:
-            self.word_papers[word].add(paper.id)
+        title = self._encode(normalise_words(paper.title))
+        abstract = self._encode(normalise_words(paper.abstract))
+        self._texts[paper.id] = (title[0], abstract[0], title[1], abstract[1])
+        for stem in set(title[1]) | set(abstract[1]):
+            self._stem_papers[stem].add(paper.id)
         for category in paper.categories:
             self.category_papers[category.casefold()].add(paper.id)
         names = [frozenset(normalise_words(author)) for author in paper.authors]
         self.author_names[paper.id] = names
         for word in set().union(*names) if names else ():
             self.author_word_papers[word].add(paper.id)
-        self._phrase_cache.clear()
-        self._title_phrase_cache.clear()
+        self._cache.clear()
+
+    def _encode(self, words: list[str]) -> tuple[str, str]:
+        word_char, stem_of = self._word_char, self._stem_char_of_word
+        for word in words:
+            if word not in word_char:
+                self._register(word)
+        return "".join([word_char[w] for w in words]), "".join([stem_of[w] for w in words])
+
+    def _register(self, word: str) -> None:
+        self._word_char[word] = _char(len(self._words))
+        self._words.append(word)
+        stem = word_stem(word)
+        if stem not in self._stem_char:
+            # Stems and words share one numbering, so a stem's character is never a word's.
+            self._stem_char[stem] = _char(len(self._words))
+            self._words.append(stem)
+        self._stem_char_of_word[word] = self._stem_char[stem]
 
     @property
     def paper_ids(self) -> frozenset[int]:
-        return frozenset(self.joined_titles)
+        return frozenset(self._texts)
 
-    def phrase_papers(self, phrase: Phrase) -> frozenset[int]:
-        cached = self._phrase_cache.get(phrase)
+    def __len__(self) -> int:
+        return len(self._texts)
+
+    # Patterns --------------------------------------------------------------------------------
+
+    def _patterns(self, term: Term) -> list[tuple[_Pattern | None, bool]]:
+        """(pattern, via a synonym) for the term and each synonym; None finds nothing here."""
+        found = [(self._pattern(term.words, term.form, term.distance), False)]
+        found += [(self._pattern(words, Form.WORDS, 0), True) for words in term.synonyms]
+        return found
+
+    def _pattern(self, words: Phrase, form: Form, distance: int) -> _Pattern | None:
+        if form is Form.EXACT:
+            chars = [self._word_char.get(word) for word in words]
+        else:
+            chars = [self._stem_char.get(word_stem(word)) for word in words]
+        if None in chars:
+            return None
+        if len(chars) == 1:
+            return _Pattern("word" if form is Form.EXACT else "stem", tuple(chars))
+        if form is Form.NEAR:
+            return _Pattern("near", tuple(chars), distance=distance)
+        return _Pattern("sequence", tuple(chars), exact=form is Form.EXACT)
+
+    def _candidate_stems(self, pattern: _Pattern) -> tuple[str, ...]:
+        if pattern.kind in ("word", "sequence") and (pattern.exact or pattern.kind == "word"):
+            return tuple(self._stem_char_of_word[self._word(char)] for char in pattern.chars)
+        return pattern.chars
+
+    def _candidates(self, pattern: _Pattern) -> set[int]:
+        """Papers holding every stem of the pattern: a superset of its matches."""
+        sets = sorted(
+            (self._stem_papers.get(stem, set()) for stem in set(self._candidate_stems(pattern))),
+            key=len,
+        )
+        if len(sets) == 1 or not sets[0]:
+            return sets[0]
+        return set(sets[0]).intersection(*sets[1:])
+
+    def _word(self, char: str) -> str:
+        return self._words[_number(char)]
+
+    def _check_cost(self, pattern: _Pattern) -> int:
+        """An upper bound of the papers a pattern makes the index confirm, cached or not (so a
+        query is refused or not whatever ran before it)."""
+        if not pattern.needs_checks:
+            return 0
+        return min(len(self._stem_papers.get(stem, ())) for stem in self._candidate_stems(pattern))
+
+    def _papers(self, pattern: _Pattern | None) -> frozenset[int] | set[int]:
+        """Every indexed paper with the pattern in its title or abstract (treat as read-only)."""
+        if pattern is None:
+            return frozenset()
+        if pattern.kind == "stem":
+            return self._stem_papers.get(pattern.chars[0], frozenset())
+        with self._lock:
+            cached = self._cache.get(pattern)
         if cached is not None:
             return cached
-        candidates = self._all_words(self.word_papers, phrase)
-        if len(phrase) > 1:
-            needle = _joined(phrase)
-            candidates = {
-                paper_id
-                for paper_id in candidates
-                if needle in self.joined_titles[paper_id]
-                or needle in self.joined_abstracts[paper_id]
-            }
-        result = frozenset(candidates)
-        self._phrase_cache[phrase] = result
-        return result
+        texts, test = self._texts, self._tester(pattern)
+        first, second = (
+            (_WORDS_TITLE, _WORDS_ABSTRACT) if pattern.exact or pattern.kind == "word"
+            else (_STEMS_TITLE, _STEMS_ABSTRACT)
+        )  # fmt: skip
+        found = frozenset(
+            pid
+            for pid in self._candidates(pattern)
+            if test(texts[pid][first]) or test(texts[pid][second])
+        )
+        with self._lock:
+            self._cache.put(pattern, found)
+        return found
 
-    def search(self, query: Query) -> frozenset[int]:
-        """Ids of the papers whose title or abstract satisfies the query."""
+    @staticmethod
+    def _tester(pattern: _Pattern) -> Callable[[str], bool]:
+        if pattern.kind == "near":
+            search = pattern.regex.search
+            return lambda text: search(text) is not None
+        needle = "".join(pattern.chars)
+        return lambda text: needle in text
+
+    @staticmethod
+    def _count(pattern: _Pattern, text: str) -> int:
+        if pattern.kind == "near":
+            return len(pattern.regex.findall(text))
+        return text.count("".join(pattern.chars))
+
+    def _fields(self, pattern: _Pattern) -> tuple[int, int]:
+        if pattern.exact or pattern.kind == "word":
+            return _WORDS_TITLE, _WORDS_ABSTRACT
+        return _STEMS_TITLE, _STEMS_ABSTRACT
+
+    # Queries ---------------------------------------------------------------------------------
+
+    def term_papers(self, term: Term) -> frozenset[int] | set[int]:
+        """Papers with the term, or one of its synonyms, in the title or abstract."""
+        patterns = self._patterns(term)
+        if len(patterns) == 1:
+            return self._papers(patterns[0][0])
+        return frozenset().union(*(self._papers(pattern) for pattern, _ in patterns))
+
+    def check_cost(self, query: Query) -> None:
+        """Raise QueryTooBroad if the query's phrases would make this index check too much."""
+        terms = (*query.positive_terms, *query.excluded)
+        cost = sum(
+            self._check_cost(pattern)
+            for term in terms
+            for pattern, _ in self._patterns(term)
+            if pattern is not None
+        )
+        if cost > MAX_PHRASE_CHECKS:
+            raise QueryTooBroad(
+                "This query has too many phrases of common words to check: use fewer phrases, "
+                "rarer words, or plain words instead of quoted phrases."
+            )
+
+    def search(self, query: Query, *, strong_only: bool = False) -> frozenset[int]:
+        """Ids of the papers whose title or abstract satisfies the query (only the strong
+        matches with `strong_only`). Raises QueryTooBroad past the work a query may cause."""
+        self.check_cost(query)
         groups = sorted(
-            (frozenset().union(*map(self.phrase_papers, group)) for group in query.required),
+            (
+                self.term_papers(group[0])
+                if len(group) == 1
+                else frozenset().union(*map(self.term_papers, group))
+                for group in query.required
+            ),
             key=len,
         )
         result = set(groups[0])
@@ -250,9 +669,105 @@ class PaperIndex:
             result &= group_ids
             if not result:
                 return frozenset()
-        for phrase in query.excluded:
-            result -= self.phrase_papers(phrase)
+        for term in query.excluded:
+            result -= self.term_papers(term)
+        if strong_only:
+            return frozenset(pid for pid in result if self._strength(query, pid).strong)
         return frozenset(result)
+
+    def matches(self, query: Query) -> MatchSplit:
+        """The query's matching papers split into strong and passing (see Strength)."""
+        strong, passing = set(), set()
+        for pid in self.search(query):
+            (strong if self._strength(query, pid).strong else passing).add(pid)
+        return MatchSplit(frozenset(strong), frozenset(passing))
+
+    def explain(self, query: Query, paper_id: int) -> PaperMatch | None:
+        """How one paper matches (None if it does not): strength and the terms found."""
+        if paper_id not in self._texts or not self.satisfies(query, paper_id):
+            return None
+        return self._strength(query, paper_id, with_hits=True)
+
+    def satisfies(self, query: Query, paper_id: int) -> bool:
+        """Whether one indexed paper matches the query (what search() decides, for one paper)."""
+        return all(
+            any(self._has(term, paper_id) for term in group) for group in query.required
+        ) and not any(self._has(term, paper_id) for term in query.excluded)
+
+    def _has(self, term: Term, paper_id: int) -> bool:
+        text = self._texts[paper_id]
+        for pattern, _ in self._patterns(term):
+            if pattern is not None:
+                test = self._tester(pattern)
+                title_field, abstract_field = self._fields(pattern)
+                if test(text[title_field]) or test(text[abstract_field]):
+                    return True
+        return False
+
+    def _strength(self, query: Query, paper_id: int, *, with_hits: bool = False) -> PaperMatch:
+        """Strong when a term is in the title, or each required group has a term (with its
+        synonyms) found at two places or more; several terms found once each stay passing."""
+        text = self._texts[paper_id]
+        hits: list[TermHit] = []
+        in_title, every_part_repeated = False, True
+        for group in query.required:
+            repeated = False
+            seen: set[_Pattern] = set()
+            for term in group:
+                places: set[tuple[int, int]] = set()
+                for pattern, via_synonym in self._patterns(term):
+                    if pattern is None or pattern in seen:
+                        continue
+                    seen.add(pattern)
+                    title_field, abstract_field = self._fields(pattern)
+                    found = [
+                        (field_index, start)
+                        for field_index in (title_field, abstract_field)
+                        for start in self._starts(pattern, text[field_index])
+                    ]
+                    if not found:
+                        continue
+                    places.update((index % 2, start) for index, start in found)
+                    title_count = sum(1 for index, _ in found if index == title_field)
+                    in_title = in_title or title_count > 0
+                    if with_hits:
+                        hits.append(
+                            TermHit(
+                                term=term.display,
+                                found=self._found_words(pattern, paper_id, found[0][0]),
+                                via_synonym=via_synonym,
+                                in_title=title_count > 0,
+                                mentions=len(found),
+                            )
+                        )
+                repeated = repeated or len(places) >= 2
+            every_part_repeated = every_part_repeated and repeated
+        strength = Strength.STRONG if in_title or every_part_repeated else Strength.PASSING
+        return PaperMatch(strength, tuple(hits))
+
+    @staticmethod
+    def _starts(pattern: _Pattern, text: str) -> list[int]:
+        if pattern.kind == "near":
+            return [match.start() for match in pattern.regex.finditer(text)]
+        needle, starts = "".join(pattern.chars), []
+        start = text.find(needle)
+        while start != -1:
+            starts.append(start)
+            start = text.find(needle, start + len(needle))
+        return starts
+
+    def _found_words(self, pattern: _Pattern, paper_id: int, field_index: int) -> str:
+        """The paper's own words where the pattern first occurs (words and stems align)."""
+        text = self._texts[paper_id][field_index]
+        words = self._texts[paper_id][field_index - 2 if field_index >= 2 else field_index]
+        if pattern.kind == "near":
+            span = pattern.regex.search(text)
+            start, end = span.span() if span else (0, 0)
+        else:
+            needle = "".join(pattern.chars)
+            start = text.find(needle)
+            end = start + len(needle)
+        return " ".join(self._word(char) for char in words[start:end])
 
     def in_categories(self, categories: Iterable[str]) -> frozenset[int]:
         found: set[int] = set()
@@ -267,40 +782,41 @@ class PaperIndex:
             wanted = frozenset(normalise_words(name))
             if not wanted:
                 continue
-            for paper_id in self._all_words(self.author_word_papers, tuple(wanted)):
+            sets = sorted((self.author_word_papers.get(w, set()) for w in wanted), key=len)
+            if not sets[0]:
+                continue
+            for paper_id in set(sets[0]).intersection(*sets[1:]):
                 if any(wanted <= author for author in self.author_names[paper_id]):
                     found.add(paper_id)
         return frozenset(found)
 
+    # What today's digests call; phase 2 moves them to explain() and matches().
+
     def matched_phrases(self, query: Query, paper_id: int) -> list[str]:
         """The query's words and phrases found in one paper: the card's 'why it's here'."""
-        return [
-            " ".join(phrase)
-            for phrase in query.positive_phrases
-            if paper_id in self.phrase_papers(phrase)
-        ]
-
-    def title_phrase_papers(self, phrase: Phrase) -> frozenset[int]:
-        cached = self._title_phrase_cache.get(phrase)
-        if cached is None:
-            candidates = self._all_words(self.title_word_papers, phrase)
-            if len(phrase) > 1:
-                needle = _joined(phrase)
-                candidates = {pid for pid in candidates if needle in self.joined_titles[pid]}
-            cached = self._title_phrase_cache[phrase] = frozenset(candidates)
-        return cached
+        return [term.display for term in query.positive_terms if paper_id in self.term_papers(term)]
 
     def title_hit_papers(self, query: Query) -> frozenset[int]:
-        """Papers with one of the query's words or phrases in the title (ranks above abstract)."""
-        return frozenset().union(*map(self.title_phrase_papers, query.positive_phrases))
+        """Papers with one of the query's terms in the title (ranks above abstract)."""
+        found: set[int] = set()
+        for term in query.positive_terms:
+            for pattern, _ in self._patterns(term):
+                if pattern is None:
+                    continue
+                title_field, _abstract = self._fields(pattern)
+                found.update(
+                    pid
+                    for pid in self._papers(pattern)
+                    if self._count(pattern, self._texts[pid][title_field])
+                )
+        return frozenset(found)
 
     def hits_title(self, query: Query, paper_id: int) -> bool:
-        title = self.joined_titles.get(paper_id, "")
-        return any(_joined(phrase) in title for phrase in query.positive_phrases)
-
-    @staticmethod
-    def _all_words(postings: dict[str, set[int]], words: Sequence[str]) -> set[int]:
-        sets = sorted((postings.get(word, set()) for word in set(words)), key=len)
-        if not sets or not sets[0]:
-            return set()
-        return set(sets[0]).intersection(*sets[1:])
+        text = self._texts.get(paper_id)
+        if text is None:
+            return False
+        for term in query.positive_terms:
+            for pattern, _ in self._patterns(term):
+                if pattern is not None and self._tester(pattern)(text[self._fields(pattern)[0]]):
+                    return True
+        return False

@@ -16,6 +16,14 @@ class Topic(models.Model):
     description = models.CharField(max_length=300, blank=True)
     query = models.CharField(max_length=500, blank=True, help_text=_("Search syntax."))
     categories = models.JSONField(default=list, blank=True, help_text=_("e.g. cs.CV"))
+    require_strong_match = models.BooleanField(
+        _("demand a strong match"),
+        default=False,
+        help_text=_(
+            "Only papers that name the topic in their title or mention it more than once; "
+            "a single passing mention in the abstract stays out of the email."
+        ),
+    )
     is_active = models.BooleanField(default=True)
     position = models.PositiveSmallIntegerField(default=100)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -29,6 +37,29 @@ class Topic(models.Model):
 
     def get_absolute_url(self) -> str:
         return f"/topics/{self.slug}/"
+
+
+class Synonym(models.Model):
+    """An editor's equivalence applied when queries are matched: a query with `phrase` also
+    finds `also_finds` (and the other way round when `both_ways`)."""
+
+    phrase = models.CharField(max_length=100, help_text=_("e.g. T2I"))
+    also_finds = models.CharField(max_length=100, help_text=_("e.g. text-to-image"))
+    both_ways = models.BooleanField(
+        default=True, help_text=_("A query with either one also finds the other.")
+    )
+    note = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["phrase", "also_finds"]
+        constraints = [
+            models.UniqueConstraint(fields=["phrase", "also_finds"], name="synonym_pair_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.phrase} {'↔' if self.both_ways else '→'} {self.also_finds}"
 
 
 class Subscriber(models.Model):

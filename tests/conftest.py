@@ -82,3 +82,23 @@ def empty_cache():
 
     cache.clear()
     yield
+
+
+@pytest.fixture(autouse=True)
+def synonyms_of_this_test(request):
+    """Each test starts with the synonyms in its own database (none without one), never with
+    those a previous test left in this process."""
+    from newsletter import synonyms
+    from newsletter.matching import NO_SYNONYMS, synonyms_in_force
+
+    synonyms.forget_synonyms()
+    uses_database = request.node.get_closest_marker("django_db") or {
+        "db",
+        "transactional_db",
+    } & set(request.fixturenames)
+    if uses_database:
+        yield
+    else:
+        with synonyms_in_force(NO_SYNONYMS):
+            yield
+    synonyms.forget_synonyms()

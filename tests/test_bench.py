@@ -34,3 +34,36 @@ def test_quick_benchmark_sends_every_digest_once_and_reports_the_floor(tmp_path)
     assert 0 < report["ratio_to_floor"]
     assert [point["subscribers"] for point in report["matching"]] == [15, 150, 1500]
     assert "ratio ours / floor" in result.stdout
+
+
+def test_the_relevance_benchmark_runs_and_reports_each_topic():
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.relevance", "--quick"],
+        cwd=ROOT,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "newsletter.settings"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "Diffusion models" in result.stdout
+    assert "macro (the issue 5 topics)" in result.stdout
+
+
+def test_the_matching_benchmark_runs_and_refuses_the_crafted_queries(tmp_path):
+    out = tmp_path / "matching.json"
+
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.matching", "--quick", "--json-out", str(out)],
+        cwd=ROOT,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "newsletter.settings"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    report = json.loads(out.read_text())
+    assert [point["subscribers"] for point in report["curve"]] == [15, 150, 1500]
+    assert report["index"]["papers"] == 1400

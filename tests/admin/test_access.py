@@ -85,6 +85,10 @@ def test_the_editors_group_holds_exactly_the_curation_permissions():
         "newsletter.change_subscriber",
         "newsletter.view_digest",
         "newsletter.view_digestitem",
+        "newsletter.view_synonym",
+        "newsletter.add_synonym",
+        "newsletter.change_synonym",
+        "newsletter.delete_synonym",
     }
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from newsletter.matching import (
@@ -95,3 +97,130 @@ def test_categories_are_validated():
     assert parse_categories("cs.CV, cs.LG cs.CV") == ["cs.CV", "cs.LG"]
     with pytest.raises(QuerySyntaxError, match="not an arXiv category"):
         parse_categories("cs.CV; <script>")
+
+
+# --- word forms, near phrases, synonyms, strength, bounds -------------------------------------
+
+from newsletter.matching import (  # noqa: E402
+    MAX_PHRASE_CHECKS,
+    NO_SYNONYMS,
+    PHRASE_CACHE_ENTRIES,
+    QueryTooBroad,
+    Strength,
+    SynonymTable,
+)
+
+FORMS = [
+    IndexedPaper(10, "Generating images with a diffusion model", "Generated images look real."),
+    IndexedPaper(11, "An image generator", "We train it on T2I data. Optimisation is hard."),
+    IndexedPaper(12, "Image generation at scale", "Image generation, done well."),
+    IndexedPaper(13, "Segmentation", "A pre-trained text-to-image model helps; no generation."),
+    IndexedPaper(14, "LLMs and 3D Gaussian Splatting", "We quantize the model."),
+]
+
+
+@pytest.fixture
+def forms() -> PaperIndex:
+    return PaperIndex.build(FORMS)
+
+
+def found(index: PaperIndex, text: str, synonyms: SynonymTable = NO_SYNONYMS) -> set[int]:
+    return set(index.search(parse_query(text, synonyms=synonyms)))
+
+
+def test_unquoted_words_find_their_other_forms(forms):
+    assert found(forms, "generate") == {10, 11, 12, 13}
+    assert found(forms, "llm") == {14}
+    assert found(forms, "optimization quantization") == set()
+    assert found(forms, "optimization") == {11}
+    assert found(forms, "quantized") == {14}
+
+
+def test_quoted_phrases_stay_exact(forms):
+    assert found(forms, '"image generation"') == {12}
+    assert found(forms, '"generated images"') == {10}
+    assert found(forms, '"images"') == {10}
+
+
+def test_a_near_phrase_tolerates_word_forms_and_order(forms):
+    assert found(forms, '"image generation"~') == {10, 11, 12}
+    assert found(forms, '"image generation"~0') == {10, 11, 12}
+    assert found(forms, '"generation model"~1') == set()
+    assert found(forms, '"generating model"~4') == {10, 13}
+
+
+def test_synonyms_widen_unquoted_terms_both_ways_but_not_quoted_ones(forms):
+    table = SynonymTable.build(
+        [("T2I", "text-to-image", True), ("3DGS", "gaussian splatting", True)]
+    )
+
+    assert found(forms, "text-to-image", table) == {11, 13}
+    assert found(forms, "t2i", table) == {11, 13}
+    assert found(forms, "3dgs", table) == {14}
+    assert found(forms, '"text-to-image"', table) == {13}
+
+
+def test_one_way_synonyms_chain_but_do_not_come_back():
+    table = SynonymTable.build(
+        [("editing", "inpainting", False), ("inpainting", "outpainting", False)]
+    )
+    index = PaperIndex.build([IndexedPaper(1, "Outpainting", ""), IndexedPaper(2, "Editing", "")])
+
+    assert found(index, "editing", table) == {1, 2}
+    assert found(index, "outpainting", table) == {1}
+
+
+def test_a_title_hit_or_a_repeated_term_is_strong_and_a_single_mention_is_passing(forms):
+    split = forms.matches(parse_query('"image generation"~ OR text-to-image'))
+
+    assert split.strong == {10, 11, 12}
+    assert split.passing == {13}
+    assert forms.search(parse_query("text-to-image"), strong_only=True) == set()
+
+
+def test_the_why_line_names_the_words_the_paper_used_and_the_synonym(forms):
+    table = SynonymTable.build([("T2I", "text-to-image", True)])
+
+    match = forms.explain(parse_query('"image generation"~ OR text-to-image', synonyms=table), 11)
+
+    assert match.strength is Strength.STRONG
+    assert [(hit.term, hit.found, hit.via_synonym, hit.in_title) for hit in match.hits] == [
+        ("image generation", "image generator", False, True),
+        ("text to image", "t2i", True, False),
+    ]
+    assert forms.explain(parse_query("segmentation"), 11) is None
+
+
+def test_forty_phrases_of_common_words_are_refused_as_too_broad():
+    common = "the of and a to in is we on for"
+    papers = [
+        IndexedPaper(n, f"Paper {n}", f"{common} " * 3) for n in range(MAX_PHRASE_CHECKS // 20)
+    ]
+    index = PaperIndex.build(papers)
+    triples = itertools.islice(itertools.permutations(common.split(), 3), 30)
+    phrases = " OR ".join('"' + " ".join(triple) + '"' for triple in triples)
+
+    with pytest.raises(QueryTooBroad, match="too many phrases of common words"):
+        index.search(parse_query(phrases))
+
+
+def test_the_phrase_cache_is_bounded():
+    index = PaperIndex.build([IndexedPaper(1, "alpha beta gamma", "")])
+
+    for n in range(PHRASE_CACHE_ENTRIES + 50):
+        index.search(parse_query(f'"alpha beta" -"gamma w{n}"'))
+
+    assert len(index._cache) <= PHRASE_CACHE_ENTRIES
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('"a b c d e"~', "at most 4 words"),
+        ('"a b"~11', "at most 10 words between"),
+        ('"a b"x', "Leave a space after a closing quote"),
+    ],
+)
+def test_malformed_near_phrases_are_refused_with_a_clear_message(text, message):
+    with pytest.raises(QuerySyntaxError, match=message):
+        parse_query(text)

@@ -242,8 +242,8 @@ def test_topic_page_makes_the_same_few_queries_for_many_papers(client, django_as
     PaperFactory.create_batch(PAGE_SIZE, title="Diffusion again")
 
     # topic, the recent window's state, its papers for the index (once per process and
-    # change), the page's papers
-    with django_assert_num_queries(4):
+    # change), the editors' synonyms (once per process and change), the page's papers
+    with django_assert_num_queries(5):
         response = client.get("/topics/diffusion/")
 
     assert len(arxiv_ids_on(response)) == PAGE_SIZE

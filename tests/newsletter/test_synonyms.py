@@ -1,0 +1,106 @@
+"""Editors' synonyms: refused when they would match nothing or everything or loop, applied to
+every query once saved, and the starting topics rewritten only where editors left them."""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+from django.core.exceptions import ValidationError
+
+from newsletter import synonyms
+from newsletter.matching import IndexedPaper, PaperIndex, parse_query
+from newsletter.models import Synonym, Topic
+from newsletter.synonyms import Rule, check_synonym
+
+pytestmark = pytest.mark.django_db
+
+
+def refusal(rule: Rule, others=(), index=None) -> str:
+    with pytest.raises(ValidationError) as caught:
+        check_synonym(rule=rule, others=list(others), index=index)
+    return " ".join(caught.value.messages)
+
+
+def test_a_plain_abbreviation_is_accepted():
+    check_synonym(rule=Rule("SDXL", "stable diffusion xl", True), others=[])
+
+
+@pytest.mark.parametrize(
+    ("rule", "message"),
+    [
+        (Rule("(…)", "text-to-image", True), "would match nothing"),
+        (Rule("images", "image", True), "would add nothing"),
+        (Rule("T2I", "the", True), "nearly every abstract"),
+        (Rule('"T2I"', "text-to-image", True), "plain words"),
+        (Rule("T2I", "a OR b", True), "plain words"),
+    ],
+)
+def test_synonyms_that_match_nothing_or_everything_are_refused(rule, message):
+    assert message in refusal(rule)
+
+
+def test_a_synonym_in_most_recent_papers_is_refused_with_the_count():
+    index = PaperIndex.build(
+        IndexedPaper(n, f"Paper {n}", "We benchmark things." if n % 2 else "") for n in range(60)
+    )
+
+    assert "in 30 of the 60 recent papers" in refusal(Rule("T2I", "benchmark", True), index=index)
+
+
+def test_a_one_way_synonym_that_loops_back_is_refused():
+    others = [Rule("beta", "gamma", False), Rule("gamma", "alpha", False)]
+
+    assert "would loop back" in refusal(Rule("alpha", "beta", False), others)
+    assert "add nothing" in refusal(Rule("alpha", "beta", False), [Rule("alpha", "beta", True)])
+
+
+def test_the_admin_refuses_a_looping_synonym_and_saves_nothing(admin_client):
+    Synonym.objects.create(phrase="inpainting", also_finds="image editing", both_ways=False)
+    before = Synonym.objects.count()
+
+    response = admin_client.post(
+        "/admin/newsletter/synonym/add/",
+        {"phrase": "image editing", "also_finds": "inpainting", "note": ""},
+    )
+
+    assert response.status_code == 200
+    assert "would loop back" in response.content.decode()
+    assert Synonym.objects.count() == before
+
+
+def test_a_saved_synonym_applies_to_queries_parsed_afterwards(admin_client):
+    index = PaperIndex.build([IndexedPaper(1, "SDXL rocks", "")])
+    assert not index.search(parse_query("stable-diffusion-xl"))
+
+    response = admin_client.post(
+        "/admin/newsletter/synonym/add/",
+        {"phrase": "SDXL", "also_finds": "stable diffusion xl", "both_ways": "on", "note": ""},
+    )
+
+    assert response.status_code == 302
+    synonyms.synonyms_changed()  # the admin does this on commit; tests run inside a transaction
+    assert index.search(parse_query("stable-diffusion-xl")) == {1}
+
+
+def test_the_starting_synonyms_are_shipped():
+    assert Synonym.objects.filter(phrase="T2I", also_finds="text-to-image").exists()
+    assert parse_query("t2i").positive_terms[0].synonyms == (("text", "to", "image"),)
+
+
+def test_only_topics_editors_left_alone_are_rewritten(django_db_blocker):
+    revision = importlib.import_module("newsletter.migrations.0011_revised_starting_topics")
+    from django.apps import apps
+
+    Topic.objects.filter(slug="3d").update(query="3d OR nerf")  # an editor's own
+    Topic.objects.filter(slug="diffusion-models").update(
+        query='diffusion OR "score-based" OR "flow matching"'
+    )
+
+    revision.revise_topics(apps, None)
+
+    assert Topic.objects.get(slug="3d").query == "3d OR nerf"
+    diffusion = Topic.objects.get(slug="diffusion-models")
+    assert diffusion.query == revision.STARTING_TOPICS[0][3]
+    assert diffusion.require_strong_match is True
+    assert set(Topic.objects.values_list("slug", flat=True)) >= {row[1] for row in revision.FIRST}
