@@ -17,7 +17,7 @@ from django.db import transaction
 from newsletter.matching import normalise_words
 from newsletter.models import Subscriber, Topic
 from papers.models import Paper
-from papers.sample_data import sample_paper_records
+from papers.sample_data import sample_papers
 
 CATEGORIES = ["cs.CV", "cs.LG", "cs.CL", "cs.AI", "stat.ML", "cs.RO", "eess.IV", "cs.GR"]
 CATEGORY_WEIGHTS = [30, 25, 20, 10, 5, 4, 3, 3]
@@ -29,7 +29,7 @@ TIME_ZONES = ["UTC", "Europe/Berlin", "America/New_York", "Asia/Shanghai", "Asia
 
 def vocabulary() -> list[str]:
     words: list[str] = []
-    for record in sample_paper_records():
+    for record in sample_papers():
         words += normalise_words(record["title"] + " " + record["abstract"])
     return [word for word in words if len(word) > 3]
 

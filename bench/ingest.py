@@ -29,7 +29,7 @@ from django.db import connection  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 
 from papers.ingest import ingest_records  # noqa: E402
-from papers.sample_data import sample_paper_records  # noqa: E402
+from papers.sample_data import sample_papers  # noqa: E402
 from papers.sources import arxiv_api  # noqa: E402
 
 CATEGORIES = ["cs.CV", "cs.LG", "cs.CL", "cs.AI", "stat.ML"]
@@ -41,7 +41,7 @@ def atom_feed(*, entries: int, version: int, seed: int = 7) -> bytes:
     """An API search answer of `entries` papers built from the shipped sample papers, with
     arXiv's wrapped lines, several authors (some in TeX), categories and comments."""
     rng = random.Random(seed)
-    samples = sample_paper_records()
+    samples = sample_papers()
     parts = []
     for number in range(entries):
         sample = samples[number % len(samples)]

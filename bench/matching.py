@@ -173,9 +173,9 @@ def real_text_papers(count: int):
     """`count` papers with real titles and abstracts (the shipped samples, repeated), so that
     common words are as common and as short as in arXiv text."""
     from newsletter.matching import IndexedPaper
-    from papers.sample_data import sample_paper_records
+    from papers.sample_data import sample_papers
 
-    records = sample_paper_records()
+    records = sample_papers()
     return [
         IndexedPaper(
             id=n + 1,

@@ -30,11 +30,11 @@ def sample_cards(count: int = 10) -> list:
 
     from newsletter import sending
     from papers.models import Paper
-    from papers.sample_data import sample_paper_records
+    from papers.sample_data import sample_papers
 
     maker = sending.CardMaker()
     cards = []
-    for n, record in enumerate(sample_paper_records()[:count]):
+    for n, record in enumerate(sample_papers()[:count]):
         paper = Paper(
             pk=n + 1,
             arxiv_id=record["arxiv_id"],

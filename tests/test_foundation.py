@@ -19,7 +19,7 @@ from django.db import connection
 from newsletter.celery import app as celery_app
 from newsletter.mail_backends import EmlFileBackend
 from papers.models import Paper
-from papers.sample_data import load_sample_papers, sample_paper_records
+from papers.sample_data import sample_papers
 from tests.factories import FetchRunFactory
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -129,12 +129,18 @@ def test_eml_backend_writes_each_message_as_one_readable_file(tmp_path):
     assert parsed.get_content_type() == "multipart/alternative"
 
 
-def test_sample_papers_load_once_and_reload_without_duplicates(db):
-    records = sample_paper_records()
+def test_setup_demo_loads_the_sample_papers_once(db, capsys):
+    from django.core.management import call_command
 
-    assert load_sample_papers() == (len(records), 0)
-    assert load_sample_papers() == (0, len(records))
-    assert Paper.objects.count() == len(records) >= 90
+    call_command("setup_demo")
+    call_command("setup_demo")
+
+    output = capsys.readouterr().out
+    count = len(sample_papers())
+    assert f"sample papers: {count} created, 0 updated" in output
+    assert "sample papers: 0 created, 0 updated" in output
+    assert Paper.objects.count() == count
+    assert not Paper.objects.filter(authors=[]).exists()
 
 
 def test_setup_demo_creates_an_admin_and_prints_its_login(db, capsys):

@@ -8,13 +8,17 @@ from papers.sample_data import load_sample_papers
 
 
 class Command(BaseCommand):
-    help = "Load the sample papers shipped with Paperboy (idempotent)."
+    help = (
+        "Ingest the sample captures shipped with Paperboy (real arXiv listings and Hugging "
+        "Face lists) through the normal parsers and ingest. Running it again changes nothing."
+    )
 
     def add_arguments(self, parser) -> None:
         parser.add_argument(
             "--shift-to-today",
             action="store_true",
-            help="re-date announcements so the newest sample day is today (for demos)",
+            help="re-date announcements so the newest sample day is the latest arXiv listing "
+            "day up to today (today on weekdays), keeping the listing days between them",
         )
 
     def handle(self, *args, shift_to_today: bool, **options) -> None:
