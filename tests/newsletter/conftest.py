@@ -11,9 +11,11 @@ from tests.newsletter.sending_helpers import Processes, RedisServer, SinkServer,
 
 
 @pytest.fixture
-def processes(tmp_path):
+def processes(tmp_path, request):
     """A sink, workers and commands on this run's own Redis db; tasks the test enqueues go to
     them (not run in-process)."""
+    if not request.node.get_closest_marker("real_clock"):
+        pytest.fail("a test with real processes must be marked real_clock: they see the real time")
     redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()
     celery_app.conf.task_always_eager = False
     running = Processes(tmp_path, broker=settings.CELERY_BROKER_URL)

@@ -16,6 +16,7 @@ from tests.newsletter.sending_helpers import count_digests, enqueue, readers, wa
 EDITION = dt.date(2025, 3, 25)
 
 
+@pytest.mark.real_clock
 @pytest.mark.django_db(transaction=True)
 def test_a_real_worker_sends_each_digest_once_to_a_real_smtp_server(processes):
     ids = readers(60, edition=EDITION)
