@@ -7,7 +7,13 @@ import redis
 from django.conf import settings
 
 from newsletter.celery import app as celery_app
-from tests.newsletter.sending_helpers import Processes, RedisServer, SinkServer, use_smtp
+from tests.newsletter.sending_helpers import (
+    Processes,
+    RedisServer,
+    ScriptedOutbox,
+    SinkServer,
+    use_smtp,
+)
 
 
 @pytest.fixture
@@ -41,3 +47,12 @@ def redis_server(tmp_path):
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def scripted_outbox(settings):
+    """Mail goes to mail.outbox through ScriptedOutbox; the test sets its hooks and speed."""
+    settings.EMAIL_BACKEND = f"{ScriptedOutbox.__module__}.{ScriptedOutbox.__qualname__}"
+    yield ScriptedOutbox
+    ScriptedOutbox.before_each = ScriptedOutbox.after_each = None
+    ScriptedOutbox.seconds_each = 0.0

@@ -27,6 +27,7 @@ import redis
 from aiosmtpd.controller import Controller
 from celery import Task
 from django.conf import settings
+from django.core.mail.backends import locmem
 from django.utils import timezone
 
 from bench.smtp_sink import read_log
@@ -109,6 +110,27 @@ class SinkServer:
 
     def __exit__(self, *exc: object) -> None:
         self.controller.stop()
+
+
+class ScriptedOutbox(locmem.EmailBackend):
+    """Django's memory outbox (mail.outbox) behind a mail server the test scripts: as each
+    message goes out `before_each` runs, the server takes `seconds_each`, accepts it, and
+    `after_each` runs. Set with the `scripted_outbox` fixture, which resets it."""
+
+    before_each: Callable[[], None] | None = None
+    seconds_each: float = 0.0
+    after_each: Callable[[], None] | None = None
+
+    def send_messages(self, messages) -> int:
+        sent = 0
+        for message in messages:
+            if ScriptedOutbox.before_each is not None:
+                ScriptedOutbox.before_each()
+            time.sleep(ScriptedOutbox.seconds_each)
+            sent += super().send_messages([message])
+            if ScriptedOutbox.after_each is not None:
+                ScriptedOutbox.after_each()
+        return sent
 
 
 def use_smtp(settings, port: int) -> None:
