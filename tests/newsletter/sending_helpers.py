@@ -233,6 +233,8 @@ class Processes:
         return {
             "PATH": os.environ["PATH"],
             "HOME": os.environ.get("HOME", "/tmp"),
+            # The code of this tree, not whatever is installed (a scratch copy under test).
+            "PYTHONPATH": str(ROOT),
             "DATABASE_URL": database_url(),
             "DB_CONN_MAX_AGE": "0",
             "CELERY_BROKER_URL": self.broker,
