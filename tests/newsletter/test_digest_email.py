@@ -148,6 +148,7 @@ def test_the_text_part_has_the_same_words_as_the_html_part():
     assert words_of_html(html) == words_of_text(text)
 
 
+@pytest.mark.usefixtures("frozen_clock")  # the expected link is signed with the same second
 def test_footer_links_view_in_browser_manage_and_unsubscribe_and_the_sender_line(settings):
     digest, message = sent_digest()
     html = message.alternatives[0][0]
