@@ -75,6 +75,17 @@ MUTANTS = [
         tests=("tests/newsletter/test_digest_email.py",),
     ),
     Mutant(
+        name="phrase-exclusion-ignored",
+        promise='-"a phrase" leaves out every paper with that phrase',
+        path="newsletter/matching.py",
+        search="            result -= self.phrase_papers(phrase)",
+        replace="            result -= self.phrase_papers(phrase) if len(phrase) == 1 else set()",
+        tests=(
+            "tests/newsletter/test_matching_properties.py"
+            "::test_an_excluded_word_or_phrase_drops_exactly_the_papers_containing_it",
+        ),
+    ),
+    Mutant(
         name="lease-never-renewed",
         promise="a running batch renews its lease",
         path="newsletter/sending.py",
