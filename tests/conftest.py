@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+from pathlib import Path
 
 import pytest
 import redis
@@ -75,6 +76,34 @@ def _require_redis() -> None:
         pytest.exit(
             f"Redis is not reachable ({error}).\nStart it with: {START_REDIS}", returncode=3
         )
+
+
+def require_program(found: bool, *, what: str, package: str) -> None:
+    """A feature's test needs this program: without it the test fails, never skips, so a
+    machine that lacks it cannot go green (.ci/run installs both)."""
+    if not found:
+        pytest.fail(
+            f"{what} is not installed, and its tests do not skip: "
+            f"apt-get install {package} (.ci/run does)",
+            pytrace=False,
+        )
+
+
+@pytest.fixture
+def chromium() -> Path:
+    """Debian's headless Chromium, which the browser tests drive."""
+    from bench.chromium import CHROMIUM
+
+    require_program(CHROMIUM.exists(), what=f"Chromium ({CHROMIUM})", package="chromium")
+    return CHROMIUM
+
+
+@pytest.fixture
+def spamassassin() -> None:
+    """SpamAssassin, which scores the sample digest."""
+    from bench.spamcheck import spamassassin_installed
+
+    require_program(spamassassin_installed(), what="SpamAssassin", package="spamassassin")
 
 
 @pytest.fixture(autouse=True)
