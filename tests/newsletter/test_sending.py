@@ -163,6 +163,7 @@ def test_claiming_skips_rows_another_transaction_has_locked_instead_of_waiting()
         release.set()
         thread.join(10)
 
+    assert not thread.is_alive()
     assert claimed == [free.pk]
     assert status_of(locked) == Digest.Status.PENDING
 
