@@ -206,6 +206,19 @@ def test_https_turns_on_hsts_and_secure_cookies_and_the_embedded_cache_is_local_
     assert [production[name] for name in secure] == [31536000, True, True]
 
 
+def test_every_test_the_readme_names_as_proof_exists():
+    readme = (ROOT / "README.md").read_text()
+    named = set(re.findall(r"(?<![\w.])(test_[a-z0-9_]+)(?![\w.])", readme))
+    defined = {
+        name
+        for path in (ROOT / "tests").rglob("*.py")
+        for name in re.findall(r"^\s*def (test_\w+)\(", path.read_text(), re.M)
+    }
+
+    assert len(named) > 40
+    assert sorted(named - defined) == []
+
+
 def test_compose_services_run_real_modules_of_this_project():
     from importlib import import_module
 
