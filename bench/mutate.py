@@ -15,7 +15,8 @@ lists them) into a temporary folder per run; the real tree is never written. The
 there against `<DATABASE_URL name>_mutate`, first once unmutated (they must pass), then
 once per mutant: a failing test is a caught mutant, passing tests a missed one, anything
 else (a test that no longer exists, a crash) an error. Exits 0 only if every mutant is
-caught.
+caught. The Redis dbs are the caller's (the Makefile's), so don't run it beside `make test`
+of the same checkout.
 """
 
 from __future__ import annotations
