@@ -11,7 +11,7 @@ TEST_CACHE_URL := $(or $(CACHE_URL),rediscache://127.0.0.1:6379/2)
 TEST_ENV := DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) \
 	CACHE_URL=$(TEST_CACHE_URL) SECRET_KEY=test-only-secret-key EMAIL_URL=memorymail://
 
-.PHONY: install run test test-faults bench relevance lint format clean
+.PHONY: install run test test-faults mutate bench relevance lint format clean
 
 install: $(VENV)/.installed
 
@@ -36,6 +36,10 @@ test: install
 ## Slow fault-injection tests: killed workers, restarted services, SMTP storms.
 test-faults: install
 	$(TEST_ENV) $(BIN)/pytest -m faults $(PYTEST_ARGS)
+
+## Break the product one line at a time, each in a scratch copy: does `make test` notice?
+mutate: install
+	$(TEST_ENV) $(BIN)/python -m bench.mutate $(MUTATE_ARGS)
 
 bench: install
 	$(TEST_ENV) $(BIN)/python -m bench.run $(BENCH_ARGS)

@@ -370,7 +370,7 @@ def render_digest(
                 preheader=" · ".join(card.paper.title for card in shown[:2])[:150],
             )
             rendered: RenderedEmail = render_email("digest", context)
-            size = len(rendered.html.encode())
+            size = html_size_as_sent(rendered.html)
             if size <= HTML_BUDGET_BYTES or keep <= 1:
                 break
             keep = max(1, min(keep - 1, int(keep * HTML_BUDGET_BYTES / size)))
@@ -383,6 +383,13 @@ def render_digest(
         headers=unsubscribe_headers(subscriber, url=links["unsubscribe_url"]),
         cards_in_email=keep,
     )
+
+
+def html_size_as_sent(html: str) -> int:
+    """Bytes of the HTML part as the reader's mail client gets it: UTF-8, and every line
+    ending CRLF on the wire (a 50-card digest has ~250 lines: measured on "\n" alone, it
+    passed the budget by 180 bytes)."""
+    return len(html.encode()) + html.count("\n") - html.count("\r\n")
 
 
 # --- MIME, by hand ----------------------------------------------------------------------

@@ -1,14 +1,15 @@
-"""Small factories: each builds one valid row, tests set only what they are about."""
+"""Small factories: each builds one valid row, tests set only what they are about. Dates are
+the suite's fixed "today" (tests.clock), never the wall clock's."""
 
 from __future__ import annotations
 
 import datetime as dt
 
 import factory
-from django.utils import timezone
 
 from newsletter.models import Digest, DigestItem, Subscriber, Topic
 from papers.models import FetchRun, Paper, Source
+from tests.clock import NOW, TODAY
 
 
 class PaperFactory(factory.django.DjangoModelFactory):
@@ -22,8 +23,8 @@ class PaperFactory(factory.django.DjangoModelFactory):
     authors_text = factory.LazyAttribute(lambda paper: ", ".join(paper.authors))
     primary_category = "cs.CV"
     categories = factory.List(["cs.CV"])
-    announced_on = factory.LazyFunction(timezone.localdate)
-    published_at = factory.LazyFunction(lambda: timezone.now() - dt.timedelta(days=1))
+    announced_on = TODAY
+    published_at = NOW - dt.timedelta(days=1)
 
 
 class SourceFactory(factory.django.DjangoModelFactory):
@@ -42,7 +43,7 @@ class FetchRunFactory(factory.django.DjangoModelFactory):
 
     source = factory.SubFactory(SourceFactory)
     status = FetchRun.Status.SUCCEEDED
-    finished_at = factory.LazyFunction(timezone.now)
+    finished_at = NOW
 
 
 class TopicFactory(factory.django.DjangoModelFactory):
@@ -61,7 +62,7 @@ class SubscriberFactory(factory.django.DjangoModelFactory):
 
     email = factory.Sequence(lambda n: f"reader{n}@example.com")
     status = Subscriber.Status.ACTIVE
-    confirmed_at = factory.LazyFunction(timezone.now)
+    confirmed_at = NOW
 
     @factory.post_generation
     def topics(self, create: bool, extracted, **kwargs) -> None:
@@ -74,7 +75,7 @@ class DigestFactory(factory.django.DjangoModelFactory):
         model = Digest
 
     subscriber = factory.SubFactory(SubscriberFactory)
-    edition_on = factory.LazyFunction(timezone.localdate)
+    edition_on = TODAY
     covers_from = factory.LazyAttribute(lambda digest: digest.edition_on - dt.timedelta(days=1))
     covers_to = factory.LazyAttribute(lambda digest: digest.edition_on)
 

@@ -21,6 +21,7 @@ from newsletter.mail_backends import EmlFileBackend
 from papers.models import Paper
 from papers.sample_data import sample_papers
 from tests.factories import FetchRunFactory
+from tests.product_settings import product_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 PRODUCTION_ENV = {
@@ -176,6 +177,52 @@ def test_every_setting_read_from_the_environment_is_documented():
     assert names, "no settings found"
     assert sorted(n for n in names if f"{n}=" not in example) == []
     assert sorted(n for n in names if f"`{n}`" not in readme) == []
+
+
+def test_the_readme_states_the_products_own_numeric_defaults():
+    # What a process started without the variable gets, not what this test run was given.
+    defaults = product_settings()
+    readme = (ROOT / "README.md").read_text()
+    documented = {
+        name: float(value)
+        for name, value in re.findall(r"^\| `([A-Z_]+)` \| `(-?[\d.]+)` \|", readme, re.M)
+        if name in defaults
+    }
+
+    assert len(documented) >= 10, documented
+    assert {name: defaults[name] for name in documented} == documented
+    assert defaults["SOFT_BOUNCE_LIMIT"] == 3
+
+
+def test_https_turns_on_hsts_and_secure_cookies_and_the_embedded_cache_is_local_memory():
+    embedded = product_settings()
+    production = product_settings(
+        SITE_URL="https://papers.example.org", CACHE_URL="rediscache://127.0.0.1:6379/2"
+    )
+
+    assert embedded["CACHES"]["default"]["BACKEND"] == (
+        "django.core.cache.backends.locmem.LocMemCache"
+    )
+    assert production["CACHES"]["default"] == {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": "redis://127.0.0.1:6379/2",
+    }
+    secure = ("SECURE_HSTS_SECONDS", "SECURE_SSL_REDIRECT", "SESSION_COOKIE_SECURE")
+    assert [embedded[name] for name in secure] == [0, False, False]
+    assert [production[name] for name in secure] == [31536000, True, True]
+
+
+def test_every_test_the_readme_names_as_proof_exists():
+    readme = (ROOT / "README.md").read_text()
+    named = set(re.findall(r"(?<![\w.])(test_[a-z0-9_]+)(?![\w.])", readme))
+    defined = {
+        name
+        for path in (ROOT / "tests").rglob("*.py")
+        for name in re.findall(r"^\s*def (test_\w+)\(", path.read_text(), re.M)
+    }
+
+    assert len(named) > 40
+    assert sorted(named - defined) == []
 
 
 def test_compose_services_run_real_modules_of_this_project():

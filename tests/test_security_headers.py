@@ -7,6 +7,7 @@ import pytest
 from newsletter.emails import unsubscribe_url
 from newsletter.signing import Purpose, make_token
 from tests.factories import DigestFactory, PaperFactory, TopicFactory
+from tests.product_settings import product_settings
 
 pytestmark = pytest.mark.django_db
 
@@ -23,19 +24,33 @@ def test_pages_forbid_sniffing_framing_and_foreign_scripts(client):
     assert "frame-ancestors 'none'" in policy
 
 
-def test_https_responses_carry_hsts(client, settings):
-    settings.SECURE_HSTS_SECONDS = 31536000
-    settings.SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+def use_security_defaults_of(settings, *, site_url: str) -> None:
+    """The HSTS settings a site at `site_url` gets when nothing else is set."""
+    defaults = product_settings(SITE_URL=site_url)
+    for name in ("SECURE_HSTS_SECONDS", "SECURE_HSTS_INCLUDE_SUBDOMAINS", "SECURE_HSTS_PRELOAD"):
+        setattr(settings, name, defaults[name])
+
+
+def test_an_https_site_sends_hsts_by_default(client, settings):
+    use_security_defaults_of(settings, site_url="https://papers.example.org")
 
     response = client.get("/healthz", secure=True)
 
-    assert response["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains"
+    assert response["Strict-Transport-Security"] == ("max-age=31536000; includeSubDomains; preload")
 
 
-def test_plain_http_responses_carry_no_hsts(client, settings):
-    settings.SECURE_HSTS_SECONDS = 31536000
+def test_hsts_never_goes_out_over_plain_http(client, settings):
+    use_security_defaults_of(settings, site_url="https://papers.example.org")
 
     response = client.get("/healthz")
+
+    assert "Strict-Transport-Security" not in response
+
+
+def test_an_http_site_sends_no_hsts_by_default(client, settings):
+    use_security_defaults_of(settings, site_url="http://127.0.0.1:8000")
+
+    response = client.get("/healthz", secure=True)
 
     assert "Strict-Transport-Security" not in response
 

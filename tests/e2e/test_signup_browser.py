@@ -14,13 +14,7 @@ from newsletter.models import Subscriber
 from tests.factories import PaperFactory, TopicFactory
 from tests.newsletter.subscription_helpers import link_in
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(),
-        reason="Debian's chromium is not installed (.ci/run installs it: apt-get install chromium)",
-    ),
-]
+pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("chromium")]
 
 
 @pytest.fixture

@@ -7,13 +7,21 @@ import redis
 from django.conf import settings
 
 from newsletter.celery import app as celery_app
-from tests.newsletter.sending_helpers import Processes, RedisServer, SinkServer, use_smtp
+from tests.newsletter.sending_helpers import (
+    Processes,
+    RedisServer,
+    ScriptedOutbox,
+    SinkServer,
+    use_smtp,
+)
 
 
 @pytest.fixture
-def processes(tmp_path):
+def processes(tmp_path, request):
     """A sink, workers and commands on this run's own Redis db; tasks the test enqueues go to
     them (not run in-process)."""
+    if not request.node.get_closest_marker("real_clock"):
+        pytest.fail("a test with real processes must be marked real_clock: they see the real time")
     redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()
     celery_app.conf.task_always_eager = False
     running = Processes(tmp_path, broker=settings.CELERY_BROKER_URL)
@@ -39,3 +47,12 @@ def redis_server(tmp_path):
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def scripted_outbox(settings):
+    """Mail goes to mail.outbox through ScriptedOutbox; the test sets its hooks and speed."""
+    settings.EMAIL_BACKEND = f"{ScriptedOutbox.__module__}.{ScriptedOutbox.__qualname__}"
+    yield ScriptedOutbox
+    ScriptedOutbox.before_each = ScriptedOutbox.after_each = None
+    ScriptedOutbox.seconds_each = 0.0

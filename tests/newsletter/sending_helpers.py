@@ -27,6 +27,7 @@ import redis
 from aiosmtpd.controller import Controller
 from celery import Task
 from django.conf import settings
+from django.core.mail.backends import locmem
 from django.utils import timezone
 
 from bench.smtp_sink import read_log
@@ -37,6 +38,8 @@ from tests.factories import PaperFactory
 
 ROOT = Path(__file__).resolve().parents[2]
 
+# Where kombu's Redis transport keeps the tasks workers took and have not acknowledged.
+UNACKED_KEY = "unacked"
 MESSAGE_ID = re.compile(rb"^Message-ID:\s*(<[^>\r\n]+>)", re.IGNORECASE | re.MULTILINE)
 
 
@@ -107,6 +110,27 @@ class SinkServer:
 
     def __exit__(self, *exc: object) -> None:
         self.controller.stop()
+
+
+class ScriptedOutbox(locmem.EmailBackend):
+    """Django's memory outbox (mail.outbox) behind a mail server the test scripts: as each
+    message goes out `before_each` runs, the server takes `seconds_each`, accepts it, and
+    `after_each` runs. Set with the `scripted_outbox` fixture, which resets it."""
+
+    before_each: Callable[[], None] | None = None
+    seconds_each: float = 0.0
+    after_each: Callable[[], None] | None = None
+
+    def send_messages(self, messages) -> int:
+        sent = 0
+        for message in messages:
+            if ScriptedOutbox.before_each is not None:
+                ScriptedOutbox.before_each()
+            time.sleep(ScriptedOutbox.seconds_each)
+            sent += super().send_messages([message])
+            if ScriptedOutbox.after_each is not None:
+                ScriptedOutbox.after_each()
+        return sent
 
 
 def use_smtp(settings, port: int) -> None:
@@ -192,6 +216,7 @@ class Processes:
         self.worker_options: dict[int, dict] = {}
         self.started = 0
         self.commands: list[subprocess.Popen] = []
+        self.lost_acks: set[bytes] = set()
 
     def start_sink(self, *extra: str) -> None:
         """`python -m bench.smtp_sink`: logs the Message-ID of every message it accepts;
@@ -208,6 +233,8 @@ class Processes:
         return {
             "PATH": os.environ["PATH"],
             "HOME": os.environ.get("HOME", "/tmp"),
+            # The code of this tree, not whatever is installed (a scratch copy under test).
+            "PYTHONPATH": str(ROOT),
             "DATABASE_URL": database_url(),
             "DB_CONN_MAX_AGE": "0",
             "CELERY_BROKER_URL": self.broker,
@@ -243,11 +270,14 @@ class Processes:
         for worker in self.workers:
             _stop(worker, how=signal.SIGKILL)
         self.workers = []
+        self.forget_lost_acks()
 
     def revive_workers(self) -> int:
         """What a process supervisor (systemd, a container's restart policy) does: start again,
         with the same options, any worker that exited. Returns how many it restarted."""
         dead = [worker for worker in self.workers if worker.poll() is not None]
+        if dead:
+            self.forget_lost_acks()
         for worker in dead:
             self.workers.remove(worker)
             with contextlib.suppress(ProcessLookupError):  # as a container restart would,
@@ -268,6 +298,47 @@ class Processes:
     def stop(self) -> None:
         for process in [*self.commands, *self.workers, self.sink]:
             _stop(process)
+
+    def forget_lost_acks(self) -> None:
+        """Tasks the broker still counts as running but that nobody runs any more: a killed
+        worker's, and those whose acknowledgement a broker restart lost. Redis holds them
+        for the visibility timeout (an hour); waiting for them would never end."""
+        client = redis.Redis.from_url(self.broker)
+        self.lost_acks |= set(client.hkeys(UNACKED_KEY))
+
+    def busy(self) -> str:
+        """What is still going on ("" when nothing): tasks queued in the broker or running in
+        a worker (taken, not yet acknowledged: tasks acknowledge late), a command running,
+        digests not settled yet (pending or sending)."""
+        client = redis.Redis.from_url(self.broker)
+        queue = celery_app.conf.task_default_queue  # one list per priority step in Redis
+        queued = sum(
+            client.llen(key) for key in client.scan_iter(f"{queue}*") if client.type(key) == b"list"
+        )
+        if queued:
+            return f"{queued} tasks queued"
+        running = set(client.hkeys(UNACKED_KEY)) - self.lost_acks
+        if running:
+            return f"{len(running)} tasks taken by a worker and not finished"
+        if any(command.poll() is None for command in self.commands):
+            return "a command is running"
+        unsettled = Digest.objects.filter(
+            status__in=[Digest.Status.PENDING, Digest.Status.SENDING]
+        ).count()
+        return f"{unsettled} digests pending or sending" if unsettled else ""
+
+    def wait_until_settled(self, *, timeout: float = 60) -> None:
+        """Wait until nothing is going on (see busy) three times in a row, 0.3 s apart (a
+        task is out of the queue a moment before it is marked taken): then counting what
+        arrived tells what a run did, with no fixed sleep standing in for "nothing more"."""
+        deadline = time.monotonic() + timeout
+        calm, state = 0, "not checked"
+        while calm < 3:
+            if time.monotonic() > deadline:
+                pytest.fail(f"not settled after {timeout:g} s: {state}")
+            state = self.busy()
+            calm = 0 if state else calm + 1
+            time.sleep(0.3)
 
     def accepted(self) -> Counter[str]:
         """How many times the sink accepted each Message-ID."""

@@ -10,10 +10,7 @@ from bench.spamcheck import sample_email
 from newsletter import sending
 from papers.models import Paper
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed"),
-]
+pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("chromium")]
 
 
 def long_words_card() -> sending.Card:

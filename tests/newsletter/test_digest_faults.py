@@ -2,13 +2,16 @@
 (`bench.smtp_sink`), PostgreSQL and Redis servers. Workers SIGKILLed mid-run, Redis restarted,
 database connections cut, the same day's run started three times at once, an SMTP server that
 answers 4xx, drops connections and is slow: every digest still arrives, and once; the only
-copy ever seen twice is one in flight when its worker died, with the same Message-ID."""
+copy ever seen twice is one in flight when its worker died, with the same Message-ID. Counts
+are taken once everything has settled (nothing queued, running or held), never after a
+fixed sleep."""
 
 from __future__ import annotations
 
 import datetime as dt
 import os
 import random
+import signal
 import time
 from collections import Counter
 
@@ -26,12 +29,20 @@ from tests.newsletter.sending_helpers import (
     wait_for,
 )
 
-pytestmark = [pytest.mark.faults, pytest.mark.django_db(transaction=True)]
-
-# Today's edition: the sweeper only looks at the last week's.
-EDITION = timezone.localdate()
+pytestmark = [
+    pytest.mark.faults,
+    pytest.mark.real_clock,  # the workers keep the real time: so do the dates here
+    pytest.mark.django_db(transaction=True),
+]
 # Kill points and sink answers vary per run; FAULTS_SEED=<n> replays one.
 SEED = int(os.environ.get("FAULTS_SEED", time.time_ns() % 1_000_000))
+
+
+@pytest.fixture
+def edition() -> dt.date:
+    """A recent edition (the sweeper looks at the last week only) that a UTC midnight during
+    the test cannot make "tomorrow's": yesterday, by the real clock the workers also read."""
+    return timezone.localdate() - dt.timedelta(days=1)
 
 
 def message_ids(**filters: object) -> set[str]:
@@ -61,8 +72,8 @@ def sweep_until_sent(processes, count: int, *, broker: str | None = None, timeou
         time.sleep(3)
         processes.revive_workers()
         enqueue(tasks.sweep_digests, broker=broker)
-    time.sleep(1)  # let a straggling duplicate reach the sink before counting
     assert count_digests() == count, f"seed {SEED}: {where_digests_are()}"
+    processes.wait_until_settled()  # a straggling duplicate would reach the sink by then
 
 
 def where_digests_are() -> str:
@@ -76,13 +87,13 @@ def where_digests_are() -> str:
 
 
 def test_workers_killed_at_random_points_lose_nothing_and_double_only_what_was_in_flight(
-    processes,
+    processes, edition
 ):
     count, kills, concurrency = 2000, 3, 2
-    readers(count, edition=EDITION)
+    readers(count, edition=edition)
     processes.start_sink("--delay-ms", "5")  # a wider window between DATA and its 250
     processes.start_worker(concurrency=concurrency, DIGEST_BATCH_SIZE="50")
-    enqueue(tasks.send_digests_for_date, EDITION.isoformat())
+    enqueue(tasks.send_digests_for_date, edition.isoformat())
     rng = random.Random(SEED)
     kill_points = sorted(rng.sample(range(150, int(count * 0.8), 150), kills))
     in_flight: set[str] = set()
@@ -100,7 +111,7 @@ def test_workers_killed_at_random_points_lose_nothing_and_double_only_what_was_i
 
     # The day's run again (a beat tick, an operator) builds what lost tasks never did; the
     # sweeper takes back the dead workers' digests once their leases (5 s here) run out.
-    enqueue(tasks.send_digests_for_date, EDITION.isoformat())
+    enqueue(tasks.send_digests_for_date, edition.isoformat())
     sweep_until_sent(processes, count, timeout=120)
 
     doubled = assert_each_arrived_once(processes, expected=message_ids(), in_flight=in_flight)
@@ -110,18 +121,26 @@ def test_workers_killed_at_random_points_lose_nothing_and_double_only_what_was_i
 # --- 2. Redis restarted -----------------------------------------------------------------------
 
 
-def test_a_redis_restart_mid_run_loses_nothing_and_doubles_nothing(processes, redis_server):
+@pytest.mark.parametrize(
+    "how", [signal.SIGTERM, signal.SIGKILL], ids=["stopped cleanly", "crashed (SIGKILL)"]
+)
+def test_a_redis_restart_mid_run_loses_nothing_and_doubles_nothing(
+    processes, redis_server, edition, how
+):
     count = 600
-    readers(count, edition=EDITION)
+    readers(count, edition=edition)
     processes.broker = redis_server.url()
     processes.start_sink("--delay-ms", "5")
     processes.start_worker()
-    enqueue(tasks.send_digests_for_date, EDITION.isoformat(), broker=processes.broker)
+    enqueue(tasks.send_digests_for_date, edition.isoformat(), broker=processes.broker)
     wait_for(lambda: count_digests() >= 150, timeout=60, what="150 digests sent")
 
-    redis_server.stop()
-    time.sleep(2)  # workers find the broker gone mid-batch
+    # SIGTERM lets Redis close its clients and flush; SIGKILL gives it no last word (its
+    # append-only file is fsynced on every write, as in production).
+    redis_server.stop(how=how)
+    time.sleep(2)  # the outage: workers find the broker gone mid-batch
     redis_server.start()  # the same port and append-only file: queued tasks survive
+    processes.forget_lost_acks()  # acks of the tasks running during the outage are lost
 
     sweep_until_sent(processes, count, broker=processes.broker)
 
@@ -141,12 +160,12 @@ def cut_database_connections() -> int:
         return cursor.fetchone()[0]
 
 
-def test_database_connections_cut_mid_run_are_retried_and_nothing_doubles(processes):
+def test_database_connections_cut_mid_run_are_retried_and_nothing_doubles(processes, edition):
     count = 600
-    readers(count, edition=EDITION)
+    readers(count, edition=edition)
     processes.start_sink("--delay-ms", "5")
     processes.start_worker(DB_CONN_MAX_AGE="60")  # kept between tasks, as in production
-    enqueue(tasks.send_digests_for_date, EDITION.isoformat())
+    enqueue(tasks.send_digests_for_date, edition.isoformat())
     cut = 0
     for _ in range(10):  # while the run fans out and the first batches build
         time.sleep(0.15)
@@ -164,21 +183,21 @@ def test_database_connections_cut_mid_run_are_retried_and_nothing_doubles(proces
 # --- 4. The same day's run started three times at once -----------------------------------------
 
 
-def test_the_same_days_run_started_three_times_at_once_sends_each_digest_once(processes):
+def test_the_same_days_run_started_three_times_at_once_sends_each_digest_once(processes, edition):
     count = 600
-    readers(count, edition=EDITION)
+    readers(count, edition=edition)
     processes.start_sink("--delay-ms", "2")
     processes.start_worker(concurrency=2)
     processes.start_worker(concurrency=1)
 
-    enqueue(tasks.send_digests_for_date, EDITION.isoformat())  # two beat ticks …
-    enqueue(tasks.send_digests_for_date, EDITION.isoformat())
+    enqueue(tasks.send_digests_for_date, edition.isoformat())  # two beat ticks …
+    enqueue(tasks.send_digests_for_date, edition.isoformat())
     command = processes.start_command(  # … and an operator, all at once
-        "send_digests", "--date", EDITION.isoformat(), DIGEST_BATCH_SIZE="20"
+        "send_digests", "--date", edition.isoformat(), DIGEST_BATCH_SIZE="20"
     )
     stdout, stderr = command.communicate(timeout=120)
     wait_for(lambda: count_digests() == count, timeout=90, what=f"{count} digests sent")
-    time.sleep(1.5)
+    processes.wait_until_settled()
 
     assert command.returncode == 0, stderr
     assert stdout.startswith("built "), stdout
@@ -191,20 +210,20 @@ def test_the_same_days_run_started_three_times_at_once_sends_each_digest_once(pr
 
 
 def test_an_smtp_storm_of_4xx_drops_and_slowness_delivers_everything_once_with_back_off(
-    processes,
+    processes, edition
 ):
     count, unknown = 400, ["reader7@example.com", "reader250@example.com"]
-    readers(count, edition=EDITION)
+    readers(count, edition=edition)
     processes.start_sink(
         "--temp-fail-share", "0.15", "--drop-share", "0.05", "--delay-ms", "20",
         "--seed", str(SEED), "--hard-bounce", *unknown,
     )  # fmt: skip
     processes.start_worker(DIGEST_RETRY_SECONDS="1")
-    enqueue(tasks.send_digests_for_date, EDITION.isoformat())
+    enqueue(tasks.send_digests_for_date, edition.isoformat())
 
     delivered = count - len(unknown)
     wait_for(lambda: count_digests() == delivered, timeout=120, what=f"{delivered} sent")
-    time.sleep(1.5)
+    processes.wait_until_settled()
 
     bounced = Digest.objects.filter(subscriber__email__in=unknown)
     assert sorted(bounced.values_list("status", "attempts")) == [(Digest.Status.FAILED, 1)] * 2
@@ -222,8 +241,10 @@ def test_an_smtp_storm_of_4xx_drops_and_slowness_delivers_everything_once_with_b
     assert max(attempts) <= 8  # … within the attempts there are
 
 
-def test_soft_bounces_on_three_editions_suppress_the_address_and_the_others_go_on(processes):
-    days = [EDITION + dt.timedelta(days=offset) for offset in range(4)]
+def test_soft_bounces_on_three_editions_suppress_the_address_and_the_others_go_on(
+    processes, edition
+):
+    days = [edition - dt.timedelta(days=3 - offset) for offset in range(4)]  # in the week
     ids = readers(20, edition=days[0])
     for day in days[1:]:
         readers(0, edition=day)
@@ -239,6 +260,7 @@ def test_soft_bounces_on_three_editions_suppress_the_address_and_the_others_go_o
                 timeout=30,
                 what=f"edition {number} sent",
             )
+            processes.wait_until_settled()
         recipients = list(smtp.sink.recipients)
 
     full.refresh_from_db()

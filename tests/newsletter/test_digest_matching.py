@@ -258,20 +258,22 @@ def test_featured_first_then_title_hits_before_abstract_hits_then_upvotes():
     ]
 
 
-def test_a_paper_on_an_earlier_more_page_never_comes_back_in_a_later_email():
-    first, second = (
-        PaperFactory(title="Diffusion A", hf_upvotes=9),
-        PaperFactory(title="Diffusion B"),
+def test_a_paper_on_an_earlier_more_page_never_comes_back_even_when_announced_again():
+    shown = PaperFactory(title="Diffusion A", hf_upvotes=9, announced_on=MONDAY)
+    on_more_page = PaperFactory(title="Diffusion B", announced_on=MONDAY)
+    reader = diffusion_reader(max_papers=1, include_revisions=True)
+    build(reader, on=MONDAY)
+    assert digest_papers(reader, on=MONDAY, in_email=False) == [on_more_page]
+    # A new version puts it in Tuesday's window, where the reader takes revisions.
+    Paper.objects.filter(pk=on_more_page.pk).update(
+        announced_on=TUESDAY, announce_type=Paper.AnnounceType.REPLACE, latest_version=2
     )
-    reader = diffusion_reader(max_papers=1, frequency=Subscriber.Frequency.DAILY)
-    day = first.announced_on
-    build(reader, on=day)
-    later = PaperFactory(title="Diffusion C", announced_on=day + dt.timedelta(days=1))
+    later = PaperFactory(title="Diffusion C", announced_on=TUESDAY)
 
-    build(reader, on=day + dt.timedelta(days=1))
+    build(reader, on=TUESDAY)
 
-    assert digest_papers(reader, on=day) == [first, second]
-    assert digest_papers(reader, on=day + dt.timedelta(days=1)) == [later]
+    assert digest_papers(reader, on=MONDAY) == [shown, on_more_page]
+    assert digest_papers(reader, on=TUESDAY) == [later]
 
 
 def test_papers_matching_more_of_a_readers_topics_rank_higher():

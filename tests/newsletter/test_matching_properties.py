@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import itertools
+from collections import Counter
 
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from newsletter.matching import (
     Form,
     IndexedPaper,
     PaperIndex,
+    Query,
     QuerySyntaxError,
     Term,
     normalise_words,
@@ -43,9 +45,20 @@ query_term = st.one_of(
     words.map(lambda ws: '"' + " ".join(ws) + '"'),
     words.map("-".join),
     st.tuples(words, st.integers(0, 3)).map(lambda t: '"' + " ".join(t[0]) + f'"~{t[1]}'),
+    st.lists(word, min_size=2, max_size=3).map(lambda ws: '-"' + " ".join(ws) + '"'),
     st.just("OR"),
 )
 query_text = st.lists(query_term, min_size=1, max_size=8).map(" ".join)
+
+
+def parsed(text: str) -> Query:
+    """The query, or the example is discarded: Hypothesis then draws another, and fails the
+    test loudly if too few parse, so the properties below always run on real queries."""
+    try:
+        return parse_query(text)
+    except QuerySyntaxError:
+        assume(False)
+        raise  # unreachable: assume(False) stops the example
 
 
 def has(term: Term, text: str) -> bool:
@@ -85,55 +98,99 @@ def test_any_text_parses_or_is_refused_cleanly(text):
         assert query.required
 
 
-@given(query_text, papers)
-def test_search_finds_exactly_the_papers_the_documented_syntax_describes(text, corpus):
-    try:
-        query = parse_query(text)
-    except QuerySyntaxError:
-        return
-    index = PaperIndex.build(corpus)
+def test_search_finds_exactly_the_papers_the_documented_syntax_describes():
+    found_some = Counter()
 
-    found = index.search(query)
+    @settings(max_examples=300)
+    @given(query_text, papers)
+    def check(text, corpus):
+        query = parsed(text)
+        index = PaperIndex.build(corpus)
 
-    assert found == {paper.id for paper in corpus if satisfies(query, paper)}
-    assert all(index.satisfies(query, paper.id) == (paper.id in found) for paper in corpus)
+        found = index.search(query)
+
+        assert found == {paper.id for paper in corpus if satisfies(query, paper)}
+        assert all(index.satisfies(query, paper.id) == (paper.id in found) for paper in corpus)
+        found_some[bool(found)] += 1
+
+    check()
+
+    assert found_some[True] >= 50, found_some
 
 
-@given(query_text, papers)
-def test_strong_and_passing_matches_split_the_results(text, corpus):
-    try:
-        query = parse_query(text)
-    except QuerySyntaxError:
-        return
-    index = PaperIndex.build(corpus)
+def test_an_excluded_word_or_phrase_drops_exactly_the_papers_containing_it():
+    dropped_by: Counter[str] = Counter()
 
-    split = index.matches(query)
+    @settings(max_examples=300)
+    @given(query_text, papers)
+    def check(text, corpus):
+        query = parsed(text)
+        index = PaperIndex.build(corpus)
+        found = index.search(query)
+        wanted = index.search(Query(required=query.required))  # the same, nothing excluded
 
-    assert split.strong.isdisjoint(split.passing)
-    assert split.all == index.search(query)
-    assert index.search(query, strong_only=True) == split.strong
-    for paper_id in split.all:
-        assert index.explain(query, paper_id).strong == (paper_id in split.strong)
+        assert found <= wanted
+        for paper_id in wanted:
+            paper = corpus[paper_id]
+            excluded = [
+                term
+                for term in query.excluded
+                if has(term, paper.title) or has(term, paper.abstract)
+            ]
+            assert (paper_id in found) == (not excluded)
+            for term in excluded:
+                dropped_by["a phrase" if len(term.words) > 1 else "a word"] += 1
+
+    check()
+
+    # Both kinds of exclusion really dropped papers, many times (not only vacuously held).
+    assert dropped_by["a word"] >= 50 and dropped_by["a phrase"] >= 20, dropped_by
+
+
+def test_strong_and_passing_matches_split_the_results():
+    strengths = Counter()
+
+    @settings(max_examples=200)
+    @given(query_text, papers)
+    def check(text, corpus):
+        query = parsed(text)
+        index = PaperIndex.build(corpus)
+
+        split = index.matches(query)
+
+        assert split.strong.isdisjoint(split.passing)
+        assert split.all == index.search(query)
+        assert index.search(query, strong_only=True) == split.strong
+        for paper_id in split.all:
+            assert index.explain(query, paper_id).strong == (paper_id in split.strong)
+        strengths["strong"] += len(split.strong)
+        strengths["passing"] += len(split.passing)
+
+    check()
+
+    assert strengths["strong"] >= 50 and strengths["passing"] >= 20, strengths
 
 
 @given(query_text)
 def test_the_canonical_spelling_parses_back_to_the_same_query(text):
-    try:
-        query = parse_query(text)
-    except QuerySyntaxError:
-        return
+    query = parsed(text)
     assert parse_query(query.canonical) == query
 
 
-@given(query_text, papers)
-def test_results_do_not_depend_on_the_order_papers_were_indexed(text, corpus):
-    try:
-        query = parse_query(text)
-    except QuerySyntaxError:
-        return
-    forward = PaperIndex.build(corpus).search(query)
-    backward = PaperIndex.build(list(reversed(corpus))).search(query)
-    assert forward == backward
+def test_results_do_not_depend_on_the_order_papers_were_indexed():
+    non_empty = Counter()
+
+    @given(query_text, papers)
+    def check(text, corpus):
+        query = parsed(text)
+        forward = PaperIndex.build(corpus).search(query)
+        backward = PaperIndex.build(list(reversed(corpus))).search(query)
+        assert forward == backward
+        non_empty[bool(forward)] += 1
+
+    check()
+
+    assert non_empty[True] >= 20, non_empty
 
 
 @settings(max_examples=50)

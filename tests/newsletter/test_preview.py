@@ -14,7 +14,10 @@ from papers.models import Paper
 from tests.factories import PaperFactory, TopicFactory
 from tests.newsletter.subscription_helpers import signup_data
 
-pytestmark = pytest.mark.django_db
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.usefixtures("frozen_clock"),  # one rate-limit window for the whole test
+]
 
 
 @pytest.fixture(autouse=True)

@@ -7,12 +7,14 @@ import datetime as dt
 import socket
 import subprocess
 import threading
+import time
 from email import message_from_bytes, policy
 
+import psycopg
 import pytest
 import time_machine
 from django.core import mail
-from django.db import connections
+from django.db import connection, connections
 from django.utils import timezone
 
 from newsletter import digests, sending, tasks
@@ -20,7 +22,8 @@ from newsletter.digests import digests_build
 from newsletter.models import Digest, DigestItem, Subscriber
 from newsletter.sending import Outcome, claim_digests, digests_send, mime_bytes
 from tests.factories import PaperFactory, SubscriberFactory, TopicFactory
-from tests.newsletter.sending_helpers import free_port, use_smtp
+from tests.newsletter.sending_helpers import free_port, use_smtp, wait_for
+from tests.product_settings import product_settings
 
 pytestmark = pytest.mark.django_db
 
@@ -107,6 +110,27 @@ def test_a_dead_workers_digest_is_free_again_when_its_lease_runs_out(settings):
     assert retaken == [digest.pk]
 
 
+def test_a_batch_that_outlasts_its_lease_keeps_every_digest_until_it_is_sent(
+    settings, scripted_outbox
+):
+    settings.DIGEST_LEASE_SECONDS = 2
+    batch = ready_digests(*(f"r{n}@example.com" for n in range(4)))
+    taken_by_another_worker: list[int] = []
+    # As each message goes out, another worker (the sweeper's task) tries to take the batch.
+    scripted_outbox.before_each = lambda: taken_by_another_worker.extend(
+        claim_digests(digest_ids=[digest.pk for digest in batch], token="worker-b")
+    )
+    scripted_outbox.seconds_each = 0.8  # a slow mail server: the batch takes ~3.2 s
+
+    started = time.monotonic()
+    report = send(batch)
+
+    assert time.monotonic() - started > settings.DIGEST_LEASE_SECONDS  # the first lease ran out
+    assert taken_by_another_worker == []  # … but was renewed while the batch ran
+    assert report.sent == 4
+    assert [message.to for message in mail.outbox] == [[d.subscriber.email] for d in batch]
+
+
 def test_a_redelivered_task_resumes_its_own_claim_at_once():
     digest = ready_digests("a@example.com")[0]
     claim_digests(digest_ids=[digest.pk], token="task-1")
@@ -139,6 +163,7 @@ def test_claiming_skips_rows_another_transaction_has_locked_instead_of_waiting()
         release.set()
         thread.join(10)
 
+    assert not thread.is_alive()
     assert claimed == [free.pk]
     assert status_of(locked) == Digest.Status.PENDING
 
@@ -213,6 +238,46 @@ def test_each_digest_is_marked_sent_before_the_next_is_tried(monkeypatch):
     monkeypatch.setattr(sending.BackendMailer, "deliver", original)
     send([first, second], token="task-1")  # the redelivered task resumes its own claim
 
+    assert (status_of(first), status_of(second)) == ("sent", "sent")
+    assert [message.to for message in mail.outbox] == [["a@example.com"], ["b@example.com"]]
+
+
+def cut_this_database_connection() -> int:
+    """What a restarted or failed-over PostgreSQL does to this process: its connection is
+    gone (terminated, and waited for until the server has dropped it). Returns its pid."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        (pid,) = cursor.fetchone()
+    params = connection.get_connection_params()
+    with psycopg.connect(**{**params, "autocommit": True}) as other:
+        other.execute("SELECT pg_terminate_backend(%s)", [pid])
+        wait_for(
+            lambda: (
+                not other.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s", [pid]).fetchone()
+            ),
+            timeout=10,
+            what="PostgreSQL to drop the connection",
+        )
+    return pid
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_sent_mark_cut_off_by_a_lost_database_connection_is_retried_and_nothing_is_resent(
+    scripted_outbox,
+):
+    first, second = ready_digests("a@example.com", "b@example.com")
+    cuts: list[int] = []
+
+    def cut_once_after_the_server_accepted() -> None:  # between the 250 and the sent mark
+        if not cuts:
+            cuts.append(cut_this_database_connection())
+
+    scripted_outbox.after_each = cut_once_after_the_server_accepted
+
+    report = send([first, second])
+    again = send([first, second], token="task-2")
+
+    assert cuts and report.sent == 2 and again.sent == 0
     assert (status_of(first), status_of(second)) == ("sent", "sent")
     assert [message.to for message in mail.outbox] == [["a@example.com"], ["b@example.com"]]
 
@@ -305,7 +370,8 @@ def test_550_5_1_1_suppresses_the_address_at_once_and_the_batch_goes_on(sink, sc
 
 
 def test_soft_bounces_suppress_after_the_documented_threshold(sink, settings):
-    settings.SOFT_BOUNCE_LIMIT = 3
+    # The product's default, whatever SOFT_BOUNCE_LIMIT this run's environment may set.
+    settings.SOFT_BOUNCE_LIMIT = product_settings()["SOFT_BOUNCE_LIMIT"]
     digest = ready_digests("picky@example.com")[0]
     reader = digest.subscriber
     day = digest.edition_on
@@ -526,17 +592,21 @@ def test_classify_tells_bad_mailboxes_from_other_refusals():
 
 
 @pytest.mark.django_db(transaction=True)
-def test_two_runs_of_the_same_day_at_once_send_each_digest_once():
+def test_two_runs_of_the_same_day_at_once_send_each_digest_once(settings):
+    settings.DIGEST_BATCH_SIZE = 5  # eight batches each, so the two runs take turns
     PaperFactory(title="Diffusion", announced_on=dt.date(2025, 3, 25))
     topic = TopicFactory(query="diffusion")
     ids = [SubscriberFactory(topics=[topic]).pk for _ in range(40)]
     start = threading.Barrier(2)
     reports: list[sending.RunReport] = []
+    errors: list[BaseException] = []
 
     def run() -> None:
         try:
             start.wait(5)
             reports.append(sending.run_digests(edition_on=dt.date(2025, 3, 25)))
+        except BaseException as error:  # noqa: BLE001 - asserted below, not lost in a thread
+            errors.append(error)
         finally:
             connections.close_all()
 
@@ -545,8 +615,12 @@ def test_two_runs_of_the_same_day_at_once_send_each_digest_once():
         runner.start()
     for runner in runners:
         runner.join(60)
+    rerun = sending.run_digests(edition_on=dt.date(2025, 3, 25))  # and once more, afterwards
 
+    assert [runner.is_alive() for runner in runners] == [False, False]
+    assert errors == [] and len(reports) == 2
     assert sum(report.send.sent for report in reports) == 40
+    assert (rerun.built, rerun.send.sent) == (0, 0)
     assert sorted(message.to[0] for message in mail.outbox) == sorted(
         Subscriber.objects.filter(pk__in=ids).values_list("email", flat=True)
     )

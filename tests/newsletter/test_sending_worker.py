@@ -5,7 +5,6 @@ slow fault tests with the same processes are in test_digest_faults.py (`make tes
 from __future__ import annotations
 
 import datetime as dt
-import time
 
 import pytest
 
@@ -16,6 +15,7 @@ from tests.newsletter.sending_helpers import count_digests, enqueue, readers, wa
 EDITION = dt.date(2025, 3, 25)
 
 
+@pytest.mark.real_clock
 @pytest.mark.django_db(transaction=True)
 def test_a_real_worker_sends_each_digest_once_to_a_real_smtp_server(processes):
     ids = readers(60, edition=EDITION)
@@ -25,7 +25,7 @@ def test_a_real_worker_sends_each_digest_once_to_a_real_smtp_server(processes):
     enqueue(tasks.send_digests_for_date, EDITION.isoformat())
     wait_for(lambda: count_digests() == 60, timeout=60, what="60 digests sent")
     enqueue(tasks.send_digests_for_date, EDITION.isoformat())  # a second run sends nothing more
-    time.sleep(1.5)
+    processes.wait_until_settled()
 
     expected = set(Digest.objects.values_list("message_id", flat=True))
     accepted = processes.accepted()

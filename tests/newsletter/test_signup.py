@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import redis
 from django.utils import timezone
 
 from newsletter import ratelimits
@@ -10,7 +11,10 @@ from newsletter.models import Subscriber
 from tests.factories import SubscriberFactory, TopicFactory
 from tests.newsletter.subscription_helpers import link_in, signup_data
 
-pytestmark = pytest.mark.django_db
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.usefixtures("frozen_clock"),  # one rate-limit window for the whole test
+]
 
 TYPED_QUERY = '"free crypto" spamword'
 
@@ -256,8 +260,17 @@ def test_invalid_posts_count_against_the_ip_limit_too(client):
     assert Subscriber.objects.count() == 0
 
 
-def test_limits_are_counted_in_the_shared_redis_cache(settings):
-    assert settings.CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache"
+def test_limits_are_counted_where_every_other_process_sees_them(client, settings):
+    cache = settings.CACHES["default"]
+    if cache["BACKEND"] != "django.core.cache.backends.redis.RedisCache":
+        pytest.fail("run the tests with CACHE_URL=rediscache://… (make test does), as production")
+    elsewhere = redis.Redis.from_url(cache["LOCATION"])  # another process's own connection
+    before = set(elsewhere.scan_iter("*rl:*"))
+
+    client.get("/preview/", {"own_query": "x"}, REMOTE_ADDR="192.0.2.44")
+
+    counters = set(elsewhere.scan_iter("*rl:*")) - before
+    assert [int(elsewhere.get(key)) for key in counters] == [1]
 
 
 def test_two_sign_ups_for_one_address_make_one_row(post_signup, mailoutbox):

@@ -82,16 +82,31 @@ def test_a_tampered_token_is_refused(client):
 
 
 def test_a_token_for_a_deleted_and_recreated_address_is_refused(client):
-    subscriber = SubscriberFactory(email="a@example.com")
-    token = make_token(purpose=Purpose.UNSUBSCRIBE, subject_id=subscriber.pk, email="a@example.com")
-    subscriber.email = "b@example.com"
-    subscriber.save()
+    deleted = SubscriberFactory(email="a@example.com")
+    token = make_token(purpose=Purpose.UNSUBSCRIBE, subject_id=deleted.pk, email="a@example.com")
+    deleted.delete()  # "delete all my data" …
+    recreated = SubscriberFactory(email="a@example.com")  # … then signed up again
 
     response = client.post(f"/unsubscribe/{token}/")
 
     assert response.status_code == 400
+    recreated.refresh_from_db()
+    assert recreated.status == Subscriber.Status.ACTIVE
 
 
+def test_a_token_for_an_address_changed_since_is_refused(client):
+    subscriber = SubscriberFactory(email="a@example.com")
+    token = make_token(purpose=Purpose.UNSUBSCRIBE, subject_id=subscriber.pk, email="a@example.com")
+    Subscriber.objects.filter(pk=subscriber.pk).update(email="b@example.com")
+
+    response = client.post(f"/unsubscribe/{token}/")
+
+    assert response.status_code == 400
+    subscriber.refresh_from_db()
+    assert subscriber.status == Subscriber.Status.ACTIVE
+
+
+@pytest.mark.usefixtures("frozen_clock")  # the expected link is signed with the same second
 def test_headers_offer_one_click_https_and_mailto():
     subscriber = SubscriberFactory()
 

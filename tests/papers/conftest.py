@@ -26,10 +26,12 @@ def recorded(name: str) -> bytes:
 class Reply:
     status: int = 200
     body: bytes = b""
-    delay: float = 0.0
     headers: dict[str, str] = field(default_factory=dict)
     # Send only this many bytes of the body (Content-Length still announces all of it).
     cut_after: int | None = None
+    # Never answer while the client waits (until the server stops): a timeout for sure,
+    # however slow a loaded machine makes everything else.
+    hang: bool = False
 
 
 @dataclass
@@ -48,6 +50,7 @@ class RecordedServer:
         self._routes: dict[str, list[Reply] | Callable[[dict[str, str]], Reply]] = {}
         self.requests: list[SeenRequest] = []
         self._lock = threading.Lock()
+        self._stopping = threading.Event()
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -55,7 +58,9 @@ class RecordedServer:
                 split = urlsplit(self.path)
                 query = {key: values[-1] for key, values in parse_qs(split.query).items()}
                 reply = server._next_reply(split.path, query, dict(self.headers))
-                time.sleep(reply.delay)
+                if reply.hang:
+                    server._stopping.wait(60)
+                    return
                 try:
                     self.send_response(reply.status)
                     for name, value in reply.headers.items():
@@ -104,6 +109,7 @@ class RecordedServer:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self._stopping.set()
         self._server.shutdown()
         self._server.server_close()
 

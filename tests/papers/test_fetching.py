@@ -66,7 +66,7 @@ def snapshot() -> list[dict]:
 
 
 def test_daily_run_reads_the_listing_then_looks_the_ids_up_in_batches(arxiv, monkeypatch, settings):
-    settings.ARXIV_REQUEST_INTERVAL = 0.2
+    settings.ARXIV_REQUEST_INTERVAL = 0.5
     monkeypatch.setattr(services, "LOOKUP_BATCH_SIZE", 4)
     arxiv.reply(RSS_PATH, Reply(200, recorded("arxiv_rss_2025-02-13.xml")))
 
@@ -91,9 +91,10 @@ def test_daily_run_reads_the_listing_then_looks_the_ids_up_in_batches(arxiv, mon
     assert paper.announced_on == LISTING_DAY
     assert paper.comment.startswith("12 pages,9 figures")
     assert paper.code_url == "https://github.com/liuxiao-guan/IET_AGC"
-    # Spaced at the client; arrivals jitter with scheduling, unspaced they would be ~1 ms apart.
+    # Spaced at the client; an arrival can lag its slot on a loaded machine (0.2 s allowed
+    # for), and unspaced they would be ~1 ms apart.
     times = [request.at for request in arxiv.requests]
-    assert all(later - earlier >= 0.15 for earlier, later in itertools.pairwise(times))
+    assert all(later - earlier >= 0.3 for earlier, later in itertools.pairwise(times))
 
 
 def test_completeness_compares_the_listing_with_the_papers_stored(arxiv):
@@ -205,7 +206,7 @@ def test_asking_the_rss_for_an_older_day_points_to_the_back_fill(arxiv):
             r"^HTTP 503 Service Unavailable from http://127\.0\.0\.1:\d+/rss/cs\.CV\+cs\.LG "
             r"after 3 attempts$",
         ),
-        ([Reply(200, b"late", delay=0.6)], r"^no answer within 0\.3 s from .* after 3 attempts$"),
+        ([Reply(200, b"never", hang=True)], r"^no answer within 1 s from .* after 3 attempts$"),
         ([Reply(200, recorded("arxiv_rss_malformed.xml"))], "^malformed XML, nothing ingested: "),
         ([Reply(200, b"")], "^empty response: no feed in it$"),
         (
@@ -218,7 +219,7 @@ def test_asking_the_rss_for_an_older_day_points_to_the_back_fill(arxiv):
 def test_a_bad_answer_fails_the_run_clearly_and_leaves_the_table_untouched(
     arxiv, settings, replies, error
 ):
-    settings.HTTP_TIMEOUT = 0.3
+    settings.HTTP_TIMEOUT = 1.0  # ample for a local answer, and a hang never answers
     PaperFactory(arxiv_id="2502.09411", title="Stored before")
     before = snapshot()
     arxiv.reply(RSS_PATH, *replies)
@@ -234,11 +235,11 @@ def test_a_bad_answer_fails_the_run_clearly_and_leaves_the_table_untouched(
 
 
 def test_503_then_a_timeout_then_success_is_one_good_run(arxiv, settings):
-    settings.HTTP_TIMEOUT = 0.3
+    settings.HTTP_TIMEOUT = 1.0  # ample for a local answer, and a hang never answers
     arxiv.reply(
         RSS_PATH,
         Reply(503, b"busy"),
-        Reply(200, b"late", delay=0.6),
+        Reply(200, b"never", hang=True),
         Reply(200, recorded("arxiv_rss_2025-02-13.xml")),
     )
 

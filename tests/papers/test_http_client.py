@@ -21,9 +21,10 @@ def test_a_503_is_retried_and_the_next_answer_is_returned(server):
 
 
 def test_a_timeout_is_retried(server):
-    server.reply("/slow", Reply(200, b"late", delay=1.0), Reply(200, b"on time"))
+    server.reply("/slow", Reply(200, b"never", hang=True), Reply(200, b"on time"))
 
-    body = PoliteClient(timeout=0.3, backoff=0.01).get(f"{server.url}/slow")
+    # A second for a local answer: ample on a loaded machine, and the hang never answers.
+    body = PoliteClient(timeout=1.0, backoff=0.01).get(f"{server.url}/slow")
 
     assert body == b"on time"
     assert len(server.seen("/slow")) == 2
@@ -80,7 +81,7 @@ def test_requests_say_who_we_are(server, settings):
 
 
 def test_requests_to_arxiv_are_spaced_by_the_configured_interval(server, settings):
-    settings.ARXIV_REQUEST_INTERVAL = 0.2
+    settings.ARXIV_REQUEST_INTERVAL = 0.5
     server.reply("/api", Reply(200, b"ok"))
 
     # Two clients, as two fetches in one process would have: the spacing is per host.
@@ -90,8 +91,9 @@ def test_requests_to_arxiv_are_spaced_by_the_configured_interval(server, setting
 
     times = [request.at for request in server.seen("/api")]
     assert len(times) == 4
-    # Spaced at the client; arrivals jitter with scheduling, unspaced they would be ~1 ms apart.
-    assert all(later - earlier >= 0.15 for earlier, later in itertools.pairwise(times))
+    # Spaced at the client; an arrival can lag its slot on a loaded machine (0.2 s allowed
+    # for), and unspaced they would be ~1 ms apart.
+    assert all(later - earlier >= 0.3 for earlier, later in itertools.pairwise(times))
 
 
 def test_arxiv_clients_take_their_spacing_from_the_settings(settings):
