@@ -11,6 +11,8 @@ Text from an older version never replaces text from a newer one (the API index c
 
 Everything is read in one query per chunk and written in one upsert per chunk; entries whose
 paper would not change are not written at all, so re-ingesting a response changes nothing.
+A paper the database still refuses (a value no bound foresaw) is rejected alone: its chunk is
+written again paper by paper.
 """
 
 from __future__ import annotations
@@ -18,11 +20,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from django.db import transaction
+from django.db import DatabaseError, connection, transaction
 
 from papers import schedule
 from papers.models import Paper
-from papers.normalise import author_name, code_and_project_urls, one_line
+from papers.normalise import author_name, code_and_project_urls, http_link, one_line
 from papers.sources.records import (
     ANNOUNCING_TYPES,
     ARXIV_API,
@@ -100,7 +102,8 @@ def ingest_records(
     kind: str,
     rejections: Sequence[Rejection] = (),
 ) -> IngestResult:
-    """Upsert `records` from a source of `kind`; atomic: all of it is written or none."""
+    """Upsert `records` from a source of `kind` in one transaction; only a paper the database
+    refuses is left out (rejected), and a lost database writes nothing."""
     result = IngestResult(
         entries_read=len(records) + len(rejections),
         rejected=len(rejections),
@@ -112,7 +115,7 @@ def ingest_records(
 
     with transaction.atomic():
         stored = _stored_states(incoming)
-        to_write: list[Paper] = []
+        to_write: list[tuple[Paper, bool]] = []
         for arxiv_id, reports in incoming.items():
             before = stored.get(arxiv_id)
             after = before
@@ -122,23 +125,61 @@ def ingest_records(
                 result.skipped += len(reports)
                 continue
             result.stored_ids.append(arxiv_id)
-            if before is None:
-                result.created += 1
-            elif after == before:
+            if after == before:
                 result.unchanged += 1
                 continue
-            else:
-                result.updated += 1
-            to_write.append(Paper(**after))
-        if to_write:
-            Paper.objects.bulk_create(
-                to_write,
-                batch_size=CHUNK_SIZE,
-                update_conflicts=True,
-                unique_fields=["arxiv_id"],
-                update_fields=[*INGESTED_FIELDS[1:], "updated_at"],
-            )
+            to_write.append((Paper(**after), before is None))
+        for start in range(0, len(to_write), CHUNK_SIZE):
+            _write(to_write[start : start + CHUNK_SIZE], result)
     return result
+
+
+def _write(chunk: list[tuple[Paper, bool]], result: IngestResult) -> None:
+    """Upsert one chunk of (paper, is new); if the database refuses it, paper by paper, so
+    only the paper it refuses is lost (and counted as rejected)."""
+    try:
+        _upsert([paper for paper, _new in chunk])
+    except DatabaseError:
+        for one in chunk:
+            _write_alone(one, result)
+        return
+    for _paper, new in chunk:
+        _count_written(result, new=new)
+
+
+def _write_alone(one: tuple[Paper, bool], result: IngestResult) -> None:
+    paper, new = one
+    try:
+        _upsert([paper])
+    except DatabaseError as error:
+        if not connection.is_usable():
+            raise  # the database is gone, not this paper: the whole run fails
+        reason = str(error).splitlines()[0][:200]
+        result.stored_ids.remove(paper.arxiv_id)
+        result.rejected += 1
+        result.rejections.append(
+            Rejection(0, f"the database refused it: {reason}", reference=paper.arxiv_id)
+        )
+        return
+    _count_written(result, new=new)
+
+
+def _count_written(result: IngestResult, *, new: bool) -> None:
+    if new:
+        result.created += 1
+    else:
+        result.updated += 1
+
+
+def _upsert(papers: list[Paper]) -> None:
+    # A savepoint: a refused statement must not abort the transaction around it.
+    with transaction.atomic():
+        Paper.objects.bulk_create(
+            papers,
+            update_conflicts=True,
+            unique_fields=["arxiv_id"],
+            update_fields=[*INGESTED_FIELDS[1:], "updated_at"],
+        )
 
 
 def _stored_states(ids: Iterable[str]) -> dict[str, State]:
@@ -202,22 +243,22 @@ def merge(stored: State | None, record: PaperRecord, *, kind: str) -> State | No
             state["authors"] = [name for name in map(author_name, record.authors) if name]
             state["authors_text"] = ", ".join(state["authors"])
         if is_arxiv and record.categories:
-            state["categories"] = list(record.categories)
+            state["categories"] = _clean_list(record.categories)
     if record.version:
         state["latest_version"] = max(state["latest_version"], record.version)
 
     if kind == ARXIV_API and current:
-        state["primary_category"] = record.primary_category or state["primary_category"]
+        state["primary_category"] = one_line(record.primary_category) or state["primary_category"]
         state["updated_at_source"] = record.updated_at or state["updated_at_source"]
         state["comment"] = one_line(record.comment)
         state["journal_ref"] = one_line(record.journal_ref)
-        state["doi"] = record.doi
+        state["doi"] = one_line(record.doi)
     else:
         # The listing names no primary category: its first one stands in until the API says.
         if not state["primary_category"] and state["categories"]:
             state["primary_category"] = state["categories"][0]
         state["journal_ref"] = state["journal_ref"] or one_line(record.journal_ref)
-        state["doi"] = state["doi"] or record.doi
+        state["doi"] = state["doi"] or one_line(record.doi)
     if record.published_at and (kind == ARXIV_API or state["published_at"] is None):
         state["published_at"] = record.published_at
 
@@ -230,7 +271,7 @@ def merge(stored: State | None, record: PaperRecord, *, kind: str) -> State | No
         state["hf_comments"] = (
             record.hf_comments if record.hf_comments is not None else state["hf_comments"]
         )
-        state["hf_keywords"] = list(record.hf_keywords) or state["hf_keywords"]
+        state["hf_keywords"] = _clean_list(record.hf_keywords) or state["hf_keywords"]
         state["hf_featured_on"] = state["hf_featured_on"] or record.hf_featured_on
     state["seen_in_sources"] = sorted({*state["seen_in_sources"], kind})
     for name, limit in _LIMITS.items():
@@ -252,7 +293,14 @@ def _date_announcement(state: State, record: PaperRecord, *, kind: str) -> None:
         state["announced_on"] = schedule.listing_day_for_submission(state["published_at"])
 
 
+def _clean_list(values: Iterable[str]) -> list[str]:
+    return [text for text in map(one_line, values) if text]
+
+
 def _links(state: State, record: PaperRecord) -> None:
+    """Links named in the text win over the source's fields; only http(s) links are kept."""
     code, project = code_and_project_urls(f"{state['abstract']} {state['comment']}")
-    state["code_url"] = code or record.code_url or state["code_url"]
-    state["project_url"] = project or record.project_url or state["project_url"]
+    state["code_url"] = code or http_link(record.code_url) or http_link(state["code_url"])
+    state["project_url"] = (
+        project or http_link(record.project_url) or http_link(state["project_url"])
+    )

@@ -1,5 +1,6 @@
 """Clean text as Paperboy stores it: one-line titles and abstracts, readable author names,
-and the code and project links authors mention in their abstract or comment."""
+the code and project links authors mention in their abstract or comment, and the one rule of
+which links may become an href (http and https only)."""
 
 from __future__ import annotations
 
@@ -26,10 +27,31 @@ _PROJECT_LABEL = re.compile(
 _CODE_HOSTS = ("github.com", "gitlab.com")
 
 
+# Control characters other than whitespace: NUL is refused by PostgreSQL, the rest are noise.
+_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f]")
+
+
 def one_line(text: str) -> str:
     """arXiv wraps titles and abstracts at ~80 columns and pads with spaces: one line, single
-    spaces."""
-    return " ".join(text.split())
+    spaces, no control characters."""
+    return " ".join(_CONTROL.sub("", text).split())
+
+
+def http_link(url: object) -> str:
+    """`url` when it is an absolute http(s) link to a host, else "": the only links Paperboy
+    stores or turns into an href (never javascript:, data:, vbscript:, in any letter case)."""
+    if not isinstance(url, str) or len(url) > URL_MAX_LENGTH:
+        return ""
+    url = url.strip()
+    if not url or _CONTROL.search(url) or any(ch.isspace() for ch in url):
+        return ""
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # e.g. an unbalanced [ in the host
+        return ""
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        return ""
+    return url
 
 
 @lru_cache(maxsize=1)
@@ -61,7 +83,7 @@ def links_in(text: str) -> list[str]:
         url = match.group(0).rstrip(_TRAILING)
         if not url.lower().startswith(("http://", "https://")):
             url = "https://" + url
-        if len(url) <= URL_MAX_LENGTH and urlsplit(url).hostname:
+        if http_link(url):
             found.append(url)
     return found
 
@@ -99,7 +121,7 @@ def code_and_project_urls(text: str) -> tuple[str, str]:
         for match in _URL.finditer(text):
             if _PROJECT_LABEL.search(text[max(0, match.start() - 30) : match.start()]):
                 url = match.group(0).rstrip(_TRAILING)
-                if url != code and url.lower().startswith(("http://", "https://")):
+                if url != code and http_link(url):
                     project = url
                     break
     return code, project

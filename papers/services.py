@@ -1,5 +1,8 @@
 """Fetching papers: each call reads one source or file and leaves one finished FetchRun.
 
+Whatever goes wrong, a run never stays `running`: an unexpected error ends every run the call
+began as failed, with the error, and a run whose process was killed is failed by the next tick.
+
 A daily arXiv run reads the RSS listing (what was announced, dated), then looks the announced
 ids up through the API in batches (comment, venue, primary category). The beat ticks decide in
 arXiv's own time zone what is due; a listing not out yet is retried on the next tick.
@@ -12,6 +15,7 @@ import logging
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,10 +59,14 @@ def _quiet(message: str) -> None:
     logger.info(message)
 
 
+def _lock_key(kind: str) -> str:
+    # Both arXiv kinds share a lock: arXiv's 3-second rule is per client, not per endpoint.
+    return "papers:fetch-lock:" + ("arxiv" if kind in (ARXIV_API, ARXIV_RSS) else kind)
+
+
 @contextmanager
 def _fetch_lock(kind: str) -> Iterator[None]:
-    # Both arXiv kinds share a lock: arXiv's 3-second rule is per client, not per endpoint.
-    key = "papers:fetch-lock:" + ("arxiv" if kind in (ARXIV_API, ARXIV_RSS) else kind)
+    key = _lock_key(kind)
     token = uuid.uuid4().hex
     if not cache.add(key, token, LOCK_TIMEOUT):
         raise SourceBusy(f"another fetch from {kind.split('_')[0]} is running; try again later")
@@ -71,9 +79,68 @@ def _fetch_lock(kind: str) -> Iterator[None]:
 
 # --- FetchRun bookkeeping ------------------------------------------------------------------
 
+# The runs begun by the fetch in progress in this thread, which an unexpected error must fail.
+_runs_in_progress: ContextVar[list[FetchRun] | None] = ContextVar("runs_in_progress", default=None)
+
+
+@contextmanager
+def _runs_fail_on_error() -> Iterator[list[FetchRun]]:
+    """Yield the runs begun inside (a nested use shares the outer list). On any exception
+    every one of them not finished yet ends failed with the error, which is logged and not
+    raised again; an exception before any run began is raised."""
+    outer = _runs_in_progress.get()
+    if outer is not None:
+        yield outer
+        return
+    runs: list[FetchRun] = []
+    token = _runs_in_progress.set(runs)
+    try:
+        yield runs
+    except Exception as error:
+        if not runs:
+            raise
+        logger.exception("fetch failed unexpectedly")
+        for run in runs:
+            if run.status == FetchRun.Status.RUNNING:
+                _run_finish(
+                    run,
+                    status=FetchRun.Status.FAILED,
+                    error=f"unexpected error: {type(error).__name__}: {error}"[:2000],
+                )
+    finally:
+        _runs_in_progress.reset(token)
+
+
+def _track(run: FetchRun) -> FetchRun:
+    runs = _runs_in_progress.get()
+    if runs is not None:
+        runs.append(run)
+    return run
+
 
 def _run_begin(*, source: Source | None, origin: str, announced_on: dt.date | None) -> FetchRun:
-    return FetchRun.objects.create(source=source, origin=origin[:500], announced_on=announced_on)
+    return _track(
+        FetchRun.objects.create(source=source, origin=origin[:500], announced_on=announced_on)
+    )
+
+
+def fetch_runs_abandoned_fail(*, now: dt.datetime) -> int:
+    """Fail the runs still `running` LOCK_TIMEOUT after they began while no fetch of their
+    service holds the lock: their process was killed (or lost its database) mid-run."""
+    stale = FetchRun.objects.filter(
+        status=FetchRun.Status.RUNNING, started_at__lt=now - dt.timedelta(seconds=LOCK_TIMEOUT)
+    ).select_related("source")
+    abandoned = [
+        run.pk for run in stale if run.source is None or not cache.get(_lock_key(run.source.kind))
+    ]
+    return FetchRun.objects.filter(pk__in=abandoned, status=FetchRun.Status.RUNNING).update(
+        status=FetchRun.Status.FAILED,
+        finished_at=now,
+        error=(
+            "abandoned: the process running this fetch stopped before it finished (killed, "
+            "or its database connection was lost); the next fetch reads the source again"
+        ),
+    )
 
 
 def _run_finish(
@@ -167,6 +234,14 @@ def file_ingest(
 ) -> FetchRun:
     """Ingest a saved response; its format comes from its content. `on` dates a Hugging Face
     list saved without one."""
+    with _runs_fail_on_error() as runs:
+        return _file_ingest(path=path, source=source, on=on, progress=progress)
+    return runs[0]
+
+
+def _file_ingest(
+    *, path: Path, source: Source | None, on: dt.date | None, progress: Progress
+) -> FetchRun:
     run = _run_begin(source=source, origin=str(path), announced_on=on)
     try:
         content = path.read_bytes()
@@ -199,7 +274,7 @@ def source_fetch(
     Raises SourceBusy when another fetch of the same service holds the lock.
     """
     source = Source.objects.get(pk=source_id)
-    with _fetch_lock(source.kind):
+    with _fetch_lock(source.kind), _runs_fail_on_error() as runs:
         if source.kind == ARXIV_RSS:
             if scheduled and on and _listing_done(source, on):
                 return []
@@ -225,6 +300,7 @@ def source_fetch(
             progress=progress,
         )
         return [daily]
+    return runs
 
 
 def _listing_done(source: Source, day: dt.date) -> bool:
@@ -255,6 +331,7 @@ def arxiv_listing_fetch(
         run.attempts += 1
         run.status = FetchRun.Status.RUNNING
         run.save(update_fields=["attempts", "status"])
+        _track(run)
     else:
         run = _run_begin(source=source, origin=url, announced_on=expected_on)
     progress(f"{source.name}: reading {url}")
@@ -501,6 +578,7 @@ def arxiv_listings_due(*, now: dt.datetime) -> list[DueFetch]:
     """What the hourly arXiv tick should fetch now. On a day without a listing it records
     "no announcement" (once); a listing that never came before the next one was due is
     recorded the same way."""
+    fetch_runs_abandoned_fail(now=now)
     today = schedule.arxiv_today(now)
     latest = schedule.latest_listing_day(now)
     due = []
@@ -528,6 +606,7 @@ def arxiv_listings_due(*, now: dt.datetime) -> list[DueFetch]:
 
 def hf_lists_due(*, now: dt.datetime) -> list[DueFetch]:
     """Today's and yesterday's Hugging Face lists (UTC), whose upvotes still move."""
+    fetch_runs_abandoned_fail(now=now)
     today = now.astimezone(dt.UTC).date()
     return [
         DueFetch(source_id=source_id, day=day)
@@ -540,5 +619,6 @@ def hf_lists_due(*, now: dt.datetime) -> list[DueFetch]:
 
 def metadata_lookup(*, day: dt.date, progress: Progress = _quiet) -> FetchRun | None:
     """The API lookups of one listing day alone (the tick's retry for a lagging index)."""
-    with _fetch_lock(ARXIV_API):
+    with _fetch_lock(ARXIV_API), _runs_fail_on_error() as runs:
         return listing_metadata_lookup(day=day, client=PoliteClient.for_arxiv(), progress=progress)
+    return runs[0]

@@ -7,9 +7,9 @@ from papers.sources.feeds import read_feed, utc_datetime
 from papers.sources.records import (
     ARXIV_API,
     DocumentError,
+    EntryError,
     PaperRecord,
     ParsedDocument,
-    Rejection,
 )
 
 _ERROR_ID = "arxiv.org/api/errors"
@@ -31,15 +31,15 @@ def parse(content: bytes) -> ParsedDocument:
         title = (entry.get("title") or "").strip()
         if identity is None:
             reason = "no arXiv id" if not raw_id else f"unrecognised arXiv id {raw_id!r}"
-            document.rejections.append(Rejection(position, reason, reference=title[:80]))
+            document.reject(position, reason, reference=title[:80])
             continue
         arxiv_id, version = identity
         if not title:
-            document.rejections.append(Rejection(position, "no title", reference=arxiv_id))
+            document.reject(position, "no title", reference=arxiv_id)
             continue
         primary = entry.get("arxiv_primary_category") or {}
-        document.records.append(
-            PaperRecord(
+        try:
+            record = PaperRecord(
                 arxiv_id=arxiv_id,
                 version=version,
                 title=title,
@@ -57,7 +57,10 @@ def parse(content: bytes) -> ParsedDocument:
                 journal_ref=(entry.get("arxiv_journal_ref") or "").strip(),
                 doi=(entry.get("arxiv_doi") or "").strip(),
             )
-        )
+        except EntryError as error:
+            document.reject(position, str(error), reference=arxiv_id)
+            continue
+        document.add(position, record)
     return document
 
 

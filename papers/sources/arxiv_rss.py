@@ -16,9 +16,9 @@ from papers.sources.feeds import read_feed, utc_datetime
 from papers.sources.records import (
     ANNOUNCE_TYPES,
     ARXIV_RSS,
+    EntryError,
     PaperRecord,
     ParsedDocument,
-    Rejection,
 )
 
 ARXIV_TIME_ZONE = ZoneInfo("America/New_York")
@@ -63,25 +63,22 @@ def parse(content: bytes) -> ParsedDocument:
             None,
         )
         if identity is None:
-            document.rejections.append(
-                Rejection(
-                    position, "no arXiv id", reference=title[:80], announce_type=announce_type
-                )
+            document.reject(
+                position, "no arXiv id", reference=title[:80], announce_type=announce_type
             )
             continue
         arxiv_id, version = identity
         if not title:
-            document.rejections.append(
-                Rejection(position, "no title", reference=arxiv_id, announce_type=announce_type)
-            )
+            document.reject(position, "no title", reference=arxiv_id, announce_type=announce_type)
             continue
         if announce_type not in ANNOUNCE_TYPES:
-            document.rejections.append(
-                Rejection(position, f"unknown announce type {announce_type!r}", reference=arxiv_id)
+            document.reject(
+                position, f"unknown announce type {announce_type!r}", reference=arxiv_id
             )
             continue
         abstract = description[preamble.end() :] if preamble else description
-        document.records.append(
+        document.add(
+            position,
             PaperRecord(
                 arxiv_id=arxiv_id,
                 version=version,
@@ -95,11 +92,14 @@ def parse(content: bytes) -> ParsedDocument:
                 doi=(entry.get("arxiv_doi") or "").strip(),
                 announce_type=announce_type,
                 announced_on=listed_on,
-            )
+            ),
         )
     return document
 
 
 def _eastern_date(parsed) -> dt.date | None:
-    moment = utc_datetime(parsed)
-    return moment.astimezone(ARXIV_TIME_ZONE).date() if moment else None
+    try:
+        moment = utc_datetime(parsed)
+        return moment.astimezone(ARXIV_TIME_ZONE).date() if moment else None
+    except (EntryError, OverflowError):
+        return None  # an unreadable date dates nothing; the next one in line may

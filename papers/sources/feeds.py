@@ -9,7 +9,7 @@ import time
 
 import feedparser
 
-from papers.sources.records import DocumentError
+from papers.sources.records import DocumentError, EntryError
 
 # Harmless remarks feedparser makes about documents it read correctly. Not
 # CharacterEncodingOverride: with no HTTP headers given, it means the document did not decode
@@ -35,7 +35,11 @@ def read_feed(content: bytes, *, expect: tuple[str, ...]) -> feedparser.FeedPars
 
 
 def utc_datetime(parsed: time.struct_time | None) -> dt.datetime | None:
-    """feedparser's `*_parsed` values are UTC struct_times."""
+    """feedparser's `*_parsed` values are UTC struct_times; EntryError past what a datetime
+    holds."""
     if parsed is None:
         return None
-    return dt.datetime.fromtimestamp(calendar.timegm(parsed), tz=dt.UTC)
+    try:
+        return dt.datetime.fromtimestamp(calendar.timegm(parsed), tz=dt.UTC)
+    except (OverflowError, OSError, ValueError) as error:
+        raise EntryError(f"a date that cannot be read ({error})") from None
