@@ -21,6 +21,7 @@ from newsletter.selectors import (
 )
 from newsletter.signing import BadToken, Purpose, signed_url
 from papers.models import Paper
+from papers.normalise import http_link
 from papers.selectors import papers_in_order
 
 FEED_SIZE = 50
@@ -41,8 +42,8 @@ class PaperFeed(Feed):
         parts = [linebreaks(escape(paper.abstract))]
         if paper.editor_note:
             parts.insert(0, f"<p><strong>Editor's note:</strong> {escape(paper.editor_note)}</p>")
-        if paper.code_url:
-            parts.append(f'<p><a href="{escape(paper.code_url)}">Code</a></p>')
+        if code_url := http_link(paper.code_url):
+            parts.append(f'<p><a href="{escape(code_url)}">Code</a></p>')
         return "".join(parts)
 
     def item_pubdate(self, paper: Paper) -> dt.datetime | None:

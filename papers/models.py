@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from django.core.validators import URLValidator
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils.translation import gettext_lazy as _
+
+# What an editor may type as a paper's link: the web only (ingestion applies the same rule).
+web_link = URLValidator(schemes=["http", "https"])
 
 
 class Source(models.Model):
@@ -56,8 +60,8 @@ class Paper(models.Model):
     comment = models.TextField(blank=True)
     journal_ref = models.TextField(blank=True)
     doi = models.CharField(max_length=200, blank=True)
-    code_url = models.URLField(max_length=500, blank=True)
-    project_url = models.URLField(max_length=500, blank=True)
+    code_url = models.URLField(max_length=500, blank=True, validators=[web_link])
+    project_url = models.URLField(max_length=500, blank=True, validators=[web_link])
     hf_upvotes = models.PositiveIntegerField(default=0, db_index=True)
     hf_comments = models.PositiveIntegerField(default=0)
     hf_keywords = models.JSONField(default=list, blank=True)
