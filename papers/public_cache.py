@@ -1,4 +1,5 @@
-"""The public pages' cache: versioned, so an editor's hide or feature shows at once."""
+"""The public pages' cache: versioned, so an editor's hide or feature shows at once, and
+keyed on the page a URL resolves to, so junk URLs cannot fill it."""
 
 from __future__ import annotations
 
@@ -8,13 +9,17 @@ from collections.abc import Callable
 from functools import wraps
 
 from django.core.cache import cache
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponsePermanentRedirect
 from django.utils.cache import patch_cache_control
 
 VERSION_KEY = "papers:public:version"
 # New papers from a fetch appear within this; curation changes appear at once (version bump).
 PAGE_TIMEOUT = 300
 BROWSER_MAX_AGE = 60
+# A million pages of 25 papers: far past any listing; longer numbers are refused unread.
+MAX_PAGE_DIGITS = 6
+
+View = Callable[..., HttpResponse]
 
 
 def public_version() -> int:
@@ -39,19 +44,41 @@ def public_cache_key(*parts: object) -> str:
     return f"papers:public:{public_version()}:{digest}"
 
 
-def cached_public_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """Cache a successful anonymous GET by path, page number and language.
+def page_number(request: HttpRequest) -> int:
+    """The page `?page=` asks for: 1 without it; Http404 for anything but a plain positive
+    number of at most MAX_PAGE_DIGITS digits."""
+    raw = request.GET.get("page")
+    if raw is None:
+        return 1
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= MAX_PAGE_DIGITS) or not int(raw):
+        raise Http404("No such page.")
+    return int(raw)
 
-    Other query parameters do not reach the key, so nobody can fill the cache with junk URLs.
+
+def _canonical_url(request: HttpRequest, number: int) -> str:
+    return request.path + (f"?page={number}" if number > 1 else "")
+
+
+def cached_public_page(view: View | None = None, *, paged: bool = True) -> View:
+    """Cache a successful anonymous GET by path, resolved page number and language.
+
+    A paged view's `?page=` is read as a number: `?page=01` and `?page=1` redirect to the one
+    URL of that page, anything else answers 404, so each page has one key. An unpaged view
+    (`paged=False`) ignores `?page=`; other query parameters never reach the key.
     """
+    if view is None:
+        return lambda inner: cached_public_page(inner, paged=paged)
 
     @wraps(view)
     def wrapper(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
         if request.method not in ("GET", "HEAD"):
             return view(request, *args, **kwargs)
-        page = request.GET.get("page", "1")
+        number = page_number(request) if paged else None
+        raw = request.GET.get("page")
+        if number is not None and raw is not None and (number == 1 or raw != str(number)):
+            return HttpResponsePermanentRedirect(_canonical_url(request, number))
         language = getattr(request, "LANGUAGE_CODE", "")
-        key = public_cache_key("page", language, request.path, page if page.isdigit() else "")
+        key = public_cache_key("page", language, request.path, number or "")
         cached = cache.get(key)
         if cached is not None:
             content, content_type = cached

@@ -29,6 +29,14 @@ urlpatterns = [
     path("papers/<isodate:day>/", views.day_papers, name="day"),
     path("topics/", views.topic_list, name="topics"),
     path("topics/<slug:slug>/", views.topic_papers, name="topic"),
-    path("topics/<slug:slug>/rss/", cached_public_page(feeds.TopicFeed()), name="topic_rss"),
-    path("topics/<slug:slug>/atom/", cached_public_page(feeds.TopicAtomFeed()), name="topic_atom"),
+    path(
+        "topics/<slug:slug>/rss/",
+        cached_public_page(feeds.TopicFeed(), paged=False),
+        name="topic_rss",
+    ),
+    path(
+        "topics/<slug:slug>/atom/",
+        cached_public_page(feeds.TopicAtomFeed(), paged=False),
+        name="topic_atom",
+    ),
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-from django.core.paginator import Page, Paginator
+from django.core.paginator import InvalidPage, Page, Paginator
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
@@ -14,7 +14,7 @@ from django.views.decorators.http import require_safe
 
 from newsletter.models import Topic
 from newsletter.selectors import RECENT_DAYS, topic_recent_paper_ids
-from papers.public_cache import cached_public_page
+from papers.public_cache import cached_public_page, page_number
 from papers.selectors import (
     latest_announcement_day,
     neighbour_announcement_days,
@@ -52,7 +52,7 @@ def _day_page(request: HttpRequest, *, day: dt.date, is_latest: bool) -> HttpRes
 
 
 @require_safe
-@cached_public_page
+@cached_public_page(paged=False)
 def topic_list(request: HttpRequest) -> HttpResponse:
     topics = Topic.objects.filter(is_active=True).only("name", "slug", "description")
     return render(request, "papers/topics.html", {"topics": topics})
@@ -76,4 +76,8 @@ def topic_papers(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 def _page(request: HttpRequest, items: Sequence[object] | QuerySet) -> Page:
-    return Paginator(items, PAGE_SIZE).get_page(request.GET.get("page"))
+    """The page asked for; 404 past the last one (never the last page again under a new URL)."""
+    try:
+        return Paginator(items, PAGE_SIZE).page(page_number(request))
+    except InvalidPage as error:
+        raise Http404("No such page.") from error
