@@ -51,7 +51,9 @@ def _compile_html(name: str) -> Template:
     if CONTENT_SLOT not in layout:
         raise ValueError(f"{LAYOUT} lacks the content slot {CONTENT_SLOT}")
     mjml_source = layout.replace(CONTENT_SLOT, _source(f"emails/{name}.mjml"))
-    return engines["django"].from_string(mjml2html(mjml_source))
+    # fonts={}: MJML otherwise links Google Fonts for a family it knows (Roboto), and every
+    # open would tell Google the reader's address; the layout's system fonts need nothing.
+    return engines["django"].from_string(mjml2html(mjml_source, fonts={}))
 
 
 @functools.cache
