@@ -16,7 +16,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-MAX_SCORE = 1.0
+MAX_SCORE = 0.5
 _STATUS = re.compile(
     r"^X-Spam-Status: (?P<verdict>\w+), score=(?P<score>-?[\d.]+)"
     r".*?tests=(?P<tests>.*?)\s+autolearn",
