@@ -78,3 +78,33 @@ def test_every_kind_of_public_page_carries_the_policy(client):
         assert "default-src 'self'" in response["Content-Security-Policy"], page
         assert response["X-Content-Type-Options"] == "nosniff", page
         assert response["Referrer-Policy"] == "same-origin", page
+
+
+# --- a proxy's X-Forwarded-Proto is trusted only when a setting says a proxy is there ---------
+
+
+def use_proxy_settings_of(settings, **environment: str) -> None:
+    defaults = product_settings(SITE_URL="https://papers.example.org", **environment)
+    for name in ("SECURE_PROXY_SSL_HEADER", "SECURE_SSL_REDIRECT", "SECURE_HSTS_SECONDS"):
+        setattr(settings, name, defaults[name])
+
+
+def test_a_client_cannot_claim_https_when_no_proxy_is_in_front(client, settings):
+    use_proxy_settings_of(settings)
+
+    response = client.get("/healthz", HTTP_X_FORWARDED_PROTO="https")
+
+    assert settings.SECURE_PROXY_SSL_HEADER is None
+    assert response.status_code == 301  # plain HTTP, whatever the header claims
+    assert response["Location"].startswith("https://")
+    assert "Strict-Transport-Security" not in response
+
+
+def test_behind_a_proxy_its_forwarded_proto_is_trusted(client, settings):
+    use_proxy_settings_of(settings, BEHIND_PROXY="1")
+
+    response = client.get("/healthz", HTTP_X_FORWARDED_PROTO="https")
+
+    assert settings.SECURE_PROXY_SSL_HEADER == ("HTTP_X_FORWARDED_PROTO", "https")
+    assert response.status_code == 200
+    assert response["Strict-Transport-Security"].startswith("max-age=31536000")
