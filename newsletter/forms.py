@@ -14,8 +14,17 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from email_validator import EmailNotValidError, validate_email
 
-from newsletter.matching import MAX_QUERY_LENGTH, QuerySyntaxError, parse_categories, parse_query
+from newsletter.matching import (
+    MAX_QUERY_LENGTH,
+    Form,
+    Query,
+    QuerySyntaxError,
+    QueryTooBroad,
+    parse_categories,
+    parse_query,
+)
 from newsletter.models import Subscriber, Topic
+from newsletter.selectors import recent_papers
 
 # RFC 5321: a local part of at most 64 octets, a path of at most 256 (254 without brackets).
 MAX_LOCAL_PART = 64
@@ -26,19 +35,48 @@ MAX_AUTHORS = 20
 MAX_AUTHOR_NAME = 100
 MAX_AUTHORS_TEXT = 1000
 NOT_ZONES = frozenset({"localtime", "Factory", "posixrules"})
+# Queries whose verdict a process remembers: each holds at most 500 characters, so a flood of
+# fresh queries costs a bounded few hundred KB.
+QUERY_CHECKS_REMEMBERED = 1024
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# What no reader means to type in a name or a query, and what would change how it reads:
+# C0 and C1 controls (NUL included), bidi embeddings, overrides and isolates.
+_INVISIBLE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
-@functools.cache
+@functools.lru_cache(maxsize=QUERY_CHECKS_REMEMBERED)
+def query_syntax_problem(query: str) -> str:
+    """What is wrong with the query's syntax ("" when nothing is)."""
+    try:
+        parse_query(query)
+    except QuerySyntaxError as error:
+        return str(error)
+    return ""
+
+
 def validated_query(text: str) -> str:
-    """A typed query, stripped; ValidationError with the parser's advice if it is malformed."""
+    """A typed query, stripped; ValidationError with the parser's advice if it is malformed,
+    or if its phrases would make the recent papers' index check too much (too broad)."""
     query = text.strip()
-    if query:
+    if not query:
+        return query
+    problem = query_syntax_problem(query)
+    if problem:
+        raise ValidationError(problem, code="bad_query")
+    parsed = parse_query(query)
+    if _has_phrases(parsed):
         try:
-            parse_query(query)
-        except QuerySyntaxError as error:
-            raise ValidationError(str(error), code="bad_query") from error
+            recent_papers().index.check_cost(parsed)
+        except QueryTooBroad as error:
+            raise ValidationError(str(error), code="too_broad") from error
     return query
+
+
+def _has_phrases(query: Query) -> bool:
+    """Whether the index must confirm candidates for this query (only phrases, quoted words
+    and synonyms cost more than a lookup), so whether it can be too broad at all."""
+    terms = (*query.positive_terms, *query.excluded)
+    return any(len(t.words) > 1 or t.form is not Form.WORDS or t.synonyms for t in terms)
 
 
 def time_zone_names() -> tuple[str, ...]:
@@ -66,6 +104,24 @@ def normalise_email(value: str) -> str:
         raise ValidationError(_("This address is too long to receive mail."))
     # ascii_email: IDN domains in their A-label form, and domains lower-cased.
     return info.ascii_email
+
+
+class PlainTextField(forms.CharField):
+    """One line of text that refuses control and text-direction characters (instead of
+    stripping them at the ends and keeping them inside), then strips spaces."""
+
+    def __init__(self, **kwargs: object) -> None:
+        kwargs.setdefault("strip", False)
+        super().__init__(**kwargs)
+
+    def to_python(self, value: object) -> str:
+        value = super().to_python(value)
+        if _INVISIBLE.search(value):
+            raise ValidationError(
+                _("Write this on one line, without control characters or text-direction marks."),
+                code="invisible_character",
+            )
+        return value.strip()
 
 
 class EmailAddressField(forms.CharField):
@@ -141,20 +197,20 @@ class FilterForm(forms.Form):
         widget=forms.CheckboxSelectMultiple,
         label=_("Topics"),
     )
-    own_query = forms.CharField(
+    own_query = PlainTextField(
         required=False,
         max_length=MAX_QUERY_LENGTH,
         label=_("Your own search"),
         help_text=_('Words, "quoted phrases", OR, and -excluded words.'),
         widget=forms.TextInput(attrs={"placeholder": '"text-to-image" diffusion -survey'}),
     )
-    categories = forms.CharField(
+    categories = PlainTextField(
         required=False,
         max_length=MAX_CATEGORIES_TEXT,
         label=_("arXiv categories"),
         help_text=_("Separated by commas or spaces, e.g. cs.CV, cs.LG."),
     )
-    authors = forms.CharField(
+    authors = PlainTextField(
         required=False,
         max_length=MAX_AUTHORS_TEXT,
         label=_("Authors"),

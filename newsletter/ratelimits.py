@@ -19,6 +19,9 @@ FORM_POSTS_PER_ADDRESS = "5/h"
 PREVIEWS_PER_IP = "120/m"
 # Mails (confirmations and manage links together) one address can be sent in a day.
 MAILS_PER_ADDRESS_PER_DAY = "3/d"
+# Saves of the manage page, per reader and per IP: each parses and checks a fresh query.
+MANAGE_SAVES_PER_SUBSCRIBER = "20/h"
+MANAGE_SAVES_PER_IP = "60/h"
 
 MAX_KEY_LENGTH = 320
 
@@ -58,6 +61,25 @@ def address_post_limited(request: HttpRequest, *, email: str) -> bool:
         rate=FORM_POSTS_PER_ADDRESS,
         increment=True,
     )
+
+
+def manage_save_limited(request: HttpRequest, *, subscriber_id: int) -> bool:
+    """Count one save of a reader's manage page; True when the reader or the IP is over."""
+    by_reader = is_ratelimited(
+        request,
+        group="newsletter.manage-save-subscriber",
+        key=lambda _group, _request: str(subscriber_id),
+        rate=MANAGE_SAVES_PER_SUBSCRIBER,
+        increment=True,
+    )
+    by_ip = is_ratelimited(
+        request,
+        group="newsletter.manage-save-ip",
+        key="ip",
+        rate=MANAGE_SAVES_PER_IP,
+        increment=True,
+    )
+    return by_reader or by_ip
 
 
 def preview_limited(request: HttpRequest) -> bool:

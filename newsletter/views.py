@@ -210,6 +210,8 @@ def manage(request: HttpRequest, token: str) -> HttpResponse:
     notice, status = "", 200
     form = PreferencesForm(initial=PreferencesForm.initial_for(subscriber))
     if action == "save":
+        if ratelimits.manage_save_limited(request, subscriber_id=subscriber.pk):
+            return too_many(request)
         form = PreferencesForm(request.POST)
         if form.is_valid():
             services.subscriber_update_preferences(
