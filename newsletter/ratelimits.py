@@ -1,7 +1,8 @@
 """Abuse limits of the public forms, counted in the shared cache (Redis in production).
 
 The limits are the same whatever the state of the address, so hitting one says nothing
-about whether an address is subscribed.
+about whether an address is subscribed. Limits on an address count its mailbox: every
+spelling that reaches the same inbox (a +tag, Gmail's dots) shares one count.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ MANAGE_SAVES_PER_SUBSCRIBER = "20/h"
 MANAGE_SAVES_PER_IP = "60/h"
 
 MAX_KEY_LENGTH = 320
+# Providers that deliver first.last and firstlast to one inbox (and the domain they share).
+DOTLESS_DOMAINS = {"gmail.com": "gmail.com", "googlemail.com": "gmail.com"}
 
 
 def client_ip(request: HttpRequest) -> str:
@@ -41,8 +44,17 @@ def client_ip(request: HttpRequest) -> str:
     return request.META.get("REMOTE_ADDR") or "0.0.0.0"
 
 
-def _address_key(email: str) -> str:
-    return email.strip().lower()[:MAX_KEY_LENGTH]
+def mailbox_key(email: str) -> str:
+    """The inbox an address reaches, for counting: lower-cased, its +tag stripped, and at
+    Gmail its dots dropped (victim+1@example.org and v.ictim@gmail.com are victim@…)."""
+    local, at, domain = email.strip().lower().rpartition("@")
+    if not at:
+        return email.strip().lower()[:MAX_KEY_LENGTH]
+    local = local.split("+", 1)[0] or local
+    if domain in DOTLESS_DOMAINS:
+        domain = DOTLESS_DOMAINS[domain]
+        local = local.replace(".", "") or local
+    return f"{local}@{domain}"[:MAX_KEY_LENGTH]
 
 
 def form_post_limited(request: HttpRequest) -> bool:
@@ -57,7 +69,7 @@ def address_post_limited(request: HttpRequest, *, email: str) -> bool:
     return is_ratelimited(
         request,
         group="newsletter.form-address",
-        key=lambda _group, _request: _address_key(email),
+        key=lambda _group, _request: mailbox_key(email),
         rate=FORM_POSTS_PER_ADDRESS,
         increment=True,
     )
@@ -94,7 +106,7 @@ def mail_to_address_allowed(*, email: str) -> bool:
     return not is_ratelimited(
         None,
         group="newsletter.mail-address",
-        key=lambda _group, _request: _address_key(email),
+        key=lambda _group, _request: mailbox_key(email),
         rate=MAILS_PER_ADDRESS_PER_DAY,
         increment=True,
     )
