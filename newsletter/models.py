@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Lower
 from django.utils.translation import gettext_lazy as _
 
 
@@ -116,6 +117,14 @@ class Subscriber(models.Model):
             models.CheckConstraint(
                 condition=Q(max_papers__gte=1) & Q(max_papers__lte=50),
                 name="subscriber_max_papers_bounded",
+            ),
+            # Reader@Example.org and reader@example.org reach one mailbox: one subscriber.
+            models.UniqueConstraint(
+                Lower("email"),
+                name="subscriber_one_per_mailbox",
+                violation_error_message=_(
+                    "A subscriber with this address, in any letter case, already exists."
+                ),
             ),
         ]
         indexes = [

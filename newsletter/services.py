@@ -7,6 +7,8 @@ import logging
 from enum import StrEnum
 
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 from newsletter import ratelimits
@@ -45,6 +47,16 @@ def _apply_preferences(subscriber: Subscriber, preferences: Preferences) -> None
     subscriber.language = preferences.language
 
 
+def _by_mailbox(email: str) -> QuerySet[Subscriber]:
+    """The subscriber of this address in any letter case, locked (the lower(email) unique
+    index finds it, and makes a concurrent sign-up of the same mailbox wait, then fail)."""
+    return (
+        Subscriber.objects.select_for_update()
+        .alias(mailbox=Lower("email"))
+        .filter(mailbox=email.lower())
+    )
+
+
 def _enqueue_mail(task_name: str, *, subscriber: Subscriber) -> SignupOutcome:
     from newsletter import tasks
 
@@ -69,7 +81,7 @@ def subscriber_subscribe(*, email: str, preferences: Preferences) -> SignupOutco
     them out, store the choice, and send a confirmation to come back. Active or paused: change
     nothing, send a link to their settings. Suppressed (bounced, complained): send nothing.
     """
-    subscriber = Subscriber.objects.select_for_update().filter(email__iexact=email).first()
+    subscriber = _by_mailbox(email).first()
     if subscriber is None:
         try:
             with transaction.atomic():
@@ -77,7 +89,8 @@ def subscriber_subscribe(*, email: str, preferences: Preferences) -> SignupOutco
                 _apply_preferences(subscriber, preferences)
                 subscriber.save()
         except IntegrityError:
-            # The same address signed up at the same moment: one row, one confirmation.
+            # The same mailbox (in any letter case) signed up at the same moment: one row,
+            # one confirmation.
             return SignupOutcome.IGNORED
         subscriber.topics.set(preferences.filters.topics)
         return _enqueue_mail("send_confirmation_email", subscriber=subscriber)
@@ -97,7 +110,7 @@ def subscriber_subscribe(*, email: str, preferences: Preferences) -> SignupOutco
 @transaction.atomic
 def subscriber_request_manage_link(*, email: str) -> SignupOutcome:
     """ "Email me a link": settings for a subscriber, a fresh confirmation for a pending one."""
-    subscriber = Subscriber.objects.select_for_update().filter(email__iexact=email).first()
+    subscriber = _by_mailbox(email).first()
     if subscriber is None or subscriber.status == Subscriber.Status.SUPPRESSED:
         return SignupOutcome.IGNORED
     if subscriber.status == Subscriber.Status.PENDING:
