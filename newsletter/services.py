@@ -171,18 +171,35 @@ def subscriber_pause(*, subscriber: Subscriber) -> bool:
     )
 
 
-def subscriber_resume(*, subscriber: Subscriber) -> bool:
-    """Paused or unsubscribed back to active, from a signed manage link (it proves the address).
+class ResumeOutcome(StrEnum):
+    RESUMED = "resumed"
+    CONFIRMATION_SENT = "confirmation-sent"
+    REFUSED = "refused"
+
+
+@transaction.atomic
+def subscriber_resume(*, subscriber: Subscriber) -> ResumeOutcome:
+    """Paused back to active, from a signed manage link. A reader who unsubscribed comes
+    back only through a fresh confirmation link, sent now: an old manage link proves the
+    address once chose to read, not that it wants mail again after leaving.
 
     Only an address that was once confirmed; a bounced or complaining one stays suppressed.
     """
-    return bool(
-        Subscriber.objects.filter(
-            pk=subscriber.pk,
-            status__in=[Subscriber.Status.PAUSED, Subscriber.Status.UNSUBSCRIBED],
-            confirmed_at__isnull=False,
-        ).update(status=Subscriber.Status.ACTIVE, unsubscribed_at=None)
+    rows = Subscriber.objects.filter(pk=subscriber.pk)
+    if rows.filter(status=Subscriber.Status.PAUSED, confirmed_at__isnull=False).update(
+        status=Subscriber.Status.ACTIVE
+    ):
+        return ResumeOutcome.RESUMED
+    returning = (
+        rows.select_for_update()
+        .filter(status=Subscriber.Status.UNSUBSCRIBED, confirmed_at__isnull=False)
+        .first()
     )
+    if returning is None:
+        return ResumeOutcome.REFUSED
+    # Capped or not, the page says the same: the link is on its way (or already there).
+    _enqueue_mail("send_confirmation_email", subscriber=returning)
+    return ResumeOutcome.CONFIRMATION_SENT
 
 
 @transaction.atomic

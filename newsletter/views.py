@@ -228,8 +228,11 @@ def manage(request: HttpRequest, token: str) -> HttpResponse:
         services.subscriber_pause(subscriber=subscriber)
         notice = "paused"
     elif action == "resume":
-        services.subscriber_resume(subscriber=subscriber)
-        notice = "resumed"
+        outcome = services.subscriber_resume(subscriber=subscriber)
+        notice = {
+            services.ResumeOutcome.RESUMED: "resumed",
+            services.ResumeOutcome.CONFIRMATION_SENT: "confirmation-sent",
+        }.get(outcome, "")
     elif action == "unsubscribe":
         services.subscriber_unsubscribe(subscriber=subscriber)
         return render(request, "pages/unsubscribed.html", {"subscriber": subscriber})

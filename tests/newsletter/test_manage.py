@@ -12,7 +12,7 @@ from newsletter.emails import subscriber_links
 from newsletter.models import Digest, DigestItem, Subscriber
 from newsletter.signing import Purpose, make_token
 from tests.factories import DigestItemFactory, SubscriberFactory, TopicFactory
-from tests.newsletter.subscription_helpers import path_of, signup_data
+from tests.newsletter.subscription_helpers import link_in, path_of, signup_data
 
 pytestmark = pytest.mark.django_db
 
@@ -120,13 +120,25 @@ def test_unsubscribe_from_the_manage_page(client):
     assert subscriber.status == Subscriber.Status.UNSUBSCRIBED
 
 
-def test_a_reader_who_left_can_come_back_from_the_manage_page(client):
-    subscriber = SubscriberFactory(
-        status=Subscriber.Status.UNSUBSCRIBED, unsubscribed_at=timezone.now()
-    )
+def test_a_reader_who_left_comes_back_only_through_a_fresh_confirmation(
+    client, mailoutbox, django_capture_on_commit_callbacks
+):
+    with time_machine.travel(timezone.now() - dt.timedelta(days=59)):
+        subscriber = SubscriberFactory()
+        old_link = manage_path(subscriber)  # from an email of two months ago, still valid
+    subscriber.status, subscriber.unsubscribed_at = Subscriber.Status.UNSUBSCRIBED, timezone.now()
+    subscriber.save()
 
-    client.post(manage_path(subscriber), {"action": "resume"})
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(old_link, {"action": "resume"})
 
+    subscriber.refresh_from_db()
+    assert subscriber.status == Subscriber.Status.UNSUBSCRIBED  # the old link alone is not enough
+    assert response.status_code == 200
+    assert "sent a confirmation link" in response.content.decode()
+    [confirmation] = mailoutbox
+    assert confirmation.to == [subscriber.email]
+    client.post(link_in(confirmation.body, kind="confirm"))
     subscriber.refresh_from_db()
     assert subscriber.status == Subscriber.Status.ACTIVE
 
