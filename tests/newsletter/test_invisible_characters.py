@@ -5,6 +5,7 @@ fields, as in the email field: said next to the field, and nothing is stored."""
 from __future__ import annotations
 
 import pytest
+from django.utils import translation
 
 from newsletter.emails import subscriber_links
 from newsletter.forms import SignupForm
@@ -85,3 +86,10 @@ def test_the_manage_page_refuses_them_and_keeps_the_old_values(client):
     assert response.status_code == 400
     reader.refresh_from_db()
     assert (reader.own_query, reader.authors) == ("robots", ["Ada Lovelace"])
+
+
+def test_the_refusal_speaks_the_readers_language():
+    with translation.override("zh-hans"):
+        form = SignupForm(signup_data(authors="Ada\u202e"))
+
+        assert form.errors["authors"] == ["请写在一行内，不要包含控制字符或文字方向标记。"]

@@ -143,6 +143,16 @@ def test_a_reader_who_left_comes_back_only_through_a_fresh_confirmation(
     assert subscriber.status == Subscriber.Status.ACTIVE
 
 
+def test_the_fresh_confirmation_notice_speaks_the_readers_language(client):
+    subscriber = SubscriberFactory(
+        status=Subscriber.Status.UNSUBSCRIBED, unsubscribed_at=timezone.now(), language="zh-hans"
+    )
+
+    response = client.post(manage_path(subscriber), {"action": "resume"})
+
+    assert f"我们已向 {subscriber.email} 发送确认链接" in response.content.decode()
+
+
 @pytest.mark.parametrize("status", [Subscriber.Status.SUPPRESSED, Subscriber.Status.PENDING])
 def test_resume_never_activates_a_suppressed_or_unconfirmed_address(client, status):
     subscriber = SubscriberFactory(status=status, confirmed_at=None)
