@@ -206,6 +206,74 @@ MUTANTS = [
         replace="    if True:\n        services.subscriber_subscribe(",
         tests=("tests/newsletter/test_signup.py::test_a_honeypot_hit_stores_and_sends_nothing",),
     ),
+    Mutant(
+        name="link-scheme-unchecked",
+        promise="only http(s) links are stored or made an href",
+        path="papers/normalise.py",
+        search='    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:',
+        replace="    if not parts.hostname:",
+        tests=("tests/test_dangerous_links.py",),
+    ),
+    Mutant(
+        name="entry-bounds-ignored",
+        promise="one bad value rejects its entry alone, never the whole response",
+        path="papers/sources/records.py",
+        search="        problem = entry_problem(record)\n",
+        replace='        problem = ""\n',
+        tests=("tests/papers/test_poison_entries.py",),
+    ),
+    Mutant(
+        name="page-spellings-cached",
+        promise="the public page cache keys on the resolved page only",
+        path="papers/public_cache.py",
+        search=(
+            "        if number is not None and raw is not None"
+            " and (number == 1 or raw != str(number)):"
+        ),
+        replace="        if False:",
+        tests=("tests/papers/test_public_page_keys.py",),
+    ),
+    Mutant(
+        name="mailbox-tag-kept",
+        promise="per-address limits count the mailbox (+tag stripped)",
+        path="newsletter/ratelimits.py",
+        search='    local = local.split("+", 1)[0] or local\n',
+        replace="",
+        tests=("tests/newsletter/test_mailbox_limits.py",),
+    ),
+    Mutant(
+        name="proxy-header-always-trusted",
+        promise="X-Forwarded-Proto is trusted only behind a proxy",
+        path="newsletter/settings.py",
+        search=(
+            'SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")'
+            " if BEHIND_PROXY else None"
+        ),
+        replace='SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")',
+        tests=(
+            "tests/test_security_headers.py"
+            "::test_a_client_cannot_claim_https_when_no_proxy_is_in_front",
+        ),
+    ),
+    Mutant(
+        name="resume-without-confirmation",
+        promise="after an unsubscribe, only a fresh confirmation brings a reader back",
+        path="newsletter/services.py",
+        search=(
+            "    if rows.filter(status=Subscriber.Status.PAUSED,"
+            " confirmed_at__isnull=False).update("
+        ),
+        replace=(
+            "    if rows.filter(\n"
+            "        status__in=[Subscriber.Status.PAUSED, Subscriber.Status.UNSUBSCRIBED],\n"
+            "        confirmed_at__isnull=False,\n"
+            "    ).update("
+        ),
+        tests=(
+            "tests/newsletter/test_manage.py"
+            "::test_a_reader_who_left_comes_back_only_through_a_fresh_confirmation",
+        ),
+    ),
 ]
 
 

@@ -28,6 +28,7 @@ from tests.factories import PaperFactory, SubscriberFactory, TopicFactory
 
 DANGEROUS = [
     "javascript:alert(document.cookie)//github.com/x/y",
+    "javascript://github.com/%0Aalert(document.cookie)",  # a host, and still a script
     "JavaScript:alert(1)",
     " javascript:alert(1)",
     "java\tscript:alert(1)",
@@ -109,7 +110,7 @@ def stored_with_dangerous_links(**fields) -> Paper:
     """A paper whose links got into the table before they were checked (or by hand)."""
     paper = PaperFactory(title="Diffusion with poisoned links", **fields)
     Paper.objects.filter(pk=paper.pk).update(
-        code_url="JavaScript:alert(document.cookie)//github.com/x/y",
+        code_url="JavaScript://github.com/%0Aalert(document.cookie)",
         project_url="data:text/html,<script>alert(1)</script>",
     )
     return paper
