@@ -106,6 +106,10 @@ class Subscriber(models.Model):
     )
     soft_bounce_count = models.PositiveSmallIntegerField(default=0)
     suppressed_reason = models.CharField(max_length=200, blank=True)
+    recommendations_enabled = models.BooleanField(
+        default=True,
+        help_text=_("Add a few papers outside the reader's filters that their ratings suggest."),
+    )
 
     class Meta:
         ordering = ["-created_at"]
@@ -210,3 +214,63 @@ class DigestItem(models.Model):
 
     def __str__(self) -> str:
         return f"{self.digest_id} #{self.rank}: {self.paper_id}"
+
+
+class Rating(models.Model):
+    """A reader's 👍 or 👎 on one paper; changing one's mind replaces the vote."""
+
+    class Vote(models.IntegerChoices):
+        UP = 1, _("more like this")
+        DOWN = -1, _("not for me")
+
+    subscriber = models.ForeignKey(Subscriber, on_delete=models.CASCADE, related_name="ratings")
+    paper = models.ForeignKey("papers.Paper", on_delete=models.CASCADE, related_name="+")
+    vote = models.SmallIntegerField(choices=Vote.choices)
+    rated_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-rated_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["subscriber", "paper"], name="rating_one_per_paper"),
+            models.CheckConstraint(condition=Q(vote__in=[1, -1]), name="rating_vote_up_or_down"),
+        ]
+        indexes = [models.Index(fields=["rated_at"], name="rating_rated_at")]
+
+    def __str__(self) -> str:
+        return f"{self.subscriber} {'👍' if self.vote == self.Vote.UP else '👎'} {self.paper_id}"
+
+
+class ImportedPaper(models.Model):
+    """A paper a reader said they like before any digest (cold start): pasted arXiv ids or a
+    reference-manager export. Kept as text so papers outside the catalogue still count."""
+
+    class Origin(models.TextChoices):
+        ARXIV_ID = "arxiv_id", _("arXiv id or URL")
+        BIBTEX = "bibtex", _("BibTeX")
+        RIS = "ris", _("RIS")
+        CSL_JSON = "csl_json", _("CSL-JSON")
+
+    subscriber = models.ForeignKey(
+        Subscriber, on_delete=models.CASCADE, related_name="imported_papers"
+    )
+    paper = models.ForeignKey(
+        "papers.Paper", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    arxiv_id = models.CharField(max_length=32, blank=True)
+    title = models.CharField(max_length=1000)
+    abstract = models.TextField(blank=True)
+    origin = models.CharField(max_length=10, choices=Origin.choices)
+    imported_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-imported_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["subscriber", "arxiv_id"],
+                condition=~Q(arxiv_id=""),
+                name="imported_paper_arxiv_id_once",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.subscriber}: {self.title[:60]}"
