@@ -31,7 +31,12 @@ from mjml import mjml2html  # noqa: E402
 
 from bench.floor import measure_floor  # noqa: E402
 from bench.spamcheck import sample_cards  # noqa: E402
-from newsletter import rendering, sending  # noqa: E402
+from newsletter import rendering  # noqa: E402
+from newsletter.digests.cards import Card  # noqa: E402
+from newsletter.digests.render import render_digest  # noqa: E402
+from newsletter.mail.mime import django_message, mime_bytes  # noqa: E402
+from newsletter.mail.outcomes import Outcome  # noqa: E402
+from newsletter.mail.smtp import SmtpMailer  # noqa: E402
 from newsletter.models import Subscriber  # noqa: E402
 
 
@@ -50,12 +55,12 @@ def per_call_ms(function, repeat: int) -> float:
     return statistics.median(samples)
 
 
-def render_variants(cards: list[sending.Card], repeat: int) -> dict[str, float]:
+def render_variants(cards: list[Card], repeat: int) -> dict[str, float]:
     subscriber = reader(1)
     items = [(n, [{"kind": "topic", "label": "Diffusion models"}]) for n in range(len(cards))]
 
     def full_compose() -> None:
-        sending.render_digest(
+        render_digest(
             subscriber=subscriber,
             edition_on=django.utils.timezone.localdate(),
             cards=cards,
@@ -96,8 +101,8 @@ def render_variants(cards: list[sending.Card], repeat: int) -> dict[str, float]:
     }
 
 
-def mime_variants(cards: list[sending.Card], repeat: int) -> tuple[dict[str, float], bytes]:
-    email = sending.render_digest(
+def mime_variants(cards: list[Card], repeat: int) -> tuple[dict[str, float], bytes]:
+    email = render_digest(
         subscriber=reader(1),
         edition_on=django.utils.timezone.localdate(),
         cards=cards,
@@ -107,16 +112,16 @@ def mime_variants(cards: list[sending.Card], repeat: int) -> tuple[dict[str, flo
         message_id="<bench@bench.invalid>",
         digest_id=1,
     )
-    message = sending.django_message(email)
+    message = django_message(email)
     return {
-        "mime_by_hand_ms": per_call_ms(lambda: sending.mime_bytes(email), repeat),
+        "mime_by_hand_ms": per_call_ms(lambda: mime_bytes(email), repeat),
         "mime_email_package_ms": per_call_ms(
             lambda: message.message().as_bytes(linesep="\r\n"), max(50, repeat // 10)
         ),
-    }, sending.mime_bytes(email)
+    }, mime_bytes(email)
 
 
-def send_rate(cards: list[sending.Card], emails: int) -> dict[str, float]:
+def send_rate(cards: list[Card], emails: int) -> dict[str, float]:
     """Render + build + send over one reused connection, vs the raw floor, same sink."""
     folder = Path(tempfile.mkdtemp(prefix="paperboy-bench-"))
     port = 2600 + os.getpid() % 300
@@ -132,11 +137,11 @@ def send_rate(cards: list[sending.Card], emails: int) -> dict[str, float]:
         settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
         settings.EMAIL_HOST_USER = ""
         items = [(n, []) for n in range(len(cards))]
-        mailer = sending.SmtpMailer()
+        mailer = SmtpMailer()
         size = 0
         started = time.perf_counter()
         for n in range(emails):
-            email = sending.render_digest(
+            email = render_digest(
                 subscriber=reader(n + 1),
                 edition_on=django.utils.timezone.localdate(),
                 cards=cards,
@@ -147,8 +152,8 @@ def send_rate(cards: list[sending.Card], emails: int) -> dict[str, float]:
                 digest_id=n + 1,
             )
             delivery = mailer.deliver(email)
-            assert delivery.outcome is sending.Outcome.ACCEPTED, delivery
-            size = len(sending.mime_bytes(email)) if n == 0 else size
+            assert delivery.outcome is Outcome.ACCEPTED, delivery
+            size = len(mime_bytes(email)) if n == 0 else size
         mailer.close()
         ours = emails / (time.perf_counter() - started)
         floor = measure_floor(port=port, messages=emails, size=size, connections=1, starttls=False)

@@ -7,7 +7,7 @@ the digest run's matching curve (readers -> distinct filters -> seconds), all in
 No database: papers and readers are generated in memory the way bench/datagen.py makes them
 for the scale run (words of the shipped sample papers, Zipf-popular topics, a fifth of the
 readers with their own query), and matched through the product's own code paths
-(`selectors.subscription_paper_ids` for the preview, `digests.PaperWindow.filter_matches` for
+(`selectors.subscription_paper_ids` for the preview, `PaperWindow.filter_matches` for
 the run). Prints a table; `--json-out` writes the numbers.
 """
 
@@ -242,7 +242,7 @@ def make_readers(*, count: int, topic_filters, own_queries, rng: random.Random):
 
 def measure_curve(args: argparse.Namespace) -> list[dict]:
     from bench.datagen import vocabulary
-    from newsletter.digests import PaperWindow
+    from newsletter.paper_index import PaperWindow
 
     day = date(2026, 3, 24)
     papers = make_indexed_papers(args.run_papers, day=day, seed=7)

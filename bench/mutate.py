@@ -51,7 +51,7 @@ MUTANTS = [
     Mutant(
         name="more-page-forgotten",
         promise="never resend a paper that was on a 'more' page",
-        path="newsletter/digests.py",
+        path="newsletter/digests/building.py",
         search="        sent[subscriber_id].update(more_paper_ids)",
         replace="        pass  # mutant: the 'more' page's papers are not counted as sent",
         tests=(
@@ -62,7 +62,7 @@ MUTANTS = [
     Mutant(
         name="clip-budget-101k",
         promise="the 98 KB clipping margin (Gmail clips past ~102 KB)",
-        path="newsletter/sending.py",
+        path="newsletter/digests/render.py",
         search="HTML_BUDGET_BYTES = 98 * 1024",
         replace="HTML_BUDGET_BYTES = 101 * 1024",
         tests=("tests/newsletter/test_digest_email.py",),
@@ -70,7 +70,7 @@ MUTANTS = [
     Mutant(
         name="clip-budget-102k",
         promise="the 98 KB clipping margin (Gmail clips past ~102 KB)",
-        path="newsletter/sending.py",
+        path="newsletter/digests/render.py",
         search="HTML_BUDGET_BYTES = 98 * 1024",
         replace="HTML_BUDGET_BYTES = 102 * 1024",
         tests=("tests/newsletter/test_digest_email.py",),
@@ -89,7 +89,7 @@ MUTANTS = [
     Mutant(
         name="lease-never-renewed",
         promise="a running batch renews its lease",
-        path="newsletter/sending.py",
+        path="newsletter/digests/delivery.py",
         search="            if time.monotonic() - renewed_at > renew_every:",
         replace="            if False:  # mutant: the lease is never renewed",
         tests=(
@@ -100,7 +100,7 @@ MUTANTS = [
     Mutant(
         name="sent-mark-tried-once",
         promise="the 'sent' mark is retried after a lost database connection",
-        path="newsletter/sending.py",
+        path="newsletter/digests/bulk_sql.py",
         search="    for attempt in (1, 2):",
         replace="    for attempt in (1,):",
         tests=(
@@ -130,7 +130,7 @@ MUTANTS = [
     Mutant(
         name="existing-digests-rebuilt",
         promise="a run never rebuilds digests that exist (two runs at once, then a rerun)",
-        path="newsletter/digests.py",
+        path="newsletter/digests/building.py",
         search=(
             "        missing = [s for s in subscribers if (s.pk, editions[s.pk]) not in existing]"
         ),
@@ -143,7 +143,7 @@ MUTANTS = [
     Mutant(
         name="claims-not-exclusive",
         promise="two workers never hold the same digest",
-        path="newsletter/sending.py",
+        path="newsletter/digests/claims.py",
         search=(
             "(Q(status=Digest.Status.SENDING) & "
             "(Q(lease_expires_at__lte=now) | Q(claimed_by=token)))"
@@ -157,7 +157,7 @@ MUTANTS = [
     Mutant(
         name="bad-mailbox-not-suppressed",
         promise="550 5.1.1 suppresses the address at once",
-        path="newsletter/sending.py",
+        path="newsletter/mail/outcomes.py",
         search='        if enhanced and enhanced.group(1) == "5" and enhanced.group(2) == "1":',
         replace="        if False:  # mutant: 5.1.x is an ordinary refusal",
         tests=(
@@ -168,7 +168,7 @@ MUTANTS = [
     Mutant(
         name="header-injection",
         promise="a line break never reaches a header",
-        path="newsletter/sending.py",
+        path="newsletter/mail/mime.py",
         search='    if "\\r" in value or "\\n" in value:',
         replace="    if False:  # mutant: line breaks pass into headers",
         tests=("tests/newsletter/test_abuse.py", "tests/newsletter/test_sending.py"),

@@ -201,8 +201,8 @@ def measure_matching(day: date, sizes: list[int]) -> list[dict]:
     """Filter evaluation for the first n subscribers, n in `sizes`: one streaming pass with
     checkpoints (each n is a prefix of the next), so the curve shows that distinct filters,
     not subscribers, are what it costs."""
-    from newsletter.digests import PaperWindow
     from newsletter.models import Subscriber
+    from newsletter.paper_index import PaperWindow
 
     base = PaperWindow.load(since=day - timedelta(days=6), until=day)
     window = PaperWindow(since=base.since, until=base.until, index=base.index, facts=base.facts)
@@ -229,21 +229,22 @@ def measure_matching(day: date, sizes: list[int]) -> list[dict]:
 
 
 def measure_rendering(sample: int) -> dict:
-    from newsletter import sending
+    from newsletter.digests.delivery import compose, load_batch
+    from newsletter.mail.mime import mime_bytes
     from newsletter.models import Digest
 
     ids = list(
         Digest.objects.filter(status=Digest.Status.SENT).order_by("pk").values_list("pk", flat=True)
     )[:sample]
-    batch = sending._load_batch(ids)
+    batch = load_batch(ids)
     emails = []
     started = time.perf_counter()
     for digest in batch.digests:
-        if (email := sending.compose(digest, batch)) is not None:
+        if (email := compose(digest, batch)) is not None:
             emails.append(email)
     render_s = time.perf_counter() - started
     started = time.perf_counter()
-    sizes = [len(sending.mime_bytes(email)) for email in emails]
+    sizes = [len(mime_bytes(email)) for email in emails]
     mime_s = time.perf_counter() - started
     count = max(len(emails), 1)
     return {

@@ -28,11 +28,11 @@ def sample_cards(count: int = 10) -> list:
     """Cards from the shipped sample papers (real arXiv titles and abstracts), made in memory."""
     from django.utils import timezone
 
-    from newsletter import sending
+    from newsletter.digests.cards import CardMaker, paper_card
     from papers.models import Paper
     from papers.sample_data import sample_papers
 
-    maker = sending.CardMaker()
+    maker = CardMaker()
     cards = []
     for n, record in enumerate(sample_papers()[:count]):
         paper = Paper(
@@ -50,19 +50,19 @@ def sample_cards(count: int = 10) -> list:
             editor_note="A clear write-up with code; worth an afternoon." if n == 1 else "",
         )
         why = "Diffusion models: diffusion" if n % 2 else "Image generation: text to image"
-        cards.append(maker.card(sending.paper_card(paper), why))
+        cards.append(maker.card(paper_card(paper), why))
     return cards
 
 
 def sample_email(count: int = 10, *, extra_cards: list | None = None):
-    """A typical ten-paper digest, rendered (sending.DigestEmail)."""
+    """A typical ten-paper digest, rendered (a DigestEmail)."""
     from django.utils import timezone
 
-    from newsletter import sending
+    from newsletter.digests.render import render_digest
     from newsletter.models import Subscriber
 
     cards = sample_cards(count) + (extra_cards or [])
-    return sending.render_digest(
+    return render_digest(
         subscriber=Subscriber(pk=1, email="reader@example.com", language="en"),
         edition_on=timezone.localdate(),
         cards=cards,
@@ -76,9 +76,9 @@ def sample_email(count: int = 10, *, extra_cards: list | None = None):
 
 def sample_digest(count: int = 10) -> bytes:
     """The bytes Paperboy would send for a typical ten-paper digest."""
-    from newsletter import sending
+    from newsletter.mail.mime import mime_bytes
 
-    return sending.mime_bytes(sample_email(count))
+    return mime_bytes(sample_email(count))
 
 
 def spamassassin_score(message: bytes) -> tuple[float, list[str]]:

@@ -26,8 +26,15 @@ from django.utils.text import Truncator, format_lazy
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from newsletter import digests, sending, services
+from newsletter import services
+from newsletter.digests.building import preview_plans
+from newsletter.digests.cards import why_text
+from newsletter.digests.editions import local_edition
+from newsletter.digests.runs import plan_emails
 from newsletter.forms import validated_query
+from newsletter.mail.backend import open_mailer
+from newsletter.mail.message import DigestEmail
+from newsletter.mail.outcomes import Delivery, Outcome, RelayUnavailable
 from newsletter.models import Digest, DigestItem, Subscriber, Synonym, Topic
 from newsletter.selectors import RECENT_DAYS, recent_papers, topic_paper_ids
 from newsletter.synonyms import Rule, check_synonym, synonyms_changed
@@ -375,8 +382,8 @@ class SubscriberAdmin(admin.ModelAdmin):
         ):
             raise PermissionDenied
         edition = next_edition(subscriber, now=timezone.now())
-        plans = digests.preview_plans(subscriber_ids=[subscriber.pk], edition_on=edition)
-        rendered = sending.plan_emails(plans)
+        plans = preview_plans(subscriber_ids=[subscriber.pk], edition_on=edition)
+        rendered = plan_emails(plans)
         email = rendered[0][1] if rendered else None
         if request.method == "POST":
             self._send_test_copy(request, email)
@@ -393,7 +400,7 @@ class SubscriberAdmin(admin.ModelAdmin):
         }
         return TemplateResponse(request, "admin/newsletter/subscriber/next_digest.html", context)
 
-    def _send_test_copy(self, request: HttpRequest, email: sending.DigestEmail | None) -> None:
+    def _send_test_copy(self, request: HttpRequest, email: DigestEmail | None) -> None:
         to = request.user.email
         if not to:
             self.message_user(
@@ -415,14 +422,14 @@ class SubscriberAdmin(admin.ModelAdmin):
                 if not name.lower().startswith("list-unsubscribe")
             },
         )
-        mailer = sending.open_mailer()
+        mailer = open_mailer()
         try:
             delivery = mailer.deliver(copy)
-        except sending.RelayUnavailable as error:
-            delivery = sending.Delivery(sending.Outcome.TEMPORARY, str(error))
+        except RelayUnavailable as error:
+            delivery = Delivery(Outcome.TEMPORARY, str(error))
         finally:
             mailer.close()
-        if delivery.outcome is sending.Outcome.ACCEPTED:
+        if delivery.outcome is Outcome.ACCEPTED:
             self.message_user(request, _("Test copy sent to %(to)s.") % {"to": to})
         else:
             self.message_user(
@@ -504,7 +511,7 @@ class SubscriberAdmin(admin.ModelAdmin):
 
 def next_edition(subscriber: Subscriber, *, now: dt.datetime) -> dt.date:
     """The edition the reader gets next: today in their time zone, or tomorrow once built."""
-    edition = digests.local_edition(at=now, time_zone=subscriber.time_zone)
+    edition = local_edition(at=now, time_zone=subscriber.time_zone)
     if subscriber.last_digest_on is not None and subscriber.last_digest_on >= edition:
         edition = subscriber.last_digest_on + dt.timedelta(days=1)
     return edition
@@ -692,7 +699,7 @@ class DigestAdmin(admin.ModelAdmin):
             (
                 reverse("admin:papers_paper_change", args=[pid]),
                 Truncator(titles[pid]).chars(120),
-                sending.why_text(reasons),
+                why_text(reasons),
             )
             for pid, reasons in zip(digest.more_paper_ids, digest.more_reasons, strict=False)
             if pid in titles

@@ -9,8 +9,8 @@ from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
+from newsletter.digests.cards import why_text
 from newsletter.models import Digest, DigestItem
-from newsletter.sending import why_text
 from newsletter.signing import BadToken, Purpose, read_token
 from newsletter.views import bad_link
 from papers.models import Paper

@@ -6,12 +6,16 @@ import datetime as dt
 import logging
 from enum import StrEnum
 
+from celery import Task
+from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 from django.db.models.functions import Lower
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from newsletter import ratelimits
+from newsletter.email_tasks import send_confirmation_email, send_manage_link_email
 from newsletter.forms import Preferences
 from newsletter.models import Subscriber
 from newsletter.signing import MAX_AGE, Purpose
@@ -57,18 +61,15 @@ def _by_mailbox(email: str) -> QuerySet[Subscriber]:
     )
 
 
-def _enqueue_mail(task_name: str, *, subscriber: Subscriber) -> SignupOutcome:
-    from newsletter import tasks
-
+def _enqueue_mail(task: Task, *, subscriber: Subscriber) -> SignupOutcome:
     if not ratelimits.mail_to_address_allowed(email=subscriber.email):
         logger.info("mail cap reached for subscriber %s", subscriber.pk)
         return SignupOutcome.MAIL_CAPPED
-    task = getattr(tasks, task_name)
     subscriber_id = subscriber.pk
     transaction.on_commit(lambda: task.delay(subscriber_id))
     return (
         SignupOutcome.MANAGE_LINK_SENT
-        if task_name == "send_manage_link_email"
+        if task is send_manage_link_email
         else SignupOutcome.CONFIRMATION_SENT
     )
 
@@ -93,9 +94,9 @@ def subscriber_subscribe(*, email: str, preferences: Preferences) -> SignupOutco
             # one confirmation.
             return SignupOutcome.IGNORED
         subscriber.topics.set(preferences.filters.topics)
-        return _enqueue_mail("send_confirmation_email", subscriber=subscriber)
+        return _enqueue_mail(send_confirmation_email, subscriber=subscriber)
     if subscriber.status in (Subscriber.Status.ACTIVE, Subscriber.Status.PAUSED):
-        return _enqueue_mail("send_manage_link_email", subscriber=subscriber)
+        return _enqueue_mail(send_manage_link_email, subscriber=subscriber)
     if subscriber.status == Subscriber.Status.SUPPRESSED:
         return SignupOutcome.IGNORED
     _apply_preferences(subscriber, preferences)
@@ -104,7 +105,7 @@ def subscriber_subscribe(*, email: str, preferences: Preferences) -> SignupOutco
         subscriber.created_at = timezone.now()
     subscriber.save()
     subscriber.topics.set(preferences.filters.topics)
-    return _enqueue_mail("send_confirmation_email", subscriber=subscriber)
+    return _enqueue_mail(send_confirmation_email, subscriber=subscriber)
 
 
 @transaction.atomic
@@ -114,8 +115,8 @@ def subscriber_request_manage_link(*, email: str) -> SignupOutcome:
     if subscriber is None or subscriber.status == Subscriber.Status.SUPPRESSED:
         return SignupOutcome.IGNORED
     if subscriber.status == Subscriber.Status.PENDING:
-        return _enqueue_mail("send_confirmation_email", subscriber=subscriber)
-    return _enqueue_mail("send_manage_link_email", subscriber=subscriber)
+        return _enqueue_mail(send_confirmation_email, subscriber=subscriber)
+    return _enqueue_mail(send_manage_link_email, subscriber=subscriber)
 
 
 @transaction.atomic
@@ -198,7 +199,7 @@ def subscriber_resume(*, subscriber: Subscriber) -> ResumeOutcome:
     if returning is None:
         return ResumeOutcome.REFUSED
     # Capped or not, the page says the same: the link is on its way (or already there).
-    _enqueue_mail("send_confirmation_email", subscriber=returning)
+    _enqueue_mail(send_confirmation_email, subscriber=returning)
     return ResumeOutcome.CONFIRMATION_SENT
 
 
@@ -226,3 +227,32 @@ def subscriber_unsubscribe(*, subscriber: Subscriber) -> bool:
         .update(status=Subscriber.Status.UNSUBSCRIBED, unsubscribed_at=timezone.now())
     )
     return bool(changed)
+
+
+_STILL_MAILED = (Subscriber.Status.ACTIVE, Subscriber.Status.PAUSED, Subscriber.Status.PENDING)
+
+
+def subscriber_record_bounce(*, subscriber_id: int, permanent: bool, reason: str) -> bool:
+    """Count a bounce; True when the address is now suppressed (it gets no more mail).
+
+    A permanent one (the mailbox does not exist, a spam complaint) suppresses at once; soft
+    ones suppress after SOFT_BOUNCE_LIMIT in a row (a delivered digest resets the count).
+    """
+    reason = reason[:200]
+    mailed = Subscriber.objects.filter(pk=subscriber_id, status__in=_STILL_MAILED)
+    if permanent:
+        return bool(
+            mailed.update(
+                status=Subscriber.Status.SUPPRESSED,
+                suppressed_reason=reason,
+                soft_bounce_count=F("soft_bounce_count") + 1,
+            )
+        )
+    mailed.update(soft_bounce_count=F("soft_bounce_count") + 1)
+    return bool(
+        mailed.filter(soft_bounce_count__gte=settings.SOFT_BOUNCE_LIMIT).update(
+            status=Subscriber.Status.SUPPRESSED,
+            suppressed_reason=_("%(count)d soft bounces in a row; last: %(reason)s")
+            % {"count": settings.SOFT_BOUNCE_LIMIT, "reason": reason},
+        )
+    )

@@ -104,7 +104,7 @@ RATELIMIT_IP_META_KEY = "newsletter.ratelimits.client_ip"
 # --- Email: .eml files in var/mail/ unless EMAIL_URL says otherwise -----------------------
 EMAIL_URL = env.str("EMAIL_URL", default=f"eml://{VAR_DIR / 'mail'}")
 if EMAIL_URL.startswith("eml://"):
-    EMAIL_BACKEND = "newsletter.mail_backends.EmlFileBackend"
+    EMAIL_BACKEND = "newsletter.mail.eml.EmlFileBackend"
     EMAIL_FILE_PATH = EMAIL_URL.removeprefix("eml://")
 elif EMAIL_URL.startswith("backend://"):
     # Any Django email backend by dotted path, e.g. anymail.backends.postmark.EmailBackend.

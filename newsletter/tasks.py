@@ -1,51 +1,25 @@
-"""Celery tasks of the newsletter app: thin wrappers that load rows by id and call one service."""
+"""Celery tasks of the newsletter app: thin wrappers that load rows by id and call one service,
+and the helpers that enqueue them (the fan-out, the sweeper, the retries)."""
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
+from collections.abc import Iterable
 
 from celery import shared_task
+from django.conf import settings
+from django.db import transaction
 from django.db.utils import InterfaceError, OperationalError
 from django.utils import timezone
 
-from newsletter import digests, emails, sending, services
-from newsletter.models import Subscriber
+from newsletter import services
+from newsletter.digests.claims import stale_digest_ids
+from newsletter.digests.delivery import RunReport, SendReport, build_and_send, digests_send
+from newsletter.digests.editions import active_subscriber_ids, chunked, due_subscriber_ids
 
 logger = logging.getLogger(__name__)
-
-MAIL_RETRY = {"autoretry_for": (OSError,), "retry_backoff": 30, "max_retries": 5}
-
-
-@shared_task(**MAIL_RETRY)
-def send_confirmation_email(subscriber_id: int) -> bool:
-    """Twice is safe: a second copy holds an equally valid link, and a confirmed or deleted
-    subscriber gets nothing."""
-    subscriber = Subscriber.objects.filter(
-        pk=subscriber_id,
-        status__in=[Subscriber.Status.PENDING, Subscriber.Status.UNSUBSCRIBED],
-    ).first()
-    if subscriber is None:
-        return False
-    emails.send_confirmation(subscriber)
-    return True
-
-
-@shared_task(**MAIL_RETRY)
-def send_manage_link_email(subscriber_id: int) -> bool:
-    """Twice is safe: a second copy of a settings link changes nothing."""
-    subscriber = Subscriber.objects.filter(
-        pk=subscriber_id,
-        status__in=[
-            Subscriber.Status.ACTIVE,
-            Subscriber.Status.PAUSED,
-            Subscriber.Status.UNSUBSCRIBED,
-        ],
-    ).first()
-    if subscriber is None:
-        return False
-    emails.send_manage_link(subscriber)
-    return True
 
 
 @shared_task
@@ -74,13 +48,14 @@ def build_and_send_digests(
 ) -> str:
     """Twice is safe: a reader's edition is built once (row lock + unique constraint) and
     only digests nobody holds are sent; a redelivered copy resumes its own claim."""
-    built, sent = sending.build_and_send(
+    built, sent = build_and_send(
         subscriber_ids=subscriber_ids,
         token=self.request.id or "",
         run_at=dt.datetime.fromisoformat(run_at) if run_at else None,
         edition_on=dt.date.fromisoformat(edition_on) if edition_on else None,
     )
-    report = sending.RunReport()
+    schedule_retries(sent)
+    report = RunReport()
     report.add(built, sent)
     return report.summary()
 
@@ -88,9 +63,9 @@ def build_and_send_digests(
 @shared_task(bind=True, **DIGEST_DB_RETRY)
 def send_digest_batch(self, digest_ids: list[int]) -> str:
     """Twice is safe: a sent digest is not claimable again, a held one is skipped."""
-    sent = sending.digests_send(digest_ids=digest_ids, token=self.request.id or "")
-    sending.schedule_retries(sent)
-    report = sending.RunReport()
+    sent = digests_send(digest_ids=digest_ids, token=self.request.id or "")
+    schedule_retries(sent)
+    report = RunReport()
     report.add(send=sent)
     return report.summary()
 
@@ -99,21 +74,69 @@ def send_digest_batch(self, digest_ids: list[int]) -> str:
 @shared_task(**DIGEST_DB_RETRY)
 def send_due_digests() -> int:
     """The hourly tick. Twice is safe: due readers are those without this edition yet."""
-    sending.enqueue_stale_digests()
+    enqueue_stale_digests()
     now = timezone.now()
-    return sending.enqueue_digest_batches(digests.due_subscriber_ids(now=now), run_at=now)
+    return enqueue_digest_batches(due_subscriber_ids(now=now), run_at=now)
 
 
 @shared_task(**DIGEST_DB_RETRY)
 def send_digests_for_date(edition_on: str) -> int:
     """Every confirmed reader's digest for one day. Twice is safe, as above (a retry after
     part of the run was fanned out enqueues those readers again, and they are skipped)."""
-    return sending.enqueue_digest_batches(
-        digests.active_subscriber_ids(), edition_on=dt.date.fromisoformat(edition_on)
+    return enqueue_digest_batches(
+        active_subscriber_ids(), edition_on=dt.date.fromisoformat(edition_on)
     )
 
 
 @shared_task(**DIGEST_DB_RETRY)
 def sweep_digests() -> int:
     """Twice is safe: re-enqueued digests that someone holds are not claimable."""
-    return sending.enqueue_stale_digests()
+    return enqueue_stale_digests()
+
+
+# --- Enqueueing digest work, after commit -----------------------------------------------------
+
+
+def schedule_retries(report: SendReport) -> None:
+    """Enqueue, after commit, one task per back-off delay for the digests that got a 4xx."""
+    for countdown, ids in report.retry_groups.items():
+        for chunk in chunked(ids, settings.DIGEST_BATCH_SIZE):
+            transaction.on_commit(
+                functools.partial(
+                    send_digest_batch.apply_async,
+                    kwargs={"digest_ids": chunk},
+                    countdown=countdown,
+                )
+            )
+
+
+def enqueue_digest_batches(
+    subscriber_ids: Iterable[int],
+    *,
+    run_at: dt.datetime | None = None,
+    edition_on: dt.date | None = None,
+) -> int:
+    """Fan a run out to the workers: one task per DIGEST_BATCH_SIZE readers, after commit."""
+    count = 0
+    for chunk in chunked(subscriber_ids, settings.DIGEST_BATCH_SIZE):
+        transaction.on_commit(
+            functools.partial(
+                build_and_send_digests.delay,
+                subscriber_ids=chunk,
+                run_at=run_at.isoformat() if run_at else None,
+                edition_on=edition_on.isoformat() if edition_on else None,
+            )
+        )
+        count += 1
+    return count
+
+
+def enqueue_stale_digests(*, now: dt.datetime | None = None) -> int:
+    """The sweeper: hand digests whose task was lost to new tasks. Twice is harmless, since
+    a digest someone holds is not claimable."""
+    ids = stale_digest_ids(now=now)
+    for chunk in chunked(ids, settings.DIGEST_BATCH_SIZE):
+        transaction.on_commit(functools.partial(send_digest_batch.delay, digest_ids=chunk))
+    if ids:
+        logger.info("sweeper re-enqueued %d digests", len(ids))
+    return len(ids)

@@ -19,7 +19,7 @@ from django.urls import URLPattern
 from django.utils.crypto import constant_time_compare
 
 from newsletter.models import Subscriber
-from newsletter.sending import subscriber_record_bounce
+from newsletter.services import subscriber_record_bounce
 
 logger = logging.getLogger(__name__)
 

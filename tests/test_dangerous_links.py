@@ -15,9 +15,10 @@ from django.core.exceptions import ValidationError
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
-from newsletter import digests, sending
-from newsletter.digests import digests_build
+from newsletter.digests.building import digests_build
+from newsletter.digests.delivery import digests_send
 from newsletter.models import Digest
+from newsletter.paper_index import forget_paper_windows
 from newsletter.selectors import forget_recent_papers
 from newsletter.signing import Purpose, make_token
 from papers.ingest import ingest_records
@@ -48,7 +49,7 @@ SAFE = ["https://github.com/x/y", "http://example.org/project", "HTTPS://Example
 @pytest.fixture(autouse=True)
 def fresh_indexes():
     forget_recent_papers()
-    digests.forget_paper_windows()
+    forget_paper_windows()
     yield
     forget_recent_papers()
 
@@ -152,7 +153,7 @@ def test_no_digest_email_or_digest_page_links_a_dangerous_url(client):
     reader = SubscriberFactory(topics=[TopicFactory(query="diffusion")], max_papers=1)
     built = digests_build(subscriber_ids=[reader.pk], edition_on=day)
 
-    sending.digests_send(digest_ids=built.digest_ids, token="t")
+    digests_send(digest_ids=built.digest_ids, token="t")
 
     [message] = mail.outbox
     assert_no_dangerous_href(message.alternatives[0][0])

@@ -17,7 +17,7 @@ from django.core.mail import EmailMultiAlternatives
 from django.db import connection
 
 from newsletter.celery import app as celery_app
-from newsletter.mail_backends import EmlFileBackend
+from newsletter.mail.eml import EmlFileBackend
 from papers.models import Paper
 from papers.sample_data import sample_papers
 from tests.factories import FetchRunFactory
@@ -114,7 +114,7 @@ def test_embedded_defaults_need_no_database_server_broker_or_smtp():
     assert result.returncode == 0, result.stderr
     database_line, celery_line = result.stdout.strip().splitlines()[-2:]
     assert database_line == f"django.db.backends.sqlite3 {ROOT / 'var' / 'paperboy.sqlite3'}"
-    assert celery_line == f"True newsletter.mail_backends.EmlFileBackend {ROOT / 'var' / 'mail'}"
+    assert celery_line == f"True newsletter.mail.eml.EmlFileBackend {ROOT / 'var' / 'mail'}"
 
 
 def test_eml_backend_writes_each_message_as_one_readable_file(tmp_path):

@@ -15,7 +15,7 @@ DAY = dt.date(2025, 3, 25)
 def store_and_match(papers: list[dict], filters: list[dict]) -> list[list[str]]:
     """Replace every paper with `papers`, then for each filter (query, categories, authors)
     the sorted arXiv ids it matches, read through the digest's per-run index."""
-    from newsletter.digests import PaperWindow
+    from newsletter.paper_index import PaperWindow
     from newsletter.selectors import subscription_paper_ids
     from papers.models import Paper
 

@@ -11,9 +11,10 @@ import time_machine
 from django.core import mail
 from django.utils import timezone
 
-from newsletter import digests, sending
-from newsletter.digests import digests_build
+from newsletter.digests.building import digests_build
+from newsletter.digests.delivery import digests_send
 from newsletter.models import Digest, Subscriber
+from newsletter.paper_index import forget_paper_windows
 from newsletter.signing import URL_NAMES, Purpose, make_token
 from tests.factories import PaperFactory, SubscriberFactory, TopicFactory
 from tests.newsletter.sending_helpers import SinkServer, use_smtp
@@ -25,7 +26,7 @@ INJECTED = "\r\nBcc: victim@example.org"
 
 @pytest.fixture(autouse=True)
 def fresh_index():
-    digests.forget_paper_windows()
+    forget_paper_windows()
 
 
 def built_digests(*emails: str, topic_name: str = "Diffusion", **reader_fields) -> list[Digest]:
@@ -57,7 +58,7 @@ def test_a_line_break_in_a_stored_address_fails_that_digest_alone_and_the_batch_
     # Forms refuse such an address; a row written some other way must still not inject.
     Subscriber.objects.filter(pk=bad.subscriber_id).update(email="bad@example.com" + INJECTED)
 
-    report = sending.digests_send(digest_ids=[first.pk, bad.pk, last.pk], token="task-1")
+    report = digests_send(digest_ids=[first.pk, bad.pk, last.pk], token="task-1")
 
     bad.refresh_from_db()
     assert (report.sent, report.failed, report.suppressed) == (2, 1, 0)
@@ -79,7 +80,7 @@ def test_line_breaks_in_a_topic_or_author_name_never_leave_the_subject_line(sink
     digests_build(subscriber_ids=[author_reader.pk], edition_on=topic_digest.edition_on)
     author_digest = Digest.objects.get(subscriber=author_reader)
 
-    sending.digests_send(digest_ids=[topic_digest.pk, author_digest.pk], token="task-1")
+    digests_send(digest_ids=[topic_digest.pk, author_digest.pk], token="task-1")
 
     assert len(sink.accepted) == 2
     for raw in sink.accepted:
@@ -98,7 +99,7 @@ def test_the_longest_values_stay_within_the_header_line_limit(sink):
     assert len(longest_address) == 254  # the most EmailField stores
     (digest,) = built_digests(longest_address, topic_name=longest_topic)
 
-    sending.digests_send(digest_ids=[digest.pk], token="task-1")
+    digests_send(digest_ids=[digest.pk], token="task-1")
 
     (raw,) = sink.accepted
     assert max(len(line) for line in header_lines(raw)) <= 998  # RFC 5322's hard limit

@@ -7,13 +7,13 @@ import pytest
 
 from bench.chromium import CHROMIUM, CHROMIUM_ARGS
 from bench.spamcheck import sample_email
-from newsletter import sending
+from newsletter.digests.cards import Card, CardMaker, paper_card
 from papers.models import Paper
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("chromium")]
 
 
-def long_words_card() -> sending.Card:
+def long_words_card() -> Card:
     paper = Paper(
         pk=999,
         arxiv_id="2503.99999",
@@ -26,7 +26,7 @@ def long_words_card() -> sending.Card:
         hf_upvotes=1234,
         editor_note="Note" * 60,
     )
-    return sending.CardMaker().card(sending.paper_card(paper), "Topic: " + "word" * 50)
+    return CardMaker().card(paper_card(paper), "Topic: " + "word" * 50)
 
 
 @pytest.fixture

@@ -13,9 +13,10 @@ from django.core import mail
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from newsletter import digests, sending
-from newsletter.digests import digests_build
+from newsletter.digests.building import digests_build
+from newsletter.digests.delivery import digests_send
 from newsletter.models import Digest, DigestItem
+from newsletter.paper_index import forget_paper_windows
 from newsletter.signing import Purpose, make_token
 from papers.models import Paper
 from tests.factories import PaperFactory, SubscriberFactory, TopicFactory
@@ -27,7 +28,7 @@ TUESDAY = dt.date(2025, 3, 25)
 
 @pytest.fixture(autouse=True)
 def fresh_index():
-    digests.forget_paper_windows()
+    forget_paper_windows()
 
 
 class _Text(HTMLParser):
@@ -79,7 +80,7 @@ def sent_digest(**reader_fields):
     PaperFactory(title="Video four", authors=["A B", "C D", "E F", "G H"], announced_on=TUESDAY)
     reader = SubscriberFactory(topics=[diffusion, video, robots], **reader_fields)
     built = digests_build(subscriber_ids=[reader.pk], edition_on=TUESDAY)
-    sending.digests_send(digest_ids=built.digest_ids, token="t")
+    digests_send(digest_ids=built.digest_ids, token="t")
     return Digest.objects.get(subscriber=reader), mail.outbox[-1]
 
 
@@ -131,7 +132,7 @@ def test_text_from_feeds_is_escaped_in_html_and_plain_in_text():
     reader = SubscriberFactory(topics=[TopicFactory(query="diffusion")])
     built = digests_build(subscriber_ids=[reader.pk], edition_on=TUESDAY)
 
-    sending.digests_send(digest_ids=built.digest_ids, token="t")
+    digests_send(digest_ids=built.digest_ids, token="t")
 
     html, text = mail.outbox[0].alternatives[0][0], mail.outbox[0].body
     assert "<script>" not in html
@@ -177,7 +178,7 @@ def test_a_digest_with_fifty_long_cards_is_cut_to_98_kb_of_html_as_sent(sink):
     reader = SubscriberFactory(topics=[topic], max_papers=50)
     built = digests_build(subscriber_ids=[reader.pk], edition_on=TUESDAY)
 
-    sending.digests_send(digest_ids=built.digest_ids, token="t")
+    digests_send(digest_ids=built.digest_ids, token="t")
 
     # The HTML part as the mail server got it: Gmail clips past ~102 KB and hides the
     # rest, unsubscribe link included; Paperboy keeps a margin and stops at 98 KB.

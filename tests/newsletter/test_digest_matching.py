@@ -8,9 +8,12 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
-from newsletter import digests
-from newsletter.digests import digests_build, due_subscriber_ids, plan_digests
+from newsletter import paper_index
+from newsletter.digests import ranking
+from newsletter.digests.building import BuildResult, digests_build, plan_digests, preview_plans
+from newsletter.digests.editions import due_subscriber_ids, local_edition
 from newsletter.models import Digest, DigestItem, Subscriber
+from newsletter.paper_index import PaperWindow, forget_paper_windows
 from newsletter.selectors import subscription_paper_ids
 from papers.models import Paper
 from tests.factories import (
@@ -29,12 +32,12 @@ MONDAY = dt.date(2025, 3, 24)
 
 @pytest.fixture(autouse=True)
 def fresh_index():
-    digests.forget_paper_windows()
+    forget_paper_windows()
     yield
-    digests.forget_paper_windows()
+    forget_paper_windows()
 
 
-def build(*subscribers: Subscriber, on: dt.date = TUESDAY) -> digests.BuildResult:
+def build(*subscribers: Subscriber, on: dt.date = TUESDAY) -> BuildResult:
     return digests_build(subscriber_ids=[s.pk for s in subscribers], edition_on=on)
 
 
@@ -302,7 +305,7 @@ def test_the_email_keeps_the_top_n_and_the_rest_goes_to_the_more_page():
 
 
 def test_the_more_page_is_capped_but_the_count_says_how_many_matched(monkeypatch):
-    monkeypatch.setattr(digests, "MORE_PAGE_LIMIT", 2)
+    monkeypatch.setattr(ranking, "MORE_PAGE_LIMIT", 2)
     papers = [PaperFactory(title=f"Diffusion {n}") for n in range(6)]
     reader = diffusion_reader(max_papers=1)
 
@@ -315,7 +318,7 @@ def test_the_more_page_is_capped_but_the_count_says_how_many_matched(monkeypatch
 
 
 def test_ranking_a_shortlist_gives_the_same_digest_as_scoring_every_match(monkeypatch):
-    monkeypatch.setattr(digests, "MORE_PAGE_LIMIT", 3)
+    monkeypatch.setattr(ranking, "MORE_PAGE_LIMIT", 3)
     words = ["diffusion", "video", "graph", "robot"]
     papers = [
         PaperFactory(
@@ -338,14 +341,14 @@ def test_ranking_a_shortlist_gives_the_same_digest_as_scoring_every_match(monkey
     ]
 
     def plans():
-        found = digests.preview_plans(subscriber_ids=[r.pk for r in readers], edition_on=day)
+        found = preview_plans(subscriber_ids=[r.pk for r in readers], edition_on=day)
         return sorted(found, key=lambda plan: plan.subscriber.pk)
 
     def ranked(found):
         return [[(i.paper_id, i.rank, i.in_email) for i in plan.items] for plan in found]
 
     shortlisted = plans()
-    monkeypatch.setattr(digests, "contenders", lambda matches, candidates, ranks, limit: candidates)
+    monkeypatch.setattr(ranking, "contenders", lambda matches, candidates, ranks, limit: candidates)
     everyone = plans()
 
     assert ranked(shortlisted) == ranked(everyone)
@@ -443,7 +446,7 @@ def test_each_distinct_filter_is_evaluated_once_per_run():
     digests_build(subscriber_ids=[r.pk for r in readers[:15]], edition_on=day)
     digests_build(subscriber_ids=[r.pk for r in readers[15:]], edition_on=day)
 
-    window = next(iter(digests._window_cache.values()))
+    window = next(iter(paper_index._window_cache.values()))
     assert window.filter_evaluations == 3  # two topics and one own filter, for 30 readers
     assert Digest.objects.filter(status=Digest.Status.PENDING).count() == 30
 
@@ -482,7 +485,7 @@ def test_the_digest_matches_what_the_signup_preview_promises():
     ]
     readers = [SubscriberFactory(**choice) for choice in choices]
     day = papers[0].announced_on
-    index = digests.PaperWindow.load(since=day - dt.timedelta(days=7), until=day).index
+    index = PaperWindow.load(since=day - dt.timedelta(days=7), until=day).index
 
     plans = plan_digests(subscribers=readers, editions={r.pk: day for r in readers})
 
@@ -543,7 +546,7 @@ def test_a_run_builds_each_readers_edition_for_their_local_date():
 
 
 def test_an_unknown_time_zone_counts_as_utc():
-    assert digests.local_edition(
+    assert local_edition(
         at=dt.datetime(2025, 3, 25, 23, 30, tzinfo=dt.UTC), time_zone="Mars/Olympus"
     ) == dt.date(2025, 3, 25)
 

@@ -17,10 +17,27 @@ from django.core import mail
 from django.db import connection, connections
 from django.utils import timezone
 
-from newsletter import digests, sending, tasks
-from newsletter.digests import digests_build
+from newsletter import tasks
+from newsletter.digests.building import digests_build
+from newsletter.digests.claims import claim_digests, stale_digest_ids
+from newsletter.digests.delivery import (
+    MAX_SEND_ATTEMPTS,
+    RunReport,
+    SendReport,
+    digests_send,
+    made_ahead,
+    retry_countdown,
+)
+from newsletter.digests.runs import run_digests
+from newsletter.mail.backend import BackendMailer
+from newsletter.mail.dkim import _dkim_key
+from newsletter.mail.message import DigestEmail
+from newsletter.mail.mime import HeaderInjection, mime_bytes
+from newsletter.mail.outcomes import Outcome, classify
+from newsletter.mail.smtp import SmtpMailer
 from newsletter.models import Digest, DigestItem, Subscriber
-from newsletter.sending import Outcome, claim_digests, digests_send, mime_bytes
+from newsletter.paper_index import forget_paper_windows
+from newsletter.tasks import schedule_retries
 from tests.factories import PaperFactory, SubscriberFactory, TopicFactory
 from tests.newsletter.sending_helpers import free_port, use_smtp, wait_for
 from tests.product_settings import product_settings
@@ -30,7 +47,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture(autouse=True)
 def fresh_index():
-    digests.forget_paper_windows()
+    forget_paper_windows()
 
 
 @pytest.fixture
@@ -53,9 +70,9 @@ def ready_digests(*emails: str, **reader_fields) -> list[Digest]:
     return list(Digest.objects.filter(pk__in=built.digest_ids).order_by("pk"))
 
 
-def send(digests_to_send: list[Digest], token: str = "task-1") -> sending.SendReport:
+def send(digests_to_send: list[Digest], token: str = "task-1") -> SendReport:
     report = digests_send(digest_ids=[d.pk for d in digests_to_send], token=token)
-    sending.schedule_retries(report)
+    schedule_retries(report)
     return report
 
 
@@ -221,7 +238,7 @@ def test_a_digest_whose_papers_were_all_hidden_since_is_skipped_not_sent():
 
 def test_each_digest_is_marked_sent_before_the_next_is_tried(monkeypatch):
     first, second = ready_digests("a@example.com", "b@example.com")
-    original = sending.BackendMailer.deliver
+    original = BackendMailer.deliver
     calls = []
 
     def crash_on_second(self, email, data=None):
@@ -230,12 +247,12 @@ def test_each_digest_is_marked_sent_before_the_next_is_tried(monkeypatch):
             raise RuntimeError("worker killed")
         return original(self, email, data)
 
-    monkeypatch.setattr(sending.BackendMailer, "deliver", crash_on_second)
+    monkeypatch.setattr(BackendMailer, "deliver", crash_on_second)
     with pytest.raises(RuntimeError):
         send([first, second], token="task-1")
     assert (status_of(first), status_of(second)) == ("sent", "sending")
 
-    monkeypatch.setattr(sending.BackendMailer, "deliver", original)
+    monkeypatch.setattr(BackendMailer, "deliver", original)
     send([first, second], token="task-1")  # the redelivered task resumes its own claim
 
     assert (status_of(first), status_of(second)) == ("sent", "sent")
@@ -288,14 +305,14 @@ def test_a_sent_mark_cut_off_by_a_lost_database_connection_is_retried_and_nothin
 def test_a_batch_goes_over_one_smtp_connection_with_tcp_nodelay(sink, monkeypatch):
     batch = ready_digests(*(f"r{n}@example.com" for n in range(5)))
     nodelay = []
-    connect = sending.SmtpMailer._connect
+    connect = SmtpMailer._connect
 
     def spy(self):
         connection = connect(self)
         nodelay.append(connection.sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
         return connection
 
-    monkeypatch.setattr(sending.SmtpMailer, "_connect", spy)
+    monkeypatch.setattr(SmtpMailer, "_connect", spy)
 
     report = send(batch)
 
@@ -335,16 +352,16 @@ def test_back_off_doubles_and_never_exceeds_half_the_visibility_timeout(settings
     settings.DIGEST_RETRY_SECONDS = 60
     settings.CELERY_VISIBILITY_TIMEOUT = 3600
 
-    assert [sending.retry_countdown(n) for n in (1, 2, 3, 4, 5, 6, 7)] == [
+    assert [retry_countdown(n) for n in (1, 2, 3, 4, 5, 6, 7)] == [
         60, 120, 240, 480, 960, 1800, 1800,
     ]  # fmt: skip
     settings.CELERY_VISIBILITY_TIMEOUT = 300
-    assert sending.retry_countdown(7) == 150
+    assert retry_countdown(7) == 150
 
 
 def test_temporary_failures_give_up_after_the_last_attempt_as_a_soft_bounce(sink, scheduled):
     digest = ready_digests("full@example.com")[0]
-    Digest.objects.filter(pk=digest.pk).update(attempts=sending.MAX_SEND_ATTEMPTS - 1)
+    Digest.objects.filter(pk=digest.pk).update(attempts=MAX_SEND_ATTEMPTS - 1)
     sink.answers["full@example.com"] = ["452 4.2.2 mailbox full"]
 
     report = send([digest])
@@ -428,7 +445,7 @@ def test_an_unreachable_mail_server_hands_the_batch_back_without_counting_attemp
     for digest in batch:
         digest.refresh_from_db()
         assert (digest.status, digest.attempts) == (Digest.Status.PENDING, 0)
-    assert scheduled == [([d.pk for d in batch], sending.retry_countdown(1))]
+    assert scheduled == [([d.pk for d in batch], retry_countdown(1))]
 
 
 # --- The sweeper --------------------------------------------------------------------------------
@@ -445,7 +462,7 @@ def test_the_sweeper_resends_what_a_killed_worker_held_and_nothing_else(
 
     with time_machine.travel(timezone.now() + dt.timedelta(seconds=61)):
         fresh = ready_digests("new@example.com")[0]
-        stale = sending.stale_digest_ids()
+        stale = stale_digest_ids()
         with django_capture_on_commit_callbacks(execute=True):
             swept = tasks.sweep_digests.delay().get()
 
@@ -460,7 +477,7 @@ def test_the_sweeper_takes_built_digests_whose_task_never_ran(settings):
     orphan = ready_digests("orphan@example.com")[0]
 
     with time_machine.travel(timezone.now() + dt.timedelta(seconds=61)):
-        assert sending.stale_digest_ids() == [orphan.pk]
+        assert stale_digest_ids() == [orphan.pk]
 
 
 # --- Tasks --------------------------------------------------------------------------------------
@@ -502,7 +519,7 @@ def test_a_days_run_by_task_sends_every_confirmed_reader_once(django_capture_on_
 # --- MIME --------------------------------------------------------------------------------------
 
 
-def sample_email(**overrides) -> sending.DigestEmail:
+def sample_email(**overrides) -> DigestEmail:
     fields = {
         "to": "reader@example.com",
         "subject": "8 new papers on Diffusion models and 2 more topics — Tue 25 Mar",
@@ -517,7 +534,7 @@ def sample_email(**overrides) -> sending.DigestEmail:
         },
         "cards_in_email": 1,
     }
-    return sending.DigestEmail(**{**fields, **overrides})
+    return DigestEmail(**{**fields, **overrides})
 
 
 def test_hand_built_mime_is_a_well_formed_multipart_alternative():
@@ -547,7 +564,7 @@ def test_hand_built_mime_is_a_well_formed_multipart_alternative():
 
 @pytest.mark.parametrize("field", ["to", "subject", "message_id"])
 def test_a_line_break_in_any_header_value_is_refused(field):
-    with pytest.raises(sending.HeaderInjection):
+    with pytest.raises(HeaderInjection):
         mime_bytes(sample_email(**{field: "x@example.com\r\nBcc: victim@example.com"}))
 
 
@@ -563,7 +580,7 @@ def test_dkim_signs_both_unsubscribe_headers_and_verifies(settings, tmp_path):
     ).stdout
     settings.DKIM_PRIVATE_KEY_PATH = str(key)
     settings.DKIM_SELECTOR, settings.DKIM_DOMAIN = "paperboy", "papers.example.org"
-    sending._dkim_key.cache_clear()
+    _dkim_key.cache_clear()
 
     raw = mime_bytes(sample_email())
 
@@ -580,12 +597,10 @@ def test_dkim_signs_both_unsubscribe_headers_and_verifies(settings, tmp_path):
 
 
 def test_classify_tells_bad_mailboxes_from_other_refusals():
-    assert sending.classify(550, b"5.1.1 <x@example.com>: User unknown").outcome is (
-        Outcome.BAD_MAILBOX
-    )
-    assert sending.classify(550, b"5.7.1 spam").outcome is Outcome.REJECTED
-    assert sending.classify(421, b"4.7.0 busy").outcome is Outcome.TEMPORARY
-    assert sending.classify(250, b"ok").outcome is Outcome.ACCEPTED
+    assert classify(550, b"5.1.1 <x@example.com>: User unknown").outcome is (Outcome.BAD_MAILBOX)
+    assert classify(550, b"5.7.1 spam").outcome is Outcome.REJECTED
+    assert classify(421, b"4.7.0 busy").outcome is Outcome.TEMPORARY
+    assert classify(250, b"ok").outcome is Outcome.ACCEPTED
 
 
 # --- Two runs at once -------------------------------------------------------------------------
@@ -598,13 +613,13 @@ def test_two_runs_of_the_same_day_at_once_send_each_digest_once(settings):
     topic = TopicFactory(query="diffusion")
     ids = [SubscriberFactory(topics=[topic]).pk for _ in range(40)]
     start = threading.Barrier(2)
-    reports: list[sending.RunReport] = []
+    reports: list[RunReport] = []
     errors: list[BaseException] = []
 
     def run() -> None:
         try:
             start.wait(5)
-            reports.append(sending.run_digests(edition_on=dt.date(2025, 3, 25)))
+            reports.append(run_digests(edition_on=dt.date(2025, 3, 25)))
         except BaseException as error:  # noqa: BLE001 - asserted below, not lost in a thread
             errors.append(error)
         finally:
@@ -615,7 +630,7 @@ def test_two_runs_of_the_same_day_at_once_send_each_digest_once(settings):
         runner.start()
     for runner in runners:
         runner.join(60)
-    rerun = sending.run_digests(edition_on=dt.date(2025, 3, 25))  # and once more, afterwards
+    rerun = run_digests(edition_on=dt.date(2025, 3, 25))  # and once more, afterwards
 
     assert [runner.is_alive() for runner in runners] == [False, False]
     assert errors == [] and len(reports) == 2
@@ -637,7 +652,7 @@ def test_emails_made_ahead_arrive_in_order_and_a_rendering_error_reaches_the_sen
 
     received = []
     with pytest.raises(ValueError, match="template broke"):
-        for email in sending.made_ahead(emails(), depth=1):
+        for email in made_ahead(emails(), depth=1):
             received.append(email)
 
     assert received == ["first", "second"]
@@ -651,7 +666,7 @@ def test_a_sender_that_stops_early_stops_the_renderer_too():
             rendered.append(n)
             yield n
 
-    for email in sending.made_ahead(emails(), depth=2):
+    for email in made_ahead(emails(), depth=2):
         if email == 3:
             break
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from newsletter import tasks
+from newsletter import email_tasks
 from newsletter.models import Subscriber
 from tests.factories import SubscriberFactory
 from tests.newsletter.subscription_helpers import signup_data
@@ -43,7 +43,7 @@ def test_the_confirmation_email_is_sent_in_the_chosen_language(mailoutbox):
         status=Subscriber.Status.PENDING, confirmed_at=None, language="zh-hans"
     )
 
-    tasks.send_confirmation_email(subscriber.pk)
+    email_tasks.send_confirmation_email(subscriber.pk)
 
     (message,) = mailoutbox
     assert message.subject == "确认你的 Paperboy 订阅"
@@ -54,7 +54,7 @@ def test_the_confirmation_email_is_sent_in_the_chosen_language(mailoutbox):
 def test_the_manage_link_email_is_sent_in_the_chosen_language(mailoutbox):
     subscriber = SubscriberFactory(language="zh-hans")
 
-    tasks.send_manage_link_email(subscriber.pk)
+    email_tasks.send_manage_link_email(subscriber.pk)
 
     (message,) = mailoutbox
     assert message.subject == "你的 Paperboy 订阅"

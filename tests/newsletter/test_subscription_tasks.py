@@ -8,7 +8,7 @@ import pytest
 from django.conf import settings
 from django.utils import timezone
 
-from newsletter import tasks
+from newsletter import email_tasks, tasks
 from newsletter.models import Subscriber
 from tests.factories import DigestFactory, SubscriberFactory
 
@@ -52,22 +52,22 @@ def test_the_purge_is_on_the_beat_schedule():
 def test_a_confirmation_task_for_a_confirmed_or_deleted_subscriber_sends_nothing(mailoutbox):
     active = SubscriberFactory()
 
-    assert tasks.send_confirmation_email(active.pk) is False
-    assert tasks.send_confirmation_email(987654) is False
+    assert email_tasks.send_confirmation_email(active.pk) is False
+    assert email_tasks.send_confirmation_email(987654) is False
     assert mailoutbox == []
 
 
 def test_a_manage_link_task_for_a_pending_or_suppressed_subscriber_sends_nothing(mailoutbox):
     for status in (Subscriber.Status.PENDING, Subscriber.Status.SUPPRESSED):
         subscriber = SubscriberFactory(status=status)
-        assert tasks.send_manage_link_email(subscriber.pk) is False
+        assert email_tasks.send_manage_link_email(subscriber.pk) is False
     assert mailoutbox == []
 
 
 def test_the_manage_link_email_carries_one_click_unsubscribe_headers(mailoutbox):
     subscriber = SubscriberFactory()
 
-    assert tasks.send_manage_link_email(subscriber.pk) is True
+    assert email_tasks.send_manage_link_email(subscriber.pk) is True
 
     (message,) = mailoutbox
     assert message.extra_headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
@@ -94,5 +94,5 @@ def test_an_address_with_a_line_break_can_never_become_a_header(mailoutbox):
     )
 
     with pytest.raises((BadHeaderError, ValueError)):
-        tasks.send_confirmation_email(subscriber.pk)
+        email_tasks.send_confirmation_email(subscriber.pk)
     assert mailoutbox == []

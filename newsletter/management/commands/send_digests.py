@@ -9,7 +9,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from newsletter import sending
+from newsletter.digests.runs import preview_run, run_digests
 
 
 class Command(BaseCommand):
@@ -39,7 +39,7 @@ class Command(BaseCommand):
             if options["to"] and not options["subscriber"]:
                 raise CommandError("--to sends one reader's digest: add --subscriber EMAIL")
             out_dir = options["out"] or Path(settings.BASE_DIR) / "var" / "dry-run"
-            written = sending.preview_run(
+            written = preview_run(
                 edition_on=edition_on,
                 subscriber_email=options["subscriber"],
                 out_dir=None if options["to"] else out_dir,
@@ -50,7 +50,7 @@ class Command(BaseCommand):
             where = f"sent to {options['to']}" if options["to"] else f"written to {out_dir}"
             self.stdout.write(f"dry run: {written} digests {where}; nothing recorded")
             return
-        report = sending.run_digests(
+        report = run_digests(
             edition_on=edition_on,
             subscriber_email=options["subscriber"],
             progress=self.progress,

@@ -1,4 +1,4 @@
-"""An email backend for the embedded setup: each message becomes one .eml file in a folder."""
+"""Emails as .eml files: the embedded setup's backend and a dry run's output."""
 
 from __future__ import annotations
 
@@ -9,6 +9,9 @@ from django.conf import settings
 from django.core.mail.backends.base import BaseEmailBackend
 from django.core.mail.message import EmailMessage
 from django.utils import timezone
+
+from newsletter.mail.message import DigestEmail
+from newsletter.mail.mime import mime_bytes
 
 
 class EmlFileBackend(BaseEmailBackend):
@@ -27,3 +30,11 @@ class EmlFileBackend(BaseEmailBackend):
             path.write_bytes(message.message().as_bytes(linesep="\r\n"))
             sent += 1
         return sent
+
+
+def write_eml(email: DigestEmail, folder: Path, *, name: str) -> Path:
+    """A dry run's output: exactly the bytes SMTP would carry."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.eml"
+    path.write_bytes(mime_bytes(email))
+    return path

@@ -1,0 +1,113 @@
+"""Bulk SQL of the digest path: COPY inserts, one-row updates, relaxed commit durability."""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Iterable, Sequence
+
+from django.db import connection, models
+from django.db.utils import InterfaceError, OperationalError
+
+from newsletter.models import Digest
+
+
+def copy_insert(objects: Sequence[models.Model], *, with_ids: bool = False) -> None:
+    """New model instances in bulk (see copy_rows). With `with_ids`, ids are taken from the
+    table's sequence first, so the objects know their pk as bulk_create's would."""
+    if not objects:
+        return
+    model = type(objects[0])
+    if connection.vendor != "postgresql":
+        model.objects.bulk_create(objects, batch_size=1000)
+        return
+    if with_ids:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+                [model._meta.db_table, len(objects)],
+            )
+            for obj, (pk,) in zip(objects, cursor.fetchall(), strict=True):
+                obj.pk = pk
+    fields = [f for f in model._meta.concrete_fields if with_ids or not f.primary_key]
+    copy_rows(
+        model,
+        [f.attname for f in fields],
+        ([f.pre_save(obj, add=True) for f in fields] for obj in objects),
+    )
+    for obj in objects:
+        obj._state.adding, obj._state.db = False, connection.alias
+
+
+def copy_rows(model: type[models.Model], columns: Sequence[str], rows: Iterable[Sequence]) -> None:
+    """Insert rows (values in `columns` order) in bulk: PostgreSQL's COPY in production,
+    bulk_create elsewhere. A run writes ~10 rows a reader; COPY is 3x cheaper than INSERT,
+    and Django's client-side quoting of the digests' JSON lists cost ~0.8 ms a reader."""
+    if connection.vendor != "postgresql":
+        model.objects.bulk_create(
+            [model(**dict(zip(columns, row, strict=True))) for row in rows], batch_size=1000
+        )
+        return
+    by_attname = {f.attname: f for f in model._meta.concrete_fields}
+    fields = [by_attname[column] for column in columns]
+    is_json = [isinstance(f, models.JSONField) for f in fields]
+    names = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    with (
+        connection.cursor() as cursor,
+        cursor.cursor.copy(f"COPY {model._meta.db_table} ({names}) FROM STDIN") as copy,
+    ):
+        for row in rows:
+            copy.write_row(
+                [json.dumps(value) if j else value for value, j in zip(row, is_json, strict=True)]
+            )
+
+
+@functools.cache
+def _update_statement(names: tuple[str, ...]) -> str:
+    columns = ", ".join(
+        f"{connection.ops.quote_name(Digest._meta.get_field(name).column)} = %s" for name in names
+    )
+    return f"UPDATE {connection.ops.quote_name(Digest._meta.db_table)} SET {columns} WHERE id = %s"
+
+
+def update_digest(digest_id: int, **fields: object) -> None:
+    """One UPDATE of one digest, in plain SQL: it runs once per email, and the ORM's query
+    building cost ~0.35 ms of it. If the database connection was lost (a restarted server),
+    reconnect and try once more, so a message the server accepted is not sent again."""
+    names = tuple(fields)
+    params = [
+        Digest._meta.get_field(name).get_db_prep_save(value, connection)
+        for name, value in fields.items()
+    ]
+    for attempt in (1, 2):
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(_update_statement(names), [*params, digest_id])
+            return
+        except (OperationalError, InterfaceError):
+            if attempt == 2:
+                raise
+            connection.close()
+
+
+def relax_commit_durability() -> bool:
+    """Commit each "sent" mark without waiting for the disk flush (PostgreSQL only).
+
+    The mark is still committed before the next message is tried, so a killed worker loses
+    nothing; only a crash of the database server itself could forget the last few hundred
+    milliseconds of marks (and resend those digests, same Message-ID). Waiting for the flush
+    cost ~1-2 ms per email, as much as sending it.
+    """
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        return False
+    with connection.cursor() as cursor:
+        cursor.execute("SET synchronous_commit TO OFF")
+    return True
+
+
+def restore_commit_durability() -> None:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SET synchronous_commit TO DEFAULT")
+    except (OperationalError, InterfaceError):
+        connection.close()  # a fresh connection starts with the default anyway

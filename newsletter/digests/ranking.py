@@ -1,0 +1,233 @@
+"""Matching, ranking and reasons for one reader: the plan of one digest."""
+
+from __future__ import annotations
+
+import datetime as dt
+import heapq
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import NamedTuple
+
+from newsletter.digests.editions import coverage
+from newsletter.matching import Query
+from newsletter.models import Subscriber, Topic
+from newsletter.paper_index import PaperWindow
+
+# Papers past the email's top N that the "K more" page lists; beyond that only counted.
+MORE_PAGE_LIMIT = 50
+
+
+@dataclass
+class ReaderMatches:
+    """A reader's matches as sets, cheap to combine; reasons are spelled out only for the
+    papers that make it into the digest."""
+
+    filters: list[tuple[Query | None, frozenset[int], dict[str, object]]]
+    authors: list[tuple[str, frozenset[int]]]
+    agreeing: Counter[int]  # how many of the reader's filters (not authors) match each paper
+    several: set[int]  # matched by more than one of the reader's filters
+    text_hits: set[int]  # matched by a query, in the title or the abstract
+    title_hits: set[int]  # matched by a query in the title
+    author_hits: set[int]
+
+    @property
+    def paper_ids(self) -> set[int]:
+        return set(self.agreeing) | self.author_hits
+
+    def reasons(
+        self, paper_id: int, window: PaperWindow, *, with_words: bool = True
+    ) -> list[dict[str, object]]:
+        """Why a paper is there: the topics and filters that matched it, and (for the cards
+        in the email) the words that matched; the "more" page names only the topics."""
+        found: list[dict[str, object]] = []
+        for query, ids, reason in self.filters:
+            if paper_id in ids:
+                if query is None or not with_words:
+                    found.append(reason)
+                else:
+                    found.append({**reason, "words": list(window.matched_words(query, paper_id))})
+        found += [
+            {"kind": "author", "label": name} for name, ids in self.authors if paper_id in ids
+        ]
+        return found
+
+
+class PlannedItem(NamedTuple):
+    """A paper's place in a planned digest (a tuple: a run makes ~60 a reader)."""
+
+    paper_id: int
+    rank: int
+    in_email: bool
+    reasons: list[dict[str, object]]
+
+
+@dataclass
+class DigestPlan:
+    """One reader's digest for one edition, before it is saved (or written as a dry run)."""
+
+    subscriber: Subscriber
+    edition_on: dt.date
+    covers_from: dt.date
+    covers_to: dt.date
+    items: list[PlannedItem]
+    matched_count: int
+
+    @property
+    def paper_count(self) -> int:
+        return sum(1 for item in self.items if item.in_email)
+
+    @property
+    def more_count(self) -> int:
+        return len(self.items) - self.paper_count
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.items
+
+
+def reader_score(
+    *, title_hit: bool, text_hit: bool, author_hit: bool, agreeing_filters: int
+) -> float:
+    """The reader's part: where the words hit (title over abstract), a followed author, and
+    how many of the reader's filters agree."""
+    return (
+        (3.0 if title_hit else 1.0 if text_hit else 0.0)
+        + (3.0 if author_hit else 0.0)
+        + 1.0 * (agreeing_filters - 1)
+    )
+
+
+def match_reader(
+    *,
+    window: PaperWindow,
+    topics: Sequence[Topic],
+    own_query: str,
+    categories: Sequence[str],
+    authors: Sequence[str],
+    eligible: frozenset[int],
+) -> ReaderMatches:
+    """Every eligible paper a reader's choice matches, with what matched it.
+
+    Any followed topic, OR the reader's own filter (query AND categories when both are
+    given), OR any followed author: the definition the sign-up preview shows. Set operations
+    only: a reader costs a few intersections, whatever the number of matching papers.
+    """
+    filters: list[tuple[Query | None, frozenset[int], dict[str, object]]] = []
+    for topic in topics:
+        query, ids = window.filter_matches(query=topic.query, categories=topic.categories)
+        filters.append((query, ids & eligible, {"kind": "topic", "label": topic.name}))
+    if own_query.strip() or categories:
+        query, ids = window.filter_matches(query=own_query, categories=categories)
+        kind = "query" if own_query.strip() else "category"
+        label = "" if own_query.strip() else ", ".join(categories)
+        filters.append((query, ids & eligible, {"kind": kind, "label": label}))
+    author_matches = [(name, window.author_matches(name) & eligible) for name in authors]
+    agreeing: Counter[int] = Counter()
+    seen: set[int] = set()
+    several: set[int] = set()
+    text_hits: set[int] = set()
+    title_hits: set[int] = set()
+    for query, ids, _reason in filters:
+        agreeing.update(ids)
+        several |= seen & ids
+        seen |= ids
+        if query is not None:
+            text_hits |= ids
+            title_hits |= ids & window.title_hits(query)
+    return ReaderMatches(
+        filters=filters,
+        authors=author_matches,
+        agreeing=agreeing,
+        several=several,
+        text_hits=text_hits,
+        title_hits=title_hits,
+        author_hits=set().union(*(ids for _name, ids in author_matches)),
+    )
+
+
+def contenders(
+    matches: ReaderMatches, candidates: set[int], ranks: dict[int, int], limit: int
+) -> list[int]:
+    """The only candidates that can make a reader's top `limit`, without scoring them all.
+
+    Most candidates get the same reader part (one filter's words in the abstract, or a
+    category alone), so within each such group the edition's order decides: its best
+    `limit` are enough. Papers with more (a title hit, an author, agreeing filters) all
+    compete. Sorting by a dict lookup runs in C; scoring each candidate in Python cost
+    ~0.4 ms per reader.
+    """
+    boosted = matches.title_hits | matches.author_hits | matches.several
+    rest = candidates - boosted
+    in_text = rest & matches.text_hits
+    return [
+        *boosted,
+        *sorted(in_text, key=ranks.__getitem__)[:limit],
+        *sorted(rest - in_text, key=ranks.__getitem__)[:limit],
+    ]
+
+
+def plan_digest(
+    *,
+    subscriber: Subscriber,
+    topics: Sequence[Topic],
+    edition_on: dt.date,
+    window: PaperWindow,
+    previous_covers_to: dt.date | None,
+    latest_day: dt.date | None,
+    already_sent: frozenset[int] | set[int] = frozenset(),
+) -> DigestPlan:
+    """One reader's ranked papers for one edition: top max_papers in the email, the next
+    MORE_PAGE_LIMIT on the "more" page, minus anything an earlier digest already sent."""
+    covers_from, covers_to = coverage(
+        edition_on=edition_on,
+        frequency=subscriber.frequency,
+        previous_covers_to=previous_covers_to,
+        latest_day=latest_day,
+    )
+    if covers_from > covers_to:
+        return DigestPlan(subscriber, edition_on, covers_from, covers_to, [], 0)
+    eligible = window.eligible(
+        since=covers_from,
+        until=covers_to,
+        cross_lists=subscriber.include_cross_lists,
+        revisions=subscriber.include_revisions,
+    )
+    if already_sent:
+        eligible = eligible - frozenset(already_sent)
+    matches = match_reader(
+        window=window,
+        topics=topics,
+        own_query=subscriber.own_query,
+        categories=subscriber.categories or (),
+        authors=subscriber.authors or (),
+        eligible=eligible,
+    )
+    static = window.ranking_keys(edition_on)
+    agreeing, title_hits, text_hits = matches.agreeing, matches.title_hits, matches.text_hits
+    author_hits = matches.author_hits
+
+    def order(pid: int) -> tuple[bool, float, int]:
+        not_featured, base, tie_break = static[pid]
+        mine = reader_score(
+            title_hit=pid in title_hits,
+            text_hit=pid in text_hits,
+            author_hit=pid in author_hits,
+            agreeing_filters=agreeing.get(pid, 0),
+        )
+        return not_featured, -(base + mine), tie_break
+
+    candidates = matches.paper_ids
+    limit = subscriber.max_papers + MORE_PAGE_LIMIT
+    shortlist = contenders(matches, candidates, window.edition_ranks(edition_on), limit)
+    kept = heapq.nsmallest(limit, shortlist, key=order)
+    items = [
+        PlannedItem(
+            paper_id=pid,
+            rank=position,
+            in_email=position <= subscriber.max_papers,
+            reasons=matches.reasons(pid, window, with_words=position <= subscriber.max_papers),
+        )
+        for position, pid in enumerate(kept, start=1)
+    ]
+    return DigestPlan(subscriber, edition_on, covers_from, covers_to, items, len(candidates))

@@ -1,0 +1,134 @@
+"""A digest's email: subject, heading, and the cards that fit under Gmail's clipping limit."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from collections.abc import Sequence
+
+from django.conf import settings
+from django.urls import reverse
+from django.utils import translation
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
+from newsletter.digests.cards import Card
+from newsletter.emails import base_context, subscriber_links, unsubscribe_headers
+from newsletter.mail.message import DigestEmail
+from newsletter.models import Subscriber
+from newsletter.rendering import RenderedEmail, render_email
+from newsletter.signing import Purpose, make_token
+
+# Gmail clips HTML past ~102 KB and hides the rest (footer and unsubscribe link included);
+# keep a margin under it. Cards that do not fit move to the "more" page.
+GMAIL_CLIP_BYTES = 102 * 1024
+
+
+HTML_BUDGET_BYTES = 98 * 1024
+
+
+def subject_topic(items: Sequence[tuple[int, list[dict[str, object]]]]) -> tuple[str, int]:
+    """The phrase naming what most papers matched, and how many other topics matched."""
+    counts: dict[tuple[str, str], int] = {}
+    for _paper_id, reasons in items:
+        for reason in reasons:
+            kind = "filter" if reason.get("kind") in ("query", "category") else reason.get("kind")
+            key = (str(kind), "" if kind == "filter" else str(reason.get("label") or ""))
+            counts[key] = counts.get(key, 0) + 1
+    if not counts:
+        return "", 0
+    (kind, label), _count = max(counts.items(), key=lambda entry: entry[1])
+    if kind == "topic":
+        about = _("on %(topic)s") % {"topic": label}
+    elif kind == "author":
+        about = _("by %(author)s") % {"author": label}
+    else:
+        about = _("matching your filter")
+    return about, len(counts) - 1
+
+
+@functools.lru_cache(maxsize=64)
+def _long_date(day: dt.date, language: str) -> str:
+    with translation.override(language):
+        return date_format(day, "l j F Y")
+
+
+def digest_heading(edition_on: dt.date, paper_count: int, more_count: int) -> str:
+    """'Tuesday 25 March 2025 · 10 papers · 4 more on the web': the header line."""
+    parts = [
+        _long_date(edition_on, translation.get_language() or "en"),
+        ngettext("%(count)d paper", "%(count)d papers", paper_count) % {"count": paper_count},
+    ]
+    if more_count:
+        parts.append(
+            ngettext("%(count)d more on the web", "%(count)d more on the web", more_count)
+            % {"count": more_count}
+        )
+    return " · ".join(parts)
+
+
+def render_digest(
+    *,
+    subscriber: Subscriber,
+    edition_on: dt.date,
+    cards: Sequence[Card],
+    items: Sequence[tuple[int, list[dict[str, object]]]],
+    matched_count: int,
+    more_count: int,
+    message_id: str,
+    digest_id: int | None,
+) -> DigestEmail:
+    """Render the digest; if the HTML would be clipped by Gmail, move cards to the "more"
+    page until it fits (the reader always sees the footer and the unsubscribe link)."""
+    links = subscriber_links(subscriber)
+    view_url = more_url = ""
+    if digest_id is not None:
+        token = make_token(
+            purpose=Purpose.VIEW_DIGEST, subject_id=digest_id, email=subscriber.email
+        )
+        view_url = settings.SITE_URL + reverse("newsletter:view_digest", args=[token])
+        more_url = settings.SITE_URL + reverse("newsletter:digest_more", args=[token])
+    with translation.override(subscriber.language):
+        about, other_topics = subject_topic(items)
+        context = {
+            **base_context(language=subscriber.language),
+            **links,
+            "view_url": view_url,
+            "more_url": more_url,
+            "edition_on": edition_on,
+            "matched_count": matched_count,
+            "about": about,
+            "other_topics": other_topics,
+        }
+        keep = len(cards)
+        while True:
+            shown = cards[:keep]
+            context.update(
+                cards=shown,
+                paper_count=len(shown),
+                more_count=more_count + len(cards) - keep,
+                heading=digest_heading(edition_on, len(shown), more_count + len(cards) - keep),
+                preheader=" · ".join(card.paper.title for card in shown[:2])[:150],
+            )
+            rendered: RenderedEmail = render_email("digest", context)
+            size = html_size_as_sent(rendered.html)
+            if size <= HTML_BUDGET_BYTES or keep <= 1:
+                break
+            keep = max(1, min(keep - 1, int(keep * HTML_BUDGET_BYTES / size)))
+    return DigestEmail(
+        to=subscriber.email,
+        subject=rendered.subject,
+        text=rendered.text,
+        html=rendered.html,
+        message_id=message_id,
+        headers=unsubscribe_headers(subscriber, url=links["unsubscribe_url"]),
+        cards_in_email=keep,
+    )
+
+
+def html_size_as_sent(html: str) -> int:
+    """Bytes of the HTML part as the reader's mail client gets it: UTF-8, and every line
+    ending CRLF on the wire (a 50-card digest has ~250 lines: measured on "\n" alone, it
+    passed the budget by 180 bytes)."""
+    return len(html.encode()) + html.count("\n") - html.count("\r\n")

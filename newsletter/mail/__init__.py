@@ -1,0 +1,1 @@
+"""The transport: MIME, DKIM, the SMTP client and the other Django backends; imports no models."""

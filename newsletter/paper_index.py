@@ -1,0 +1,252 @@
+"""The one per-process index of recent papers, rebuilt only when the papers change."""
+
+from __future__ import annotations
+
+import datetime as dt
+import gc
+import math
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from django.db.models import Count, Max, Q, Sum
+
+from newsletter.matching import IndexedPaper, PaperIndex, Query, QuerySyntaxError, parse_query
+from newsletter.selectors import filter_paper_ids
+from papers.models import Paper
+from papers.selectors import visible_papers
+
+NEW_KINDS = frozenset({Paper.AnnounceType.NEW})
+
+
+CROSS_KINDS = frozenset({Paper.AnnounceType.CROSS})
+
+
+REVISION_KINDS = frozenset({Paper.AnnounceType.REPLACE})
+
+
+REVISED_CROSS_KINDS = frozenset({Paper.AnnounceType.REPLACE_CROSS})
+
+
+def paper_score(*, upvotes: int, announced_on: dt.date, edition_on: dt.date) -> float:
+    """The reader-independent part of a paper's score: Hugging Face upvotes (log: trending,
+    not only famous) and recency."""
+    age_days = max(0, (edition_on - announced_on).days)
+    return 0.25 * math.log2(1 + upvotes) - 0.5 * age_days
+
+
+@dataclass(frozen=True)
+class PaperFacts:
+    announced_on: dt.date
+    announce_type: str
+    is_featured: bool
+    hf_upvotes: int
+    categories: tuple[str, ...]
+
+
+@dataclass
+class PaperWindow:
+    """The visible papers announced in [since, until], their index, and every distinct filter
+    evaluated so far (filters are keyed by meaning, so a run evaluates each once)."""
+
+    since: dt.date
+    until: dt.date
+    index: PaperIndex
+    facts: dict[int, PaperFacts]
+    _filters: dict[tuple[str, tuple[str, ...]], tuple[Query | None, frozenset[int]]] = field(
+        default_factory=dict
+    )
+    _queries: dict[str, Query | None] = field(default_factory=dict)
+    _authors: dict[str, frozenset[int]] = field(default_factory=dict)
+    _title_hits: dict[str, frozenset[int]] = field(default_factory=dict)
+    _ranking_keys: dict[dt.date, dict[int, tuple[bool, float, int]]] = field(default_factory=dict)
+    _edition_ranks: dict[dt.date, dict[int, int]] = field(default_factory=dict)
+    _words: dict[tuple[str, int], tuple[str, ...]] = field(default_factory=dict)
+    _windows: dict[tuple[dt.date, dt.date, bool, bool], frozenset[int]] = field(
+        default_factory=dict
+    )
+    filter_evaluations: int = 0
+
+    @classmethod
+    def load(cls, *, since: dt.date, until: dt.date) -> PaperWindow:
+        rows = (
+            visible_papers()
+            .filter(announced_on__gte=since, announced_on__lte=until)
+            .order_by()
+            .values_list(
+                "id",
+                "title",
+                "abstract",
+                "categories",
+                "authors",
+                "announced_on",
+                "announce_type",
+                "is_featured",
+                "hf_upvotes",
+            )
+        )
+        index = PaperIndex()
+        facts: dict[int, PaperFacts] = {}
+        for pid, title, abstract, cats, authors, day, kind, featured, upvotes in rows.iterator(
+            chunk_size=2000
+        ):
+            index.add(
+                IndexedPaper(
+                    id=pid,
+                    title=title,
+                    abstract=abstract,
+                    categories=cats or (),
+                    authors=authors or (),
+                )
+            )
+            facts[pid] = PaperFacts(day, kind, featured, upvotes, tuple(cats or ()))
+        return cls(since=since, until=until, index=index, facts=facts)
+
+    def parsed(self, text: str) -> Query | None:
+        text = text.strip()
+        if not text:
+            return None
+        if text not in self._queries:
+            try:
+                self._queries[text] = parse_query(text)
+            except QuerySyntaxError:
+                self._queries[text] = None  # forms refuse these; an old row matches nothing
+        return self._queries[text]
+
+    def filter_matches(
+        self, *, query: str, categories: Sequence[str]
+    ) -> tuple[Query | None, frozenset[int]]:
+        """Papers a (query, categories) filter matches, evaluated once per distinct filter.
+
+        The very definition the sign-up preview uses (selectors.filter_paper_ids): the query
+        AND one of the categories when both are given, either alone otherwise.
+        """
+        parsed = self.parsed(query)
+        cats = tuple(sorted({category.casefold() for category in categories}))
+        key = (parsed.canonical if parsed else ("!" if query.strip() else ""), cats)
+        cached = self._filters.get(key)
+        if cached is None:
+            self.filter_evaluations += 1
+            found = filter_paper_ids(query=query, categories=cats, index=self.index)
+            cached = self._filters[key] = (parsed, found)
+        return cached
+
+    def author_matches(self, name: str) -> frozenset[int]:
+        key = name.strip().casefold()
+        if key not in self._authors:
+            self._authors[key] = self.index.by_authors([name]) if key else frozenset()
+        return self._authors[key]
+
+    def title_hits(self, query: Query) -> frozenset[int]:
+        hits = self._title_hits.get(query.canonical)
+        if hits is None:
+            hits = self._title_hits[query.canonical] = self.index.title_hit_papers(query)
+        return hits
+
+    def ranking_keys(self, edition_on: dt.date) -> dict[int, tuple[bool, float, int]]:
+        """Per paper, once per edition: (not featured, its own score, a tie-break position by
+        upvotes, then recency, then id), so ranking a reader adds only their part."""
+        keys = self._ranking_keys.get(edition_on)
+        if keys is None:
+            order = sorted(
+                self.facts,
+                key=lambda pid: (
+                    -self.facts[pid].hf_upvotes,
+                    -self.facts[pid].announced_on.toordinal(),
+                    pid,
+                ),
+            )
+            keys = self._ranking_keys[edition_on] = {
+                pid: (
+                    not self.facts[pid].is_featured,
+                    paper_score(
+                        upvotes=self.facts[pid].hf_upvotes,
+                        announced_on=self.facts[pid].announced_on,
+                        edition_on=edition_on,
+                    ),
+                    position,
+                )
+                for position, pid in enumerate(order)
+            }
+        return keys
+
+    def edition_ranks(self, edition_on: dt.date) -> dict[int, int]:
+        """Per paper, its place in the edition's own order (featured first, then its score):
+        the order of any set of papers that a reader's part does not tell apart."""
+        ranks = self._edition_ranks.get(edition_on)
+        if ranks is None:
+            keys = self.ranking_keys(edition_on)
+            order = sorted(keys, key=lambda pid: (keys[pid][0], -keys[pid][1], keys[pid][2]))
+            ranks = self._edition_ranks[edition_on] = {pid: i for i, pid in enumerate(order)}
+        return ranks
+
+    def matched_words(self, query: Query, paper_id: int) -> tuple[str, ...]:
+        key = (query.canonical, paper_id)
+        words = self._words.get(key)
+        if words is None:
+            words = self._words[key] = tuple(self.index.matched_phrases(query, paper_id))
+        return words
+
+    def eligible(
+        self, *, since: dt.date, until: dt.date, cross_lists: bool, revisions: bool
+    ) -> frozenset[int]:
+        """Papers announced in [since, until] of the kinds a reader takes."""
+        key = (since, until, cross_lists, revisions)
+        cached = self._windows.get(key)
+        if cached is None:
+            kinds = set(NEW_KINDS)
+            if cross_lists:
+                kinds |= CROSS_KINDS
+            if revisions:
+                kinds |= REVISION_KINDS
+            if revisions and cross_lists:
+                kinds |= REVISED_CROSS_KINDS
+            cached = frozenset(
+                pid
+                for pid, facts in self.facts.items()
+                if since <= facts.announced_on <= until and facts.announce_type in kinds
+            )
+            self._windows[key] = cached
+        return cached
+
+
+_window_lock = threading.Lock()
+
+
+_window_cache: OrderedDict[tuple[object, ...], PaperWindow] = OrderedDict()
+
+
+def paper_window(*, since: dt.date, until: dt.date) -> PaperWindow:
+    """The run's index, built once per process and reused by every batch of the same run.
+
+    One aggregate decides whether the papers changed (new ones fetched, an editor hiding or
+    featuring one, fresh upvotes), so a stale index is never used.
+    """
+    state = Paper.objects.filter(announced_on__gte=since, announced_on__lte=until).aggregate(
+        count=Count("id"),
+        newest_id=Max("id"),
+        newest_update=Max("updated_at"),
+        hidden=Count("id", filter=Q(is_hidden=True)),
+        featured=Count("id", filter=Q(is_featured=True)),
+        upvotes=Sum("hf_upvotes"),
+    )
+    key = (since, until, *state.values())
+    with _window_lock:
+        window = _window_cache.get(key)
+        if window is None:
+            window = PaperWindow.load(since=since, until=until)
+            # The index is millions of long-lived objects: keep the cyclic GC from walking
+            # them again on every collection while readers are planned (10-30 % of planning).
+            gc.freeze()
+            _window_cache[key] = window
+            while len(_window_cache) > 2:  # two editions may run side by side across midnight
+                _window_cache.popitem(last=False)
+        else:
+            _window_cache.move_to_end(key)
+    return window
+
+
+def forget_paper_windows() -> None:
+    with _window_lock:
+        _window_cache.clear()
