@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import csv
-import dataclasses
 import datetime as dt
 from collections.abc import Iterator
-from email.utils import make_msgid
 
 from django import forms
 from django.conf import settings
@@ -27,14 +25,13 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from newsletter import services
-from newsletter.digests.building import preview_plans
+from newsletter.digests.building import unsaved_plans
 from newsletter.digests.cards import why_text
 from newsletter.digests.editions import local_edition
-from newsletter.digests.runs import plan_emails
+from newsletter.digests.runs import send_test_copy, unsaved_emails
 from newsletter.forms import validated_query
-from newsletter.mail.backend import open_mailer
 from newsletter.mail.message import DigestEmail
-from newsletter.mail.outcomes import Delivery, Outcome, RelayUnavailable
+from newsletter.mail.outcomes import Outcome
 from newsletter.models import Digest, DigestItem, Subscriber, Synonym, Topic
 from newsletter.selectors import RECENT_DAYS, recent_papers, topic_paper_ids
 from newsletter.synonyms import Rule, check_synonym, synonyms_changed
@@ -382,8 +379,8 @@ class SubscriberAdmin(admin.ModelAdmin):
         ):
             raise PermissionDenied
         edition = next_edition(subscriber, now=timezone.now())
-        plans = preview_plans(subscriber_ids=[subscriber.pk], edition_on=edition)
-        rendered = plan_emails(plans)
+        plans = unsaved_plans(subscriber_ids=[subscriber.pk], edition_on=edition)
+        rendered = unsaved_emails(plans)
         email = rendered[0][1] if rendered else None
         if request.method == "POST":
             self._send_test_copy(request, email)
@@ -410,25 +407,7 @@ class SubscriberAdmin(admin.ModelAdmin):
         if email is None:
             self.message_user(request, _("Nothing to send: no paper matched."), messages.WARNING)
             return
-        # Without the reader's one-click unsubscribe headers: a mail client's "Unsubscribe"
-        # button on the editor's copy must not unsubscribe the reader.
-        copy = dataclasses.replace(
-            email,
-            to=to,
-            message_id=make_msgid(domain=settings.SITE_HOST),
-            headers={
-                name: value
-                for name, value in email.headers.items()
-                if not name.lower().startswith("list-unsubscribe")
-            },
-        )
-        mailer = open_mailer()
-        try:
-            delivery = mailer.deliver(copy)
-        except RelayUnavailable as error:
-            delivery = Delivery(Outcome.TEMPORARY, str(error))
-        finally:
-            mailer.close()
+        delivery = send_test_copy(email, to=to)
         if delivery.outcome is Outcome.ACCEPTED:
             self.message_user(request, _("Test copy sent to %(to)s.") % {"to": to})
         else:

@@ -199,7 +199,7 @@ def save_plans(plans: Sequence[DigestPlan], *, claimed_by: str = "") -> list[Dig
     return digests
 
 
-def preview_plans(
+def unsaved_plans(
     *,
     subscriber_ids: Sequence[int],
     run_at: dt.datetime | None = None,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import secrets
 from collections.abc import Callable, Sequence
@@ -11,7 +12,7 @@ from pathlib import Path
 from django.conf import settings
 from django.utils import timezone, translation
 
-from newsletter.digests.building import preview_plans
+from newsletter.digests.building import unsaved_plans
 from newsletter.digests.cards import CardMaker, paper_card, why_text
 from newsletter.digests.claims import stale_digest_ids
 from newsletter.digests.delivery import RunReport, build_and_send, digests_send
@@ -23,10 +24,11 @@ from newsletter.digests.editions import (
 )
 from newsletter.digests.ranking import DigestPlan
 from newsletter.digests.render import render_digest
-from newsletter.mail.backend import open_mailer
+from newsletter.mail.backend import BackendMailer, open_mailer
 from newsletter.mail.eml import write_eml
 from newsletter.mail.message import DigestEmail
-from newsletter.mail.outcomes import Outcome, RelayUnavailable
+from newsletter.mail.outcomes import Delivery, Outcome, RelayUnavailable
+from newsletter.mail.smtp import SmtpMailer
 from newsletter.tasks import schedule_retries
 from papers.models import Paper
 from papers.selectors import CARD_FIELDS
@@ -79,7 +81,7 @@ def run_digests(
     return report
 
 
-def plan_emails(plans: Sequence[DigestPlan]) -> list[tuple[DigestPlan, DigestEmail]]:
+def unsaved_emails(plans: Sequence[DigestPlan]) -> list[tuple[DigestPlan, DigestEmail]]:
     """Render plans that were not saved (dry runs, test copies): no view link, same words."""
     paper_ids = {item.paper_id for plan in plans for item in plan.items if item.in_email}
     papers = Paper.objects.filter(pk__in=paper_ids, is_hidden=False).only(*CARD_FIELDS)
@@ -117,7 +119,38 @@ def plan_emails(plans: Sequence[DigestPlan]) -> list[tuple[DigestPlan, DigestEma
     return emails
 
 
-def preview_run(
+def send_test_copy(
+    email: DigestEmail, *, to: str, mailer: SmtpMailer | BackendMailer | None = None
+) -> Delivery:
+    """Send an operator a copy of a reader's digest (the admin's button, `send_digests --to`).
+
+    The copy gets a fresh Message-ID (the reader's real digest keeps its own) and none of the
+    reader's List-Unsubscribe headers: one press of the mail client's unsubscribe button on
+    the copy would unsubscribe the reader. Records nothing; a relay that cannot be reached
+    comes back as a temporary failure.
+    """
+    copy = dataclasses.replace(
+        email,
+        to=to,
+        message_id=make_msgid(domain=settings.SITE_HOST),
+        headers={
+            name: value
+            for name, value in email.headers.items()
+            if not name.lower().startswith("list-unsubscribe")
+        },
+    )
+    own_mailer = mailer is None
+    mailer = mailer or open_mailer()
+    try:
+        return mailer.deliver(copy)
+    except RelayUnavailable as error:
+        return Delivery(Outcome.TEMPORARY, str(error))
+    finally:
+        if own_mailer:
+            mailer.close()
+
+
+def dry_run(
     *,
     edition_on: dt.date | None = None,
     subscriber_email: str | None = None,
@@ -133,14 +166,12 @@ def preview_run(
     mailer = open_mailer() if send_to else None
     try:
         for chunk in chunked(ids, settings.DIGEST_BATCH_SIZE):
-            plans = preview_plans(
+            plans = unsaved_plans(
                 subscriber_ids=chunk, run_at=None if edition_on else now, edition_on=edition_on
             )
-            for plan, email in plan_emails(plans):
+            for plan, email in unsaved_emails(plans):
                 if mailer is not None and send_to:
-                    email.to = send_to
-                    email.message_id = make_msgid(domain=settings.SITE_HOST)
-                    delivery = mailer.deliver(email)
+                    delivery = send_test_copy(email, to=send_to, mailer=mailer)
                     if delivery.outcome is not Outcome.ACCEPTED:
                         raise RelayUnavailable(delivery.detail)
                 elif out_dir is not None:

@@ -15,7 +15,7 @@ from django.core.management.base import CommandError
 
 from newsletter.digests.building import digests_build
 from newsletter.digests.delivery import digests_send
-from newsletter.models import Digest, DigestItem
+from newsletter.models import Digest, DigestItem, Subscriber
 from newsletter.paper_index import forget_paper_windows
 from newsletter.signing import Purpose, make_token
 from papers.models import Paper
@@ -322,6 +322,21 @@ def test_to_sends_a_test_copy_of_one_readers_digest_and_records_nothing():
 
     assert [message.to for message in mail.outbox] == [["editor@example.org"]]
     assert not Digest.objects.exists()
+
+
+def test_the_operators_copy_has_a_fresh_message_id_and_no_reader_unsubscribe_headers():
+    readers = readers_with_papers(1)
+
+    call_command(
+        "send_digests", "--date", "2025-03-25", "--subscriber", readers[0].email,
+        "--to", "editor@example.org",
+    )  # fmt: skip
+
+    [copy] = mail.outbox
+    # One press of the mail client's unsubscribe button must not unsubscribe the reader.
+    assert [name for name in copy.extra_headers if name.startswith("List-Unsubscribe")] == []
+    assert not copy.extra_headers["Message-ID"].startswith(f"<digest.20250325.{readers[0].pk}@")
+    assert Subscriber.objects.get(pk=readers[0].pk).status == Subscriber.Status.ACTIVE
 
 
 def test_to_without_a_subscriber_is_refused():

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from newsletter import paper_index
 from newsletter.digests import ranking
-from newsletter.digests.building import BuildResult, digests_build, plan_digests, preview_plans
+from newsletter.digests.building import BuildResult, digests_build, plan_digests, unsaved_plans
 from newsletter.digests.editions import due_subscriber_ids, local_edition
 from newsletter.models import Digest, DigestItem, Subscriber
 from newsletter.paper_index import PaperWindow, forget_paper_windows
@@ -341,7 +341,7 @@ def test_ranking_a_shortlist_gives_the_same_digest_as_scoring_every_match(monkey
     ]
 
     def plans():
-        found = preview_plans(subscriber_ids=[r.pk for r in readers], edition_on=day)
+        found = unsaved_plans(subscriber_ids=[r.pk for r in readers], edition_on=day)
         return sorted(found, key=lambda plan: plan.subscriber.pk)
 
     def ranked(found):

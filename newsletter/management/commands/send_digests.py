@@ -9,7 +9,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from newsletter.digests.runs import preview_run, run_digests
+from newsletter.digests.runs import dry_run, run_digests
 
 
 class Command(BaseCommand):
@@ -39,7 +39,7 @@ class Command(BaseCommand):
             if options["to"] and not options["subscriber"]:
                 raise CommandError("--to sends one reader's digest: add --subscriber EMAIL")
             out_dir = options["out"] or Path(settings.BASE_DIR) / "var" / "dry-run"
-            written = preview_run(
+            written = dry_run(
                 edition_on=edition_on,
                 subscriber_email=options["subscriber"],
                 out_dir=None if options["to"] else out_dir,
