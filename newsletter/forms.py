@@ -20,11 +20,11 @@ from newsletter.matching import (
     Query,
     QuerySyntaxError,
     QueryTooBroad,
-    parse_categories,
     parse_query,
 )
 from newsletter.models import Subscriber, Topic
 from newsletter.selectors import recent_papers
+from papers.categories import CategoryError, parse_categories
 
 # RFC 5321: a local part of at most 64 octets, a path of at most 256 (254 without brackets).
 MAX_LOCAL_PART = 64
@@ -232,7 +232,7 @@ class FilterForm(forms.Form):
     def clean_categories(self) -> list[str]:
         try:
             categories = parse_categories(self.cleaned_data["categories"])
-        except QuerySyntaxError as error:
+        except CategoryError as error:
             raise ValidationError(str(error)) from error
         if len(categories) > MAX_CATEGORIES:
             raise ValidationError(

@@ -1,4 +1,5 @@
-"""The service's own health: can it reach its database and broker, and is work happening."""
+"""The service's own health: can it reach its database and broker, and is work happening
+(/healthz)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,9 @@ from datetime import datetime
 from django.conf import settings
 from django.db import connection
 from django.db.utils import DatabaseError
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
 from kombu import Connection
 
 
@@ -76,3 +80,10 @@ def _broker_status() -> str:
     except Exception as error:  # noqa: BLE001 - any transport failure means "down"
         return f"error: {error.__class__.__name__}"
     return "ok"
+
+
+@never_cache
+@require_GET
+def healthz(request: HttpRequest) -> JsonResponse:
+    report = health_report()
+    return JsonResponse(report.as_json(), status=200 if report.healthy else 503)

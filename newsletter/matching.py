@@ -327,19 +327,6 @@ def _lex(text: str, table: SynonymTable) -> list[object]:
     return items
 
 
-def parse_categories(text: str | Iterable[str]) -> list[str]:
-    """arXiv categories from a comma/space separated string (or a list), validated."""
-    raw = re.split(r"[\s,;]+", text) if isinstance(text, str) else list(text)
-    categories = []
-    for item in (part.strip() for part in raw):
-        if not item:
-            continue
-        if not re.fullmatch(r"[a-zA-Z-]+(\.[a-zA-Z-]+)?", item) or len(item) > 20:
-            raise QuerySyntaxError(f"“{item[:40]}” is not an arXiv category like cs.CV.")
-        categories.append(item)
-    return list(dict.fromkeys(categories))
-
-
 # --- What a match says ----------------------------------------------------------------------
 
 

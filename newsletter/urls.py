@@ -1,16 +1,44 @@
-"""The site's URLs: the project's root URLconf."""
+"""The site's URLs, all in one place: the project's root URLconf (the papers app keeps its own
+day pages in papers/urls.py; everything of the newsletter app is listed here)."""
 
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
-from newsletter import views, webhooks
+from newsletter import digest_views, feeds, health, topic_views, views, webhooks
+from papers.public_cache import cached_public_page
+
+# Reader-facing pages: sign-up, confirm, manage, unsubscribe, digests, feeds, topics.
+newsletter_urlpatterns = [
+    path("", views.signup, name="signup"),
+    path("preview/", views.preview, name="preview"),
+    path("manage/link/", views.request_manage_link, name="request_manage_link"),
+    path("confirm/<str:token>/", views.confirm, name="confirm"),
+    path("manage/<str:token>/", views.manage, name="manage"),
+    path("manage/<str:token>/delete/", views.delete, name="delete"),
+    path("unsubscribe/<str:token>/", views.unsubscribe, name="unsubscribe"),
+    path("digest/<str:token>/", digest_views.view_digest, name="view_digest"),
+    path("digest/<str:token>/more/", digest_views.digest_more, name="digest_more"),
+    path("feed/<str:token>/", feeds.SubscriberFeed(), name="feed"),
+    path("topics/", topic_views.topic_list, name="topics"),
+    path("topics/<slug:slug>/", topic_views.topic_papers, name="topic"),
+    path(
+        "topics/<slug:slug>/rss/",
+        cached_public_page(feeds.TopicFeed(), paged=False),
+        name="topic_rss",
+    ),
+    path(
+        "topics/<slug:slug>/atom/",
+        cached_public_page(feeds.TopicAtomFeed(), paged=False),
+        name="topic_atom",
+    ),
+]
 
 urlpatterns = [
-    path("healthz", views.healthz, name="healthz"),
+    path("healthz", health.healthz, name="healthz"),
     path(settings.ADMIN_URL, admin.site.urls),
     path("", include("papers.urls")),
-    path("", include("newsletter.web_urls")),
+    path("", include((newsletter_urlpatterns, "newsletter"))),
     # Email providers' bounce/complaint webhooks, e.g. webhooks/anymail/postmark/tracking/
     path("webhooks/anymail/", include((webhooks.urlpatterns, "anymail"))),
 ]

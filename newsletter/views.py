@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.forms import Form
 from django.forms.utils import ErrorDict
-from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import translation
@@ -14,17 +14,9 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from newsletter import ratelimits, selectors, services
 from newsletter.forms import FilterForm, ManageLinkForm, PreferencesForm, SignupForm
-from newsletter.health import health_report
 from newsletter.models import Subscriber
 from newsletter.selectors import subscriber_from_token
 from newsletter.signing import BadToken, Purpose, make_token
-
-
-@never_cache
-@require_GET
-def healthz(request: HttpRequest) -> JsonResponse:
-    report = health_report()
-    return JsonResponse(report.as_json(), status=200 if report.healthy else 503)
 
 
 def bad_link(request: HttpRequest) -> HttpResponse:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django import forms
 from django.core.exceptions import ValidationError
 
-from newsletter.matching import QuerySyntaxError, parse_categories
+from papers.categories import CategoryError, parse_categories
 
 
 class CategoriesField(forms.CharField):
@@ -25,7 +25,7 @@ class CategoriesField(forms.CharField):
         text = super().to_python(value)
         try:
             return parse_categories(text)
-        except QuerySyntaxError as error:
+        except CategoryError as error:
             raise ValidationError(str(error), code="invalid_category") from error
 
     def has_changed(self, initial: object, data: object) -> bool:

@@ -1,4 +1,4 @@
-"""Public paper pages and topic feeds."""
+"""Public paper pages: the latest announcement day and any earlier day."""
 
 from __future__ import annotations
 
@@ -6,8 +6,7 @@ import datetime as dt
 
 from django.urls import path, register_converter
 
-from papers import feeds, views
-from papers.public_cache import cached_public_page
+from papers import views
 
 
 class IsoDateConverter:
@@ -27,16 +26,4 @@ app_name = "papers"
 urlpatterns = [
     path("papers/", views.latest_day, name="latest"),
     path("papers/<isodate:day>/", views.day_papers, name="day"),
-    path("topics/", views.topic_list, name="topics"),
-    path("topics/<slug:slug>/", views.topic_papers, name="topic"),
-    path(
-        "topics/<slug:slug>/rss/",
-        cached_public_page(feeds.TopicFeed(), paged=False),
-        name="topic_rss",
-    ),
-    path(
-        "topics/<slug:slug>/atom/",
-        cached_public_page(feeds.TopicAtomFeed(), paged=False),
-        name="topic_atom",
-    ),
 ]

@@ -8,17 +8,14 @@ from collections.abc import Sequence
 from django.core.paginator import InvalidPage, Page, Paginator
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_safe
 
-from newsletter.models import Topic
-from newsletter.selectors import RECENT_DAYS, topic_recent_paper_ids
 from papers.public_cache import cached_public_page, page_number
 from papers.selectors import (
     latest_announcement_day,
     neighbour_announcement_days,
-    papers_in_order,
     papers_of_day,
 )
 
@@ -44,38 +41,14 @@ def day_papers(request: HttpRequest, day: dt.date) -> HttpResponse:
 
 
 def _day_page(request: HttpRequest, *, day: dt.date, is_latest: bool) -> HttpResponse:
-    page = _page(request, papers_of_day(day=day))
+    page = paper_page(request, papers_of_day(day=day))
     earlier, later = neighbour_announcement_days(day=day)
     context = {"day": day, "page": page, "earlier": earlier, "later": later, "is_latest": is_latest}
     # A day without papers (a weekend, or all hidden) is not a page search engines should keep.
     return render(request, "papers/day.html", context, status=200 if page.object_list else 404)
 
 
-@require_safe
-@cached_public_page(paged=False)
-def topic_list(request: HttpRequest) -> HttpResponse:
-    topics = Topic.objects.filter(is_active=True).only("name", "slug", "description")
-    return render(request, "papers/topics.html", {"topics": topics})
-
-
-@require_safe
-@cached_public_page
-def topic_papers(request: HttpRequest, slug: str) -> HttpResponse:
-    topic = get_object_or_404(Topic, slug=slug, is_active=True)
-    # Paged over the index's own display order: only the shown page's papers are read.
-    ordered = topic_recent_paper_ids(topic=topic)
-    page = _page(request, ordered)
-    context = {
-        "topic": topic,
-        "page": page,
-        "papers": papers_in_order(ids=page.object_list),
-        "days": RECENT_DAYS,
-        "match_count": len(ordered),
-    }
-    return render(request, "papers/topic.html", context)
-
-
-def _page(request: HttpRequest, items: Sequence[object] | QuerySet) -> Page:
+def paper_page(request: HttpRequest, items: Sequence[object] | QuerySet) -> Page:
     """The page asked for; 404 past the last one (never the last page again under a new URL)."""
     try:
         return Paginator(items, PAGE_SIZE).page(page_number(request))

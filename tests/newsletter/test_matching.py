@@ -10,7 +10,6 @@ from newsletter.matching import (
     IndexedPaper,
     PaperIndex,
     QuerySyntaxError,
-    parse_categories,
     parse_query,
 )
 
@@ -91,12 +90,6 @@ def test_equal_queries_share_one_canonical_spelling():
 def test_malformed_queries_are_refused_with_a_clear_message(text, message):
     with pytest.raises(QuerySyntaxError, match=message):
         parse_query(text)
-
-
-def test_categories_are_validated():
-    assert parse_categories("cs.CV, cs.LG cs.CV") == ["cs.CV", "cs.LG"]
-    with pytest.raises(QuerySyntaxError, match="not an arXiv category"):
-        parse_categories("cs.CV; <script>")
 
 
 # --- word forms, near phrases, synonyms, strength, bounds -------------------------------------

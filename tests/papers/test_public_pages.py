@@ -327,7 +327,7 @@ def test_hidden_papers_appear_on_no_public_page_or_feed(client):
 
 
 def private_feed_path(subscriber) -> str:
-    from papers.feeds import subscriber_feed_url
+    from newsletter.feeds import subscriber_feed_url
 
     return subscriber_feed_url(subscriber).removeprefix(settings.SITE_URL)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from django import template
 
+from newsletter.feeds import subscriber_feed_url
 from newsletter.models import Subscriber
-from papers.feeds import subscriber_feed_url
 
 register = template.Library()
 
