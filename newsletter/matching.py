@@ -797,13 +797,3 @@ class PaperIndex:
                     if self._count(pattern, self._texts[pid][title_field])
                 )
         return frozenset(found)
-
-    def hits_title(self, query: Query, paper_id: int) -> bool:
-        text = self._texts.get(paper_id)
-        if text is None:
-            return False
-        for term in query.positive_terms:
-            for pattern, _ in self._patterns(term):
-                if pattern is not None and self._tester(pattern)(text[self._fields(pattern)[0]]):
-                    return True
-        return False

@@ -66,10 +66,6 @@ def topic_recent_paper_ids(*, topic: Topic) -> list[int]:
     return [paper_id for paper_id in recent.ids_in_display_order if paper_id in matched]
 
 
-def subscriber_by_email(*, email: str) -> Subscriber | None:
-    return Subscriber.objects.filter(email__iexact=email).first()
-
-
 def confirmation_from_token(token: str) -> tuple[Subscriber, dt.datetime]:
     """The subscriber a confirmation link names and when the link was made (BadToken if bad).
 

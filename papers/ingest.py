@@ -85,10 +85,6 @@ class IngestResult:
     rejections: list[Rejection] = field(default_factory=list)
     stored_ids: list[str] = field(default_factory=list)
 
-    @property
-    def changed(self) -> bool:
-        return bool(self.created or self.updated)
-
     def summary(self) -> str:
         return (
             f"{self.entries_read} entries read, {self.created} created, {self.updated} updated, "

@@ -91,10 +91,6 @@ class Paper(models.Model):
     def pdf_url(self) -> str:
         return f"https://arxiv.org/pdf/{self.arxiv_id}"
 
-    @property
-    def is_cross_list(self) -> bool:
-        return self.announce_type in (self.AnnounceType.CROSS, self.AnnounceType.REPLACE_CROSS)
-
 
 class FetchRun(models.Model):
     """One fetch of one source (or one ingested file): what it read and what it changed."""
@@ -150,8 +146,3 @@ class FetchRun(models.Model):
         if self.listed_count is None or self.stored_count is None:
             return None
         return max(self.listed_count - self.stored_count, 0)
-
-    @property
-    def is_complete(self) -> bool | None:
-        missing = self.missing_count
-        return None if missing is None else missing == 0
