@@ -33,7 +33,8 @@ from newsletter.forms import validated_query
 from newsletter.mail.message import DigestEmail
 from newsletter.mail.outcomes import Outcome
 from newsletter.models import Digest, DigestItem, Subscriber, Synonym, Topic
-from newsletter.selectors import RECENT_DAYS, recent_papers, topic_paper_ids
+from newsletter.paper_index import RECENT_DAYS, recent_papers
+from newsletter.selectors import topic_paper_ids
 from newsletter.synonyms import Rule, check_synonym, synonyms_changed
 from papers.admin import status_badge
 from papers.admin_paging import EstimatedCountPaginator

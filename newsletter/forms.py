@@ -23,7 +23,7 @@ from newsletter.matching import (
     parse_query,
 )
 from newsletter.models import Subscriber, Topic
-from newsletter.selectors import recent_papers
+from newsletter.paper_index import recent_papers
 from papers.categories import CategoryError, parse_categories
 
 # RFC 5321: a local part of at most 64 octets, a path of at most 256 (254 without brackets).

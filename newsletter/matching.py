@@ -797,3 +797,24 @@ class PaperIndex:
                     if self._count(pattern, self._texts[pid][title_field])
                 )
         return frozenset(found)
+
+
+# --- A reader's filter over an index ---------------------------------------------------------
+
+
+def filter_paper_ids(*, query: str, categories: Sequence[str], index: PaperIndex) -> frozenset[int]:
+    """The papers one (query, categories) filter matches: a topic's, or a reader's own.
+
+    Query and categories together: papers satisfying the query AND in one of the categories;
+    only categories: every paper in them; only a query: every paper satisfying it.
+    """
+    found: frozenset[int] | None = None
+    if query.strip():
+        try:
+            found = index.search(parse_query(query))
+        except QuerySyntaxError:
+            found = frozenset()  # forms and admin refuse such queries; an old row matches nothing
+    if categories:
+        in_categories = index.in_categories(categories)
+        found = in_categories if found is None else found & in_categories
+    return found or frozenset()

@@ -1,8 +1,11 @@
-"""The one per-process index of recent papers, rebuilt only when the papers change."""
+"""The one per-process index of recent papers, rebuilt only when the papers change: the
+sign-up preview, the feeds and topic pages (recent_papers) and digest runs (paper_window)
+read the same kind of index from one cache under one lock."""
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import gc
 import math
 import threading
@@ -11,11 +14,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from django.db.models import Count, Max, Q, Sum
+from django.utils import timezone
 
-from newsletter.matching import IndexedPaper, PaperIndex, Query, QuerySyntaxError, parse_query
-from newsletter.selectors import filter_paper_ids
+from newsletter.matching import (
+    IndexedPaper,
+    PaperIndex,
+    Query,
+    QuerySyntaxError,
+    filter_paper_ids,
+    parse_query,
+)
 from papers.models import Paper
-from papers.selectors import visible_papers
+from papers.selectors import RECENT_ORDER, visible_papers
 
 NEW_KINDS = frozenset({Paper.AnnounceType.NEW})
 
@@ -68,12 +78,30 @@ class PaperWindow:
     )
     filter_evaluations: int = 0
 
+    @functools.cached_property
+    def days(self) -> tuple[dt.date, ...]:
+        """The announcement days that have papers, oldest first."""
+        return tuple(sorted({facts.announced_on for facts in self.facts.values()}))
+
+    @functools.cached_property
+    def cross_list_ids(self) -> frozenset[int]:
+        return frozenset(
+            pid
+            for pid, facts in self.facts.items()
+            if facts.announce_type in CROSS_KINDS | REVISED_CROSS_KINDS
+        )
+
+    @property
+    def ids_in_display_order(self) -> tuple[int, ...]:
+        """Newest day first, then featured, trending and a stable order (as loaded)."""
+        return tuple(self.facts)
+
     @classmethod
     def load(cls, *, since: dt.date, until: dt.date) -> PaperWindow:
         rows = (
             visible_papers()
             .filter(announced_on__gte=since, announced_on__lte=until)
-            .order_by()
+            .order_by(*RECENT_ORDER)  # the display order of the preview, feeds and topic pages
             .values_list(
                 "id",
                 "title",
@@ -119,7 +147,7 @@ class PaperWindow:
     ) -> tuple[Query | None, frozenset[int]]:
         """Papers a (query, categories) filter matches, evaluated once per distinct filter.
 
-        The very definition the sign-up preview uses (selectors.filter_paper_ids): the query
+        The very definition the sign-up preview uses (matching.filter_paper_ids): the query
         AND one of the categories when both are given, either alone otherwise.
         """
         parsed = self.parsed(query)
@@ -211,10 +239,30 @@ class PaperWindow:
         return cached
 
 
-_window_lock = threading.Lock()
+RECENT_DAYS = 7
+# How far back the preview looks for the newest announcement day (fetches may pause).
+PREVIEW_LOOKBACK_DAYS = 30
+# Two editions may run side by side across midnight, beside the recent papers' index.
+INDEXES_KEPT = 3
 
-
+_lock = threading.Lock()
 _window_cache: OrderedDict[tuple[object, ...], PaperWindow] = OrderedDict()
+
+
+def _cached_window(key: tuple[object, ...], *, since: dt.date, until: dt.date) -> PaperWindow:
+    with _lock:
+        window = _window_cache.get(key)
+        if window is None:
+            window = PaperWindow.load(since=since, until=until)
+            # The index is millions of long-lived objects: keep the cyclic GC from walking
+            # them again on every collection while readers are planned (10-30 % of planning).
+            gc.freeze()
+            _window_cache[key] = window
+            while len(_window_cache) > INDEXES_KEPT:
+                _window_cache.popitem(last=False)
+        else:
+            _window_cache.move_to_end(key)
+    return window
 
 
 def paper_window(*, since: dt.date, until: dt.date) -> PaperWindow:
@@ -231,22 +279,34 @@ def paper_window(*, since: dt.date, until: dt.date) -> PaperWindow:
         featured=Count("id", filter=Q(is_featured=True)),
         upvotes=Sum("hf_upvotes"),
     )
-    key = (since, until, *state.values())
-    with _window_lock:
-        window = _window_cache.get(key)
-        if window is None:
-            window = PaperWindow.load(since=since, until=until)
-            # The index is millions of long-lived objects: keep the cyclic GC from walking
-            # them again on every collection while readers are planned (10-30 % of planning).
-            gc.freeze()
-            _window_cache[key] = window
-            while len(_window_cache) > 2:  # two editions may run side by side across midnight
-                _window_cache.popitem(last=False)
-        else:
-            _window_cache.move_to_end(key)
-    return window
+    return _cached_window(("run", since, until, *state.values()), since=since, until=until)
 
 
-def forget_paper_windows() -> None:
-    with _window_lock:
+def recent_papers() -> PaperWindow:
+    """The visible papers of the last RECENT_DAYS announcement days (preview, feeds, topic
+    pages), rebuilt only when a paper in the window changed.
+
+    One cheap aggregate decides: the newest visible announcement day, and the newest update,
+    id and count of every paper since the lookback (hiding a paper bumps its updated_at).
+    """
+    today = timezone.localdate()
+    state = Paper.objects.filter(
+        announced_on__gte=today - dt.timedelta(days=PREVIEW_LOOKBACK_DAYS),
+        announced_on__lte=today,
+    ).aggregate(
+        newest_day=Max("announced_on", filter=Q(is_hidden=False)),
+        newest_update=Max("updated_at"),
+        # Ids are never reused, so a frozen clock (or equal timestamps) cannot alias two states.
+        newest_id=Max("id"),
+        count=Count("id"),
+    )
+    until = state["newest_day"]
+    if until is None:
+        return PaperWindow(since=today, until=today, index=PaperIndex(), facts={})
+    since = until - dt.timedelta(days=RECENT_DAYS - 1)
+    return _cached_window(("recent", *state.values()), since=since, until=until)
+
+
+def forget_paper_indexes() -> None:
+    with _lock:
         _window_cache.clear()

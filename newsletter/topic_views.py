@@ -7,7 +7,8 @@ from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_safe
 
 from newsletter.models import Topic
-from newsletter.selectors import RECENT_DAYS, topic_recent_paper_ids
+from newsletter.paper_index import RECENT_DAYS
+from newsletter.selectors import topic_recent_paper_ids
 from papers.public_cache import cached_public_page
 from papers.selectors import papers_in_order
 from papers.views import paper_page

@@ -126,11 +126,17 @@ def static_files_without_manifest(settings):
 
 
 @pytest.fixture(autouse=True)
-def empty_cache():
+def fresh_caches():
+    """Every test starts from an empty cache and rebuilds the per-process paper index from its
+    own database (and leaves none behind for the next)."""
     from django.core.cache import cache
 
+    from newsletter.paper_index import forget_paper_indexes
+
     cache.clear()
+    forget_paper_indexes()
     yield
+    forget_paper_indexes()
 
 
 @pytest.fixture(autouse=True)

@@ -18,8 +18,6 @@ from django.db.migrations.executor import MigrationExecutor
 from newsletter.digests.building import digests_build
 from newsletter.digests.delivery import digests_send
 from newsletter.models import Digest
-from newsletter.paper_index import forget_paper_windows
-from newsletter.selectors import forget_recent_papers
 from newsletter.signing import Purpose, make_token
 from papers.ingest import ingest_records
 from papers.models import Paper
@@ -44,14 +42,6 @@ DANGEROUS = [
     "http://[oops/",
 ]
 SAFE = ["https://github.com/x/y", "http://example.org/project", "HTTPS://Example.org/A"]
-
-
-@pytest.fixture(autouse=True)
-def fresh_indexes():
-    forget_recent_papers()
-    forget_paper_windows()
-    yield
-    forget_recent_papers()
 
 
 @pytest.mark.parametrize("url", DANGEROUS)

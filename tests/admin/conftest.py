@@ -12,16 +12,6 @@ def fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
-@pytest.fixture(autouse=True)
-def fresh_recent_papers():
-    """The recent-papers index lives per process; start every test from the database."""
-    from newsletter.selectors import forget_recent_papers
-
-    forget_recent_papers()
-    yield
-    forget_recent_papers()
-
-
 @pytest.fixture
 def editor(db) -> User:
     user = User.objects.create_user(

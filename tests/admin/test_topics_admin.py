@@ -9,7 +9,8 @@ import pytest
 from django.utils import timezone
 
 from newsletter.models import Subscriber, Topic
-from newsletter.selectors import recent_papers, topic_paper_ids
+from newsletter.paper_index import recent_papers
+from newsletter.selectors import topic_paper_ids
 from tests.factories import PaperFactory, SubscriberFactory, TopicFactory
 
 pytestmark = pytest.mark.django_db

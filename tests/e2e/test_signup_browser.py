@@ -9,8 +9,8 @@ from django.core import mail
 from django.db import connections
 
 from bench.chromium import CHROMIUM, CHROMIUM_ARGS
-from newsletter import selectors
 from newsletter.models import Subscriber
+from newsletter.paper_index import forget_paper_indexes
 from tests.factories import PaperFactory, TopicFactory
 from tests.newsletter.subscription_helpers import link_in
 
@@ -58,14 +58,14 @@ def browser_page(monkeypatch):
 
 @pytest.fixture
 def papers(transactional_db):
-    selectors.forget_recent_papers()
+    forget_paper_indexes()
     TopicFactory(name="Robot sheep", query="robot", categories=[])
     for number in range(3):
         PaperFactory(title=f"Robot grasping {number}")
     PaperFactory(title="Diffusion for video generation")
     PaperFactory(title="Diffusion for robot policies")
     yield
-    selectors.forget_recent_papers()
+    forget_paper_indexes()
 
 
 def test_a_reader_signs_up_confirms_manages_and_leaves_in_a_real_browser(

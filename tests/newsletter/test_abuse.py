@@ -14,7 +14,6 @@ from django.utils import timezone
 from newsletter.digests.building import digests_build
 from newsletter.digests.delivery import digests_send
 from newsletter.models import Digest, Subscriber
-from newsletter.paper_index import forget_paper_windows
 from newsletter.signing import URL_NAMES, Purpose, make_token
 from tests.factories import PaperFactory, SubscriberFactory, TopicFactory
 from tests.newsletter.sending_helpers import SinkServer, use_smtp
@@ -22,11 +21,6 @@ from tests.newsletter.sending_helpers import SinkServer, use_smtp
 pytestmark = pytest.mark.django_db
 
 INJECTED = "\r\nBcc: victim@example.org"
-
-
-@pytest.fixture(autouse=True)
-def fresh_index():
-    forget_paper_windows()
 
 
 def built_digests(*emails: str, topic_name: str = "Diffusion", **reader_fields) -> list[Digest]:

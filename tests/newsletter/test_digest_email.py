@@ -16,7 +16,6 @@ from django.core.management.base import CommandError
 from newsletter.digests.building import digests_build
 from newsletter.digests.delivery import digests_send
 from newsletter.models import Digest, DigestItem, Subscriber
-from newsletter.paper_index import forget_paper_windows
 from newsletter.signing import Purpose, make_token
 from papers.models import Paper
 from tests.factories import PaperFactory, SubscriberFactory, TopicFactory
@@ -24,11 +23,6 @@ from tests.factories import PaperFactory, SubscriberFactory, TopicFactory
 pytestmark = pytest.mark.django_db
 
 TUESDAY = dt.date(2025, 3, 25)
-
-
-@pytest.fixture(autouse=True)
-def fresh_index():
-    forget_paper_windows()
 
 
 class _Text(HTMLParser):

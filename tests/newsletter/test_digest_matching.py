@@ -13,7 +13,7 @@ from newsletter.digests import ranking
 from newsletter.digests.building import BuildResult, digests_build, plan_digests, unsaved_plans
 from newsletter.digests.editions import due_subscriber_ids, local_edition
 from newsletter.models import Digest, DigestItem, Subscriber
-from newsletter.paper_index import PaperWindow, forget_paper_windows
+from newsletter.paper_index import PaperWindow
 from newsletter.selectors import subscription_paper_ids
 from papers.models import Paper
 from tests.factories import (
@@ -28,13 +28,6 @@ pytestmark = pytest.mark.django_db
 
 TUESDAY = dt.date(2025, 3, 25)
 MONDAY = dt.date(2025, 3, 24)
-
-
-@pytest.fixture(autouse=True)
-def fresh_index():
-    forget_paper_windows()
-    yield
-    forget_paper_windows()
 
 
 def build(*subscribers: Subscriber, on: dt.date = TUESDAY) -> BuildResult:

@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
-from newsletter import ratelimits, selectors
+from newsletter import paper_index, ratelimits, selectors
 from newsletter.matching import IndexedPaper, PaperIndex
 from newsletter.models import Subscriber
 from papers.models import Paper
@@ -18,13 +18,6 @@ pytestmark = [
     pytest.mark.django_db,
     pytest.mark.usefixtures("frozen_clock"),  # one rate-limit window for the whole test
 ]
-
-
-@pytest.fixture(autouse=True)
-def fresh_process_cache():
-    selectors.forget_recent_papers()
-    yield
-    selectors.forget_recent_papers()
 
 
 def index_of(*papers: IndexedPaper) -> PaperIndex:
@@ -154,15 +147,15 @@ def test_cross_lists_can_be_left_out():
 
 def test_the_index_is_built_once_and_rebuilt_when_a_paper_changes():
     paper = recent(0, title="Diffusion one")
-    first = selectors.recent_papers()
+    first = paper_index.recent_papers()
 
-    assert selectors.recent_papers() is first
+    assert paper_index.recent_papers() is first
 
     Paper.objects.filter(pk=paper.pk).update(
         is_hidden=True, updated_at=timezone.now() + dt.timedelta(seconds=1)
     )
     recent(0, title="Diffusion two")
-    rebuilt = selectors.recent_papers()
+    rebuilt = paper_index.recent_papers()
 
     assert rebuilt is not first
     assert rebuilt.index.paper_ids == {Paper.objects.get(title="Diffusion two").pk}

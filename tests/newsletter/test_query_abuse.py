@@ -19,7 +19,6 @@ from newsletter.matching import (
     parse_query,
 )
 from newsletter.models import Subscriber
-from newsletter.selectors import forget_recent_papers
 from tests.factories import PaperFactory, SubscriberFactory
 from tests.newsletter.subscription_helpers import path_of, signup_data
 
@@ -35,13 +34,6 @@ def phrases_of_common_words(count: int = 40) -> str:
 
 def common_abstract(n: int) -> str:
     return f"paper {n} " + " ".join(COMMON * 3)
-
-
-@pytest.fixture(autouse=True)
-def fresh_recent_papers():
-    forget_recent_papers()
-    yield
-    forget_recent_papers()
 
 
 def test_forty_common_phrases_over_fourteen_thousand_papers_are_refused_and_a_normal_query_runs():

@@ -36,18 +36,12 @@ from newsletter.mail.mime import HeaderInjection, mime_bytes
 from newsletter.mail.outcomes import Outcome, classify
 from newsletter.mail.smtp import SmtpMailer
 from newsletter.models import Digest, DigestItem, Subscriber
-from newsletter.paper_index import forget_paper_windows
 from newsletter.tasks import schedule_retries
 from tests.factories import PaperFactory, SubscriberFactory, TopicFactory
 from tests.newsletter.sending_helpers import free_port, use_smtp, wait_for
 from tests.product_settings import product_settings
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def fresh_index():
-    forget_paper_windows()
 
 
 @pytest.fixture

@@ -7,19 +7,10 @@ from __future__ import annotations
 import pytest
 from django.core.cache import cache
 
-from newsletter.selectors import forget_recent_papers
 from papers.views import PAGE_SIZE
 from tests.factories import PaperFactory, TopicFactory
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def empty_cache():
-    forget_recent_papers()
-    cache.clear()
-    yield
-    forget_recent_papers()
 
 
 def public_page_keys() -> int:

@@ -11,20 +11,11 @@ from django.conf import settings
 from django.utils import timezone
 
 from newsletter.models import Subscriber
-from newsletter.selectors import forget_recent_papers
 from papers.curation import papers_set_featured, papers_set_hidden
 from papers.views import PAGE_SIZE
 from tests.factories import PaperFactory, SubscriberFactory, TopicFactory
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def fresh_recent_papers():
-    """The recent-papers index lives per process; start every test from the database."""
-    forget_recent_papers()
-    yield
-    forget_recent_papers()
 
 
 def today() -> dt.date:
