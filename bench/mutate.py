@@ -158,7 +158,7 @@ MUTANTS = [
         name="bad-mailbox-not-suppressed",
         promise="550 5.1.1 suppresses the address at once",
         path="newsletter/mail/outcomes.py",
-        search='        if enhanced and enhanced.group(1) == "5" and enhanced.group(2) == "1":',
+        search="        if enhanced and is_bad_mailbox(enhanced.group(0)):",
         replace="        if False:  # mutant: 5.1.x is an ordinary refusal",
         tests=(
             "tests/newsletter/test_sending.py"

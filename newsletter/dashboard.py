@@ -18,7 +18,6 @@ from papers.models import FetchRun, Paper
 TREND_DAYS = 30
 TABLE_DAYS = 14
 CACHE_SECONDS = 60
-SUCCESSFUL_FETCH = (FetchRun.Status.SUCCEEDED, FetchRun.Status.PARTIAL)
 
 
 @dataclass(frozen=True)
@@ -118,7 +117,7 @@ def _build(today: dt.date) -> Dashboard:
 
     last_fetch = FetchRun.objects.select_related("source").order_by("-started_at").first()
     last_success = (
-        FetchRun.objects.filter(status__in=SUCCESSFUL_FETCH)
+        FetchRun.objects.filter(status__in=FetchRun.SUCCESSFUL_STATUSES)
         .order_by()
         .aggregate(at=Max("finished_at"))["at"]
     )

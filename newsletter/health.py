@@ -43,7 +43,7 @@ def health_report() -> HealthReport:
         from papers.models import FetchRun
 
         last_fetch = (
-            FetchRun.objects.filter(status__in=[FetchRun.Status.SUCCEEDED, FetchRun.Status.PARTIAL])
+            FetchRun.objects.filter(status__in=FetchRun.SUCCESSFUL_STATUSES)
             .order_by("-finished_at")
             .values_list("finished_at", flat=True)
             .first()

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import re
 from collections.abc import Callable
 
 from anymail import urls as anymail_urls
@@ -18,12 +17,11 @@ from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
 from django.urls import URLPattern
 from django.utils.crypto import constant_time_compare
 
+from newsletter.mail.outcomes import is_bad_mailbox
 from newsletter.models import Subscriber
 from newsletter.services import subscriber_record_bounce
 
 logger = logging.getLogger(__name__)
-
-_BAD_MAILBOX = re.compile(r"\b5\.1\.\d{1,3}\b")
 
 
 def is_permanent(event: AnymailTrackingEvent) -> bool | None:
@@ -35,7 +33,7 @@ def is_permanent(event: AnymailTrackingEvent) -> bool | None:
         return None
     if event.reject_reason == RejectReason.INVALID:
         return True
-    return bool(_BAD_MAILBOX.search(f"{event.mta_response or ''} {event.description or ''}"))
+    return is_bad_mailbox(f"{event.mta_response or ''} {event.description or ''}")
 
 
 def bounce_received(sender: object, event: AnymailTrackingEvent, esp_name: str, **kwargs) -> None:

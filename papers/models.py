@@ -103,6 +103,9 @@ class FetchRun(models.Model):
         NO_ANNOUNCEMENT = "no_announcement", _("no announcement that day")
         WAITING = "waiting", _("waiting: listing not out yet, retried next tick")
 
+    # A fetch that stored what it read: all of it, or all but some refused entries.
+    SUCCESSFUL_STATUSES = (Status.SUCCEEDED, Status.PARTIAL)
+
     source = models.ForeignKey(
         Source, on_delete=models.PROTECT, related_name="runs", null=True, blank=True
     )

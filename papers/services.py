@@ -6,6 +6,9 @@ began as failed, with the error, and a run whose process was killed is failed by
 A daily arXiv run reads the RSS listing (what was announced, dated), then looks the announced
 ids up through the API in batches (comment, venue, primary category). The beat ticks decide in
 arXiv's own time zone what is due; a listing not out yet is retried on the next tick.
+
+Over 400 lines because every source shares one run lifecycle (claim, fetch, store, finish,
+fail loudly); the parsing is per source in papers/sources/, the upsert in papers/ingest.py.
 """
 
 from __future__ import annotations
@@ -48,7 +51,6 @@ SEARCH_PAGE_SIZE = 200
 LOCK_TIMEOUT = 60 * 60
 MAX_ERRORS_SHOWN = 10
 # Runs after which the schedule need not read that listing again.
-STORED = (FetchRun.Status.SUCCEEDED, FetchRun.Status.PARTIAL)
 
 
 class SourceBusy(Exception):
@@ -305,7 +307,7 @@ def source_fetch(
 
 def _listing_done(source: Source, day: dt.date) -> bool:
     """A listing dated `day` (or a later one) is stored, or `day` had none."""
-    stored = Q(announced_on__gte=day, status__in=STORED)
+    stored = Q(announced_on__gte=day, status__in=FetchRun.SUCCESSFUL_STATUSES)
     none = Q(announced_on=day, status=FetchRun.Status.NO_ANNOUNCEMENT)
     return FetchRun.objects.filter(stored | none, source=source).exists()
 

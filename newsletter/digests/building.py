@@ -8,11 +8,11 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Max, Q
 from django.utils import timezone
 
-from newsletter.digests.bulk_sql import copy_insert, copy_rows
+from newsletter.digests.bulk_sql import copy_insert, copy_rows, relax_commit_durability
 from newsletter.digests.claims import lease_length
 from newsletter.digests.editions import WINDOW_DAYS, message_id_for, reader_editions
 from newsletter.digests.ranking import DigestPlan, plan_digest
@@ -113,12 +113,10 @@ def digests_build(
     """
     result = BuildResult()
     with transaction.atomic():
-        if connection.vendor == "postgresql":
-            # Don't wait for the disk flush at commit (~7 % of a worker's time): a database
-            # crash can only lose the newest digests together with everything after them,
-            # and the next run builds them again, with the same Message-IDs.
-            with connection.cursor() as cursor:
-                cursor.execute("SET LOCAL synchronous_commit TO OFF")
+        # Don't wait for the disk flush at commit (~7 % of a worker's time): a database crash
+        # can only lose the newest digests together with everything after them, and the
+        # next run builds them again, with the same Message-IDs.
+        relax_commit_durability()
         subscribers = list(
             Subscriber.objects.select_for_update(skip_locked=True, of=("self",))
             .filter(pk__in=list(subscriber_ids), status=Subscriber.Status.ACTIVE)

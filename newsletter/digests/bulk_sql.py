@@ -91,16 +91,21 @@ def update_digest(digest_id: int, **fields: object) -> None:
 
 
 def relax_commit_durability() -> bool:
-    """Commit each "sent" mark without waiting for the disk flush (PostgreSQL only).
+    """Commit without waiting for the disk flush (PostgreSQL only): until the transaction
+    ends when called inside one (building digests), else for the connection until
+    restore_commit_durability (True is returned then: the batch loop's "sent" marks).
 
-    The mark is still committed before the next message is tried, so a killed worker loses
+    A "sent" mark is still committed before the next message is tried, so a killed worker loses
     nothing; only a crash of the database server itself could forget the last few hundred
     milliseconds of marks (and resend those digests, same Message-ID). Waiting for the flush
     cost ~1-2 ms per email, as much as sending it.
     """
-    if connection.vendor != "postgresql" or connection.in_atomic_block:
+    if connection.vendor != "postgresql":
         return False
     with connection.cursor() as cursor:
+        if connection.in_atomic_block:  # until this transaction ends; nothing to restore
+            cursor.execute("SET LOCAL synchronous_commit TO OFF")
+            return False
         cursor.execute("SET synchronous_commit TO OFF")
     return True
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from django.template import engines
@@ -15,6 +15,7 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 
 from papers.models import Paper
+from papers.selectors import CARD_FIELDS
 
 SNIPPET_CHARS = 280
 
@@ -120,6 +121,12 @@ def paper_card(paper: Paper) -> PaperCard:
         editor_note=shorten(paper.editor_note, NOTE_CHARS),
         is_featured=paper.is_featured,
     )
+
+
+def load_cards(paper_ids: Iterable[int]) -> dict[int, PaperCard]:
+    """The cards of the visible papers among `paper_ids`, in one query (hidden ones drop out)."""
+    papers = Paper.objects.filter(pk__in=set(paper_ids), is_hidden=False).only(*CARD_FIELDS)
+    return {paper.pk: paper_card(paper) for paper in papers}
 
 
 def why_text(reasons: Sequence[dict[str, object]]) -> str:

@@ -1,5 +1,8 @@
 """Delivering a claimed batch over one connection: the batch loop, rendering ahead in a
-thread, and every answer recorded the moment the server gives it."""
+thread, and every answer recorded the moment the server gives it.
+
+A little over 400 lines because the loop, the render-ahead thread and the recording of each
+answer share one batch's state and its lease; the transport is in newsletter/mail/."""
 
 from __future__ import annotations
 
@@ -25,7 +28,7 @@ from newsletter.digests.bulk_sql import (
     restore_commit_durability,
     update_digest,
 )
-from newsletter.digests.cards import CardMaker, PaperCard, paper_card, why_text
+from newsletter.digests.cards import CardMaker, PaperCard, load_cards, why_text
 from newsletter.digests.claims import claim_digests, lease_length
 from newsletter.digests.render import render_digest
 from newsletter.mail.backend import BackendMailer, open_mailer
@@ -35,8 +38,6 @@ from newsletter.mail.outcomes import Delivery, Outcome, RelayUnavailable
 from newsletter.mail.smtp import SmtpMailer
 from newsletter.models import Digest, DigestItem, Subscriber
 from newsletter.services import subscriber_record_bounce
-from papers.models import Paper
-from papers.selectors import CARD_FIELDS
 
 logger = logging.getLogger(__name__)
 
@@ -102,8 +103,7 @@ def load_batch(digest_ids: Sequence[int]) -> Batch:
     ):
         items[digest_id].append((paper_id, reasons))
         paper_ids.add(paper_id)
-    papers = Paper.objects.filter(pk__in=paper_ids, is_hidden=False).only(*CARD_FIELDS)
-    return Batch(digests, items, {paper.pk: paper_card(paper) for paper in papers})
+    return Batch(digests, items, load_cards(paper_ids))
 
 
 def _shown_items(digest: Digest, batch: Batch) -> list[tuple[int, list[dict[str, object]]]]:

@@ -13,7 +13,7 @@ from django.conf import settings
 from django.utils import timezone, translation
 
 from newsletter.digests.building import unsaved_plans
-from newsletter.digests.cards import CardMaker, paper_card, why_text
+from newsletter.digests.cards import CardMaker, load_cards, why_text
 from newsletter.digests.claims import stale_digest_ids
 from newsletter.digests.delivery import RunReport, build_and_send, digests_send
 from newsletter.digests.editions import (
@@ -30,8 +30,6 @@ from newsletter.mail.message import DigestEmail
 from newsletter.mail.outcomes import Delivery, Outcome, RelayUnavailable
 from newsletter.mail.smtp import SmtpMailer
 from newsletter.tasks import schedule_retries
-from papers.models import Paper
-from papers.selectors import CARD_FIELDS
 
 
 def _run_subscriber_ids(
@@ -84,8 +82,7 @@ def run_digests(
 def unsaved_emails(plans: Sequence[DigestPlan]) -> list[tuple[DigestPlan, DigestEmail]]:
     """Render plans that were not saved (dry runs, test copies): no view link, same words."""
     paper_ids = {item.paper_id for plan in plans for item in plan.items if item.in_email}
-    papers = Paper.objects.filter(pk__in=paper_ids, is_hidden=False).only(*CARD_FIELDS)
-    cards = {paper.pk: paper_card(paper) for paper in papers}
+    cards = load_cards(paper_ids)
     maker = CardMaker()
     emails: list[tuple[DigestPlan, DigestEmail]] = []
     for plan in plans:

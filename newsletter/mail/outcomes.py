@@ -24,7 +24,15 @@ class RelayUnavailable(Exception):
     """The mail server cannot be reached at all: nobody's fault, nothing is counted."""
 
 
-_ENHANCED = re.compile(r"^\s*([245])\.(\d{1,3})\.(\d{1,3})")
+_ENHANCED = re.compile(r"^\s*[245]\.\d{1,3}\.\d{1,3}")
+# RFC 3463 5.1.x: the destination mailbox does not exist or cannot take mail. The one rule for
+# SMTP answers and for providers' bounce webhooks alike.
+_BAD_MAILBOX = re.compile(r"\b5\.1\.\d{1,3}\b")
+
+
+def is_bad_mailbox(text: str) -> bool:
+    """Whether a status text names a bad mailbox (5.1.x), the address to suppress at once."""
+    return bool(_BAD_MAILBOX.search(text))
 
 
 def classify(code: int, message: bytes | str) -> Delivery:
@@ -34,7 +42,7 @@ def classify(code: int, message: bytes | str) -> Delivery:
         return Delivery(Outcome.ACCEPTED, detail)
     if code >= 500:
         enhanced = _ENHANCED.match(text)
-        if enhanced and enhanced.group(1) == "5" and enhanced.group(2) == "1":
+        if enhanced and is_bad_mailbox(enhanced.group(0)):
             return Delivery(Outcome.BAD_MAILBOX, detail)
         return Delivery(Outcome.REJECTED, detail)
     return Delivery(Outcome.TEMPORARY, detail)

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from zoneinfo import ZoneInfo
 
 from papers.normalise import split_author_list
+from papers.schedule import ARXIV_TIME_ZONE
 from papers.sources.arxiv_ids import split_arxiv_id
 from papers.sources.feeds import read_feed, utc_datetime
 from papers.sources.records import (
@@ -21,7 +21,6 @@ from papers.sources.records import (
     ParsedDocument,
 )
 
-ARXIV_TIME_ZONE = ZoneInfo("America/New_York")
 # "arXiv:2403.18791v2 Announce Type: replace \nAbstract: ..." opens every description.
 _PREAMBLE = re.compile(
     r"^\s*(?:arXiv:(?P<id>\S+)\s+)?(?:Announce Type:\s*(?P<type>[\w-]+)\s*)?(?:Abstract:\s*)?",
