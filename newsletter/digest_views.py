@@ -11,7 +11,7 @@ from django.views.decorators.http import require_safe
 
 from newsletter.digests.cards import why_text
 from newsletter.models import Digest, DigestItem
-from newsletter.signing import BadToken, Purpose, read_token
+from newsletter.signing import BadToken, Purpose, row_from_token
 from newsletter.views import bad_link
 from papers.models import Paper
 from papers.selectors import CARD_FIELDS, papers_in_order
@@ -25,11 +25,12 @@ class DigestEntry:
 
 def digest_from_token(token: str) -> Digest:
     """The digest a VIEW_DIGEST link names; BadToken if forged, expired, or its reader left."""
-    claims = read_token(token, purpose=Purpose.VIEW_DIGEST)
-    digest = Digest.objects.select_related("subscriber").filter(pk=claims.subject_id).first()
-    if digest is None or digest.subscriber.email.lower() != claims.email:
-        raise BadToken("no such digest")
-    return digest
+    return row_from_token(
+        token,
+        purpose=Purpose.VIEW_DIGEST,
+        rows=Digest.objects.select_related("subscriber"),
+        email_of=lambda digest: digest.subscriber.email,
+    )
 
 
 def digest_entries(digest: Digest, *, in_email: bool) -> list[DigestEntry]:

@@ -12,7 +12,7 @@ from django.core import signing
 from newsletter.matching import PaperIndex, filter_paper_ids
 from newsletter.models import Subscriber, Topic
 from newsletter.paper_index import recent_papers
-from newsletter.signing import BadToken, Purpose, read_token
+from newsletter.signing import BadToken, Purpose, row_from_token
 from papers.models import Paper
 from papers.selectors import papers_by_ids
 
@@ -21,11 +21,12 @@ PREVIEW_EXAMPLES = 5
 
 def subscriber_from_token(token: str, *, purpose: Purpose) -> Subscriber:
     """The subscriber a signed link names, or BadToken if it is forged, expired or stale."""
-    claims = read_token(token, purpose=purpose)
-    subscriber = Subscriber.objects.filter(pk=claims.subject_id).first()
-    if subscriber is None or subscriber.email.lower() != claims.email:
-        raise BadToken("no such subscriber")
-    return subscriber
+    return row_from_token(
+        token,
+        purpose=purpose,
+        rows=Subscriber.objects.all(),
+        email_of=lambda subscriber: subscriber.email,
+    )
 
 
 def topic_paper_ids(*, topics: Iterable[Topic], index: PaperIndex) -> dict[int, frozenset[int]]:

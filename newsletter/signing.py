@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
+from typing import TypeVar
 
 from django.conf import settings
 from django.core import signing
+from django.db.models import Model, QuerySet
 from django.urls import reverse
+
+Row = TypeVar("Row", bound=Model)
 
 
 class Purpose(StrEnum):
@@ -68,7 +73,22 @@ def read_token(token: str, *, purpose: Purpose) -> TokenClaims:
     return TokenClaims(subject_id=payload["id"], email=str(payload.get("e", "")))
 
 
-def signed_url(*, purpose: Purpose, subject_id: int, email: str) -> str:
-    """The absolute URL of a signed link, for emails."""
+def signed_url(
+    *, purpose: Purpose, subject_id: int, email: str, url_name: str | None = None
+) -> str:
+    """The absolute URL of a signed link, for emails (`url_name`: another page the same
+    token opens, such as a digest's "more" page)."""
     token = make_token(purpose=purpose, subject_id=subject_id, email=email)
-    return settings.SITE_URL + reverse(URL_NAMES[purpose], args=[token])
+    return settings.SITE_URL + reverse(url_name or URL_NAMES[purpose], args=[token])
+
+
+def row_from_token(
+    token: str, *, purpose: Purpose, rows: QuerySet[Row], email_of: Callable[[Row], str]
+) -> Row:
+    """The row a signed link names, or BadToken if the link is forged, expired or stale (the
+    row is gone, or its address is no longer the one the link was made for)."""
+    claims = read_token(token, purpose=purpose)
+    row = rows.filter(pk=claims.subject_id).first()
+    if row is None or email_of(row).lower() != claims.email:
+        raise BadToken("no such link target")
+    return row

@@ -6,8 +6,6 @@ import datetime as dt
 import functools
 from collections.abc import Sequence
 
-from django.conf import settings
-from django.urls import reverse
 from django.utils import translation
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
@@ -18,7 +16,7 @@ from newsletter.emails import base_context, subscriber_links, unsubscribe_header
 from newsletter.mail.message import DigestEmail
 from newsletter.models import Subscriber
 from newsletter.rendering import RenderedEmail, render_email
-from newsletter.signing import Purpose, make_token
+from newsletter.signing import Purpose, signed_url
 
 # Gmail clips HTML past ~102 KB and hides the rest (footer and unsubscribe link included);
 # keep a margin under it. Cards that do not fit move to the "more" page.
@@ -84,11 +82,9 @@ def render_digest(
     links = subscriber_links(subscriber)
     view_url = more_url = ""
     if digest_id is not None:
-        token = make_token(
-            purpose=Purpose.VIEW_DIGEST, subject_id=digest_id, email=subscriber.email
-        )
-        view_url = settings.SITE_URL + reverse("newsletter:view_digest", args=[token])
-        more_url = settings.SITE_URL + reverse("newsletter:digest_more", args=[token])
+        link = {"purpose": Purpose.VIEW_DIGEST, "subject_id": digest_id, "email": subscriber.email}
+        view_url = signed_url(**link)
+        more_url = signed_url(**link, url_name="newsletter:digest_more")
     with translation.override(subscriber.language):
         about, other_topics = subject_topic(items)
         context = {
