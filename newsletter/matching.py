@@ -19,6 +19,9 @@ widen every unquoted word or phrase that is one of theirs: T2I also finds text-t
 
 How well a paper matches: strong when a query term is in its title, or when each required part
 of the query has a term mentioned at least twice; passing otherwise (mentioned in passing).
+
+Over 400 lines because the parser and the index must agree term by term (word forms, near
+phrases, synonyms, strength): one module keeps the syntax and its evaluation together.
 """
 
 from __future__ import annotations
