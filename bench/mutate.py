@@ -193,9 +193,9 @@ MUTANTS = [
     Mutant(
         name="token-address-ignored",
         promise="a signed link dies with the address it was made for",
-        path="newsletter/selectors.py",
-        search="    if subscriber is None or subscriber.email.lower() != claims.email:",
-        replace="    if subscriber is None:",
+        path="newsletter/signing.py",
+        search="    if row is None or email_of(row).lower() != claims.email:",
+        replace="    if row is None:",
         tests=("tests/newsletter/test_abuse.py", "tests/newsletter/test_unsubscribe.py"),
     ),
     Mutant(
