@@ -31,7 +31,7 @@ from django.utils.translation import ngettext
 from newsletter import services
 from newsletter.digests.building import unsaved_plans
 from newsletter.digests.cards import why_text
-from newsletter.digests.editions import local_edition
+from newsletter.digests.editions import next_edition
 from newsletter.digests.runs import send_test_copy, unsaved_emails
 from newsletter.forms import validated_query
 from newsletter.mail.message import DigestEmail
@@ -491,14 +491,6 @@ class SubscriberAdmin(admin.ModelAdmin):
         )
         response["Content-Disposition"] = f'attachment; filename="subscribers-{stamp}.csv"'
         return response
-
-
-def next_edition(subscriber: Subscriber, *, now: dt.datetime) -> dt.date:
-    """The edition the reader gets next: today in their time zone, or tomorrow once built."""
-    edition = local_edition(at=now, time_zone=subscriber.time_zone)
-    if subscriber.last_digest_on is not None and subscriber.last_digest_on >= edition:
-        edition = subscriber.last_digest_on + dt.timedelta(days=1)
-    return edition
 
 
 CSV_COLUMNS = [

@@ -126,3 +126,11 @@ def reader_editions(
         subscriber.pk: local_edition(at=at, time_zone=subscriber.time_zone)
         for subscriber in subscribers
     }
+
+
+def next_edition(subscriber: Subscriber, *, now: dt.datetime) -> dt.date:
+    """The edition the reader gets next: today in their time zone, or tomorrow once built."""
+    edition = local_edition(at=now, time_zone=subscriber.time_zone)
+    if subscriber.last_digest_on is not None and subscriber.last_digest_on >= edition:
+        edition = subscriber.last_digest_on + dt.timedelta(days=1)
+    return edition
