@@ -29,6 +29,7 @@ def sample_cards(count: int = 10) -> list:
     from django.utils import timezone
 
     from newsletter.digests.cards import CardMaker, paper_card
+    from newsletter.ratings import rating_links
     from papers.models import Paper
     from papers.sample_data import sample_papers
 
@@ -50,7 +51,11 @@ def sample_cards(count: int = 10) -> list:
             editor_note="A clear write-up with code; worth an afternoon." if n == 1 else "",
         )
         why = "Diffusion models: diffusion" if n % 2 else "Image generation: text to image"
-        cards.append(maker.card(paper_card(paper), why))
+        # The reader's 👍/👎 links, as every email card carries them (the sample reader is pk 1).
+        feedback = rating_links(
+            subscriber_id=1, email="reader@example.com", paper_id=paper.pk, absolute=True
+        )
+        cards.append(maker.card(paper_card(paper), why, feedback))
     return cards
 
 

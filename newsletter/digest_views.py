@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -11,6 +11,7 @@ from django.views.decorators.http import require_safe
 
 from newsletter.digests.cards import why_text
 from newsletter.models import Digest, DigestItem
+from newsletter.ratings import RatingLinks, rating_links
 from newsletter.signing import BadToken, Purpose, row_from_token
 from newsletter.views import bad_link
 from papers.models import Paper
@@ -21,6 +22,7 @@ from papers.selectors import CARD_FIELDS, papers_in_order
 class DigestEntry:
     paper: Paper
     why: str
+    feedback: RatingLinks | None = None
 
 
 def digest_from_token(token: str) -> Digest:
@@ -54,15 +56,20 @@ def _page(request: HttpRequest, token: str, *, in_email: bool, template: str) ->
         digest = digest_from_token(token)
     except BadToken:
         return bad_link(request)
-    response = render(
-        request,
-        template,
-        {
-            "digest": digest,
-            "entries": digest_entries(digest, in_email=in_email),
-            "token": token,
-        },
-    )
+    subscriber = digest.subscriber
+    entries = [
+        replace(
+            entry,
+            feedback=rating_links(
+                subscriber_id=subscriber.pk,
+                email=subscriber.email,
+                paper_id=entry.paper.pk,
+                absolute=False,
+            ),
+        )
+        for entry in digest_entries(digest, in_email=in_email)
+    ]
+    response = render(request, template, {"digest": digest, "entries": entries, "token": token})
     response["X-Robots-Tag"] = "noindex"
     return response
 

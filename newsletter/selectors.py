@@ -10,11 +10,11 @@ from dataclasses import dataclass
 from django.core import signing
 
 from newsletter.matching import PaperIndex, filter_paper_ids
-from newsletter.models import Subscriber, Topic
+from newsletter.models import ImportedPaper, Rating, Subscriber, Topic
 from newsletter.paper_index import recent_papers
-from newsletter.signing import BadToken, Purpose, row_from_token
+from newsletter.signing import BadToken, Purpose, read_token, row_from_token
 from papers.models import Paper
-from papers.selectors import papers_by_ids
+from papers.selectors import papers_by_ids, visible_papers
 
 PREVIEW_EXAMPLES = 5
 
@@ -130,3 +130,78 @@ def topic_papers_per_day(*, topics: Iterable[Topic]) -> dict[int, float]:
         topic_id: len(ids) / len(recent.days)
         for topic_id, ids in topic_paper_ids(topics=topics, index=recent.index).items()
     }
+
+
+# --- Ratings and imported papers (issue 14) --------------------------------------------------
+RATINGS_SHOWN = 50
+IMPORTS_SHOWN = 50
+
+
+def rating_target_from_token(token: str) -> tuple[Subscriber, Paper]:
+    """The reader and paper a 👍/👎 link names; BadToken if forged, expired, made for
+    another purpose or reader, or its paper is gone."""
+    claims = read_token(token, purpose=Purpose.RATE)
+    if claims.paper_id is None:
+        raise BadToken("no paper")
+    subscriber = Subscriber.objects.filter(pk=claims.subject_id).first()
+    if subscriber is None or subscriber.email.lower() != claims.email:
+        raise BadToken("no such subscriber")
+    paper = Paper.objects.filter(pk=claims.paper_id).first()
+    if paper is None:
+        raise BadToken("no such paper")
+    return subscriber, paper
+
+
+def rating_vote(*, subscriber: Subscriber, paper_id: int) -> int | None:
+    """The reader's current vote on a paper (1, -1), or None."""
+    return (
+        Rating.objects.filter(subscriber=subscriber, paper_id=paper_id)
+        .values_list("vote", flat=True)
+        .first()
+    )
+
+
+@dataclass(frozen=True)
+class ReaderData:
+    """What the manage page shows of a reader's ratings and imported papers (newest first,
+    capped), with the totals."""
+
+    ratings: Sequence[Rating]
+    rating_count: int
+    imported: Sequence[ImportedPaper]
+    imported_count: int
+
+
+def subscriber_reader_data(*, subscriber: Subscriber) -> ReaderData:
+    ratings = Rating.objects.filter(subscriber=subscriber)
+    imported = ImportedPaper.objects.filter(subscriber=subscriber)
+    return ReaderData(
+        ratings=list(
+            ratings.select_related("paper")
+            .only("vote", "rated_at", "paper__arxiv_id", "paper__title")
+            .order_by("-rated_at", "-pk")[:RATINGS_SHOWN]
+        ),
+        rating_count=ratings.count(),
+        imported=list(
+            imported.only("arxiv_id", "title", "origin", "imported_at", "paper_id").order_by(
+                "-imported_at", "-pk"
+            )[:IMPORTS_SHOWN]
+        ),
+        imported_count=imported.count(),
+    )
+
+
+def catalogue_ids_by_arxiv_id(*, arxiv_ids: Iterable[str]) -> dict[str, int]:
+    """Catalogue paper ids of these arXiv ids (versionless), for linking imported papers."""
+    wanted = {arxiv_id for arxiv_id in arxiv_ids if arxiv_id}
+    if not wanted:
+        return {}
+    return dict(Paper.objects.filter(arxiv_id__in=wanted).values_list("arxiv_id", "pk"))
+
+
+def visible_paper_ids(*, ids: Iterable[int]) -> list[int]:
+    """Those of these ids that are visible catalogue papers (the preview's rated examples)."""
+    wanted = set(ids)
+    if not wanted:
+        return []
+    return sorted(visible_papers().filter(pk__in=wanted).values_list("pk", flat=True))

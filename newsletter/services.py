@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
 from enum import StrEnum
 
 from celery import Task
@@ -14,10 +16,12 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from newsletter import ratelimits
+from newsletter import ratelimits, selectors
 from newsletter.email_tasks import send_confirmation_email, send_manage_link_email
 from newsletter.forms import Preferences
-from newsletter.models import Subscriber
+from newsletter.models import ImportedPaper, Rating, Subscriber
+from newsletter.paper_imports import ImportRecord
+from newsletter.rating_tasks import schedule_reader_retrain
 from newsletter.signing import MAX_AGE, Purpose
 
 logger = logging.getLogger(__name__)
@@ -75,7 +79,9 @@ def _enqueue_mail(task: Task, *, subscriber: Subscriber) -> SignupOutcome:
 
 
 @transaction.atomic
-def subscriber_subscribe(*, email: str, preferences: Preferences) -> SignupOutcome:
+def subscriber_subscribe(
+    *, email: str, preferences: Preferences, liked: LikedPapers | None = None
+) -> SignupOutcome:
     """Start (or restart) a subscription; the address proves itself by the confirmation link.
 
     New or pending: store the choice as pending and send a confirmation. Unsubscribed: keep
@@ -94,6 +100,7 @@ def subscriber_subscribe(*, email: str, preferences: Preferences) -> SignupOutco
             # one confirmation.
             return SignupOutcome.IGNORED
         subscriber.topics.set(preferences.filters.topics)
+        _store_liked(subscriber, liked)  # issue 14: cold start
         return _enqueue_mail(send_confirmation_email, subscriber=subscriber)
     if subscriber.status in (Subscriber.Status.ACTIVE, Subscriber.Status.PAUSED):
         return _enqueue_mail(send_manage_link_email, subscriber=subscriber)
@@ -105,6 +112,7 @@ def subscriber_subscribe(*, email: str, preferences: Preferences) -> SignupOutco
         subscriber.created_at = timezone.now()
     subscriber.save()
     subscriber.topics.set(preferences.filters.topics)
+    _store_liked(subscriber, liked)  # issue 14: cold start
     return _enqueue_mail(send_confirmation_email, subscriber=subscriber)
 
 
@@ -131,12 +139,14 @@ def subscriber_confirm(*, subscriber: Subscriber, link_issued_at: dt.datetime) -
     if rows.filter(status=Subscriber.Status.PENDING).update(
         status=Subscriber.Status.ACTIVE, confirmed_at=now
     ):
+        _retrain_if_liked(subscriber.pk)  # issue 14
         return ConfirmOutcome.CONFIRMED
     # Token times have whole seconds; unsubscribed_at has microseconds.
     if rows.filter(
         status=Subscriber.Status.UNSUBSCRIBED,
         unsubscribed_at__lt=link_issued_at + dt.timedelta(seconds=1),
     ).update(status=Subscriber.Status.ACTIVE, confirmed_at=now, unsubscribed_at=None):
+        _retrain_if_liked(subscriber.pk)  # issue 14
         return ConfirmOutcome.CONFIRMED
     current = rows.values_list("status", flat=True).first()
     if current in (Subscriber.Status.ACTIVE, Subscriber.Status.PAUSED):
@@ -256,3 +266,133 @@ def subscriber_record_bounce(*, subscriber_id: int, permanent: bool, reason: str
             % {"count": settings.SOFT_BOUNCE_LIMIT, "reason": reason},
         )
     )
+
+
+# --- Ratings and imported papers (issue 14) --------------------------------------------------
+class RatingOutcome(StrEnum):
+    RECORDED = "recorded"
+    CHANGED = "changed"
+    UNCHANGED = "unchanged"
+
+
+@dataclass(frozen=True)
+class LikedPapers:
+    """What a visitor gave at sign-up: papers they like (imported) and the preview's examples
+    they rated."""
+
+    imported: Sequence[ImportRecord] = ()
+    up_ids: Sequence[int] = ()
+    down_ids: Sequence[int] = ()
+
+    @property
+    def is_empty(self) -> bool:
+        return not (self.imported or self.up_ids or self.down_ids)
+
+
+def _schedule_retrain(subscriber_id: int) -> None:
+    transaction.on_commit(lambda: schedule_reader_retrain.delay(subscriber_id))
+
+
+def _upsert_ratings(subscriber_id: int, votes: dict[int, int], *, now: dt.datetime) -> None:
+    Rating.objects.bulk_create(
+        [
+            Rating(subscriber_id=subscriber_id, paper_id=paper_id, vote=vote, rated_at=now)
+            for paper_id, vote in votes.items()
+        ],
+        update_conflicts=True,
+        unique_fields=["subscriber", "paper"],
+        update_fields=["vote", "rated_at"],
+    )
+
+
+@transaction.atomic
+def rating_record(*, subscriber: Subscriber, paper_id: int, vote: int) -> RatingOutcome:
+    """The reader's 👍 (1) or 👎 (-1) on a paper; a new vote replaces the old one. The
+    reader's model retrains later, in a batched task (never in this request)."""
+    if vote not in Rating.Vote.values:
+        raise ValueError(f"a vote is 1 or -1, not {vote!r}")
+    previous = (
+        Rating.objects.select_for_update()
+        .filter(subscriber=subscriber, paper_id=paper_id)
+        .values_list("vote", flat=True)
+        .first()
+    )
+    if previous == vote:
+        return RatingOutcome.UNCHANGED
+    _upsert_ratings(subscriber.pk, {paper_id: vote}, now=timezone.now())
+    _schedule_retrain(subscriber.pk)
+    return RatingOutcome.RECORDED if previous is None else RatingOutcome.CHANGED
+
+
+@transaction.atomic
+def rating_undo(*, subscriber: Subscriber, paper_id: int) -> bool:
+    """Forget the reader's vote on a paper; False when there was none."""
+    deleted, _per_model = Rating.objects.filter(subscriber=subscriber, paper_id=paper_id).delete()
+    if deleted:
+        _schedule_retrain(subscriber.pk)
+    return bool(deleted)
+
+
+@transaction.atomic
+def imported_papers_add(*, subscriber: Subscriber, records: Sequence[ImportRecord]) -> int:
+    """Keep papers the reader likes (cold start), linked to the catalogue when the arXiv id
+    is known there; an arXiv id they gave before is kept once. Returns how many are new."""
+    if not records:
+        return 0
+    now = timezone.now()
+    in_catalogue = selectors.catalogue_ids_by_arxiv_id(
+        arxiv_ids=[record.arxiv_id for record in records]
+    )
+    rows = [
+        ImportedPaper(
+            subscriber=subscriber,
+            paper_id=in_catalogue.get(record.arxiv_id),
+            arxiv_id=record.arxiv_id,
+            title=record.title or record.arxiv_id,
+            abstract=record.abstract,
+            origin=record.origin,
+            imported_at=now,
+        )
+        for record in records
+    ]
+    before = ImportedPaper.objects.filter(subscriber=subscriber).count()
+    ImportedPaper.objects.bulk_create(rows, ignore_conflicts=True)
+    added = ImportedPaper.objects.filter(subscriber=subscriber).count() - before
+    if added:
+        _schedule_retrain(subscriber.pk)
+    return added
+
+
+def imported_paper_remove(*, subscriber: Subscriber, imported_id: int) -> bool:
+    deleted, _per_model = ImportedPaper.objects.filter(
+        subscriber=subscriber, pk=imported_id
+    ).delete()
+    if deleted:
+        _schedule_retrain(subscriber.pk)
+    return bool(deleted)
+
+
+def subscriber_set_recommendations(*, subscriber: Subscriber, enabled: bool) -> None:
+    """ "Recommended for you" in the digest, on or off."""
+    Subscriber.objects.filter(pk=subscriber.pk).update(recommendations_enabled=enabled)
+
+
+def _retrain_if_liked(subscriber_id: int) -> None:
+    """A reader who rated or imported papers at sign-up gets their model on confirming."""
+    if (
+        Rating.objects.filter(subscriber_id=subscriber_id).exists()
+        or ImportedPaper.objects.filter(subscriber_id=subscriber_id).exists()
+    ):
+        _schedule_retrain(subscriber_id)
+
+
+def _store_liked(subscriber: Subscriber, liked: LikedPapers | None) -> None:
+    """Sign-up's cold start, kept with the (pending) reader: their model uses it from the
+    day they confirm; an unconfirmed sign-up's rows go with it when it is purged."""
+    if liked is None or liked.is_empty:
+        return
+    votes = {paper_id: Rating.Vote.UP for paper_id in liked.up_ids}
+    votes |= {paper_id: Rating.Vote.DOWN for paper_id in liked.down_ids}
+    if votes:
+        _upsert_ratings(subscriber.pk, votes, now=timezone.now())
+    imported_papers_add(subscriber=subscriber, records=liked.imported)

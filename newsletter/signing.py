@@ -22,6 +22,7 @@ class Purpose(StrEnum):
     UNSUBSCRIBE = "unsubscribe"
     VIEW_DIGEST = "view-digest"
     FEED = "feed"
+    RATE = "rate"
 
 
 # None: the link works as long as the subscriber exists (RFC 8058 asks unsubscribe to keep working).
@@ -31,6 +32,8 @@ MAX_AGE: dict[Purpose, timedelta | None] = {
     Purpose.UNSUBSCRIBE: None,
     Purpose.VIEW_DIGEST: timedelta(days=90),
     Purpose.FEED: None,
+    # A reader may rate a paper from an old digest; a year, then the link dies.
+    Purpose.RATE: timedelta(days=365),
 }
 
 URL_NAMES: dict[Purpose, str] = {
@@ -39,6 +42,7 @@ URL_NAMES: dict[Purpose, str] = {
     Purpose.UNSUBSCRIBE: "newsletter:unsubscribe",
     Purpose.VIEW_DIGEST: "newsletter:view_digest",
     Purpose.FEED: "newsletter:feed",
+    Purpose.RATE: "newsletter:rate",
 }
 
 
@@ -50,15 +54,22 @@ class BadToken(Exception):
 class TokenClaims:
     subject_id: int
     email: str
+    paper_id: int | None = None
 
 
-def make_token(*, purpose: Purpose, subject_id: int, email: str) -> str:
-    """A token naming one row (a subscriber, or a digest for VIEW_DIGEST) and its address.
+def make_token(
+    *, purpose: Purpose, subject_id: int, email: str, paper_id: int | None = None
+) -> str:
+    """A token naming one row (a subscriber, or a digest for VIEW_DIGEST) and its address,
+    and for RATE the paper too (so a link rates that reader's vote on that paper only).
 
     The address is signed in so a token dies with the subscription it was made for.
     """
     signer = signing.TimestampSigner(salt=f"paperboy.{purpose}")
-    return signer.sign_object({"id": subject_id, "e": email.lower()}, compress=True)
+    payload: dict[str, object] = {"id": subject_id, "e": email.lower()}
+    if paper_id is not None:
+        payload["p"] = paper_id
+    return signer.sign_object(payload, compress=True)
 
 
 def read_token(token: str, *, purpose: Purpose) -> TokenClaims:
@@ -70,7 +81,10 @@ def read_token(token: str, *, purpose: Purpose) -> TokenClaims:
         raise BadToken(str(error)) from error
     if not isinstance(payload, dict) or not isinstance(payload.get("id"), int):
         raise BadToken("malformed payload")
-    return TokenClaims(subject_id=payload["id"], email=str(payload.get("e", "")))
+    paper_id = payload.get("p")
+    if paper_id is not None and not isinstance(paper_id, int):
+        raise BadToken("malformed payload")
+    return TokenClaims(subject_id=payload["id"], email=str(payload.get("e", "")), paper_id=paper_id)
 
 
 def signed_url(

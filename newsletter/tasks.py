@@ -19,6 +19,9 @@ from newsletter.digests.claims import stale_digest_ids
 from newsletter.digests.delivery import RunReport, SendReport, build_and_send, digests_send
 from newsletter.digests.editions import active_subscriber_ids, chunked, due_subscriber_ids
 
+# Re-exported: services enqueue the retrain, so it lives beside them (as sign-up emails do).
+from newsletter.rating_tasks import schedule_reader_retrain  # noqa: F401
+
 logger = logging.getLogger(__name__)
 
 

@@ -5,7 +5,7 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
-from newsletter import digest_views, feeds, health, topic_views, views, webhooks
+from newsletter import digest_views, feeds, health, rating_views, topic_views, views, webhooks
 from papers.public_cache import cached_public_page
 
 # Reader-facing pages: sign-up, confirm, manage, unsubscribe, digests, feeds, topics.
@@ -20,6 +20,7 @@ newsletter_urlpatterns = [
     path("digest/<str:token>/", digest_views.view_digest, name="view_digest"),
     path("digest/<str:token>/more/", digest_views.digest_more, name="digest_more"),
     path("feed/<str:token>/", feeds.SubscriberFeed(), name="feed"),
+    path("rate/<str:token>/", rating_views.rate, name="rate"),
     path("topics/", topic_views.topic_list, name="topics"),
     path("topics/<slug:slug>/", topic_views.topic_papers, name="topic"),
     path(

@@ -12,9 +12,10 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
-from newsletter import ratelimits, selectors, services
+from newsletter import ratelimits, rating_views, selectors, services
 from newsletter.forms import FilterForm, ManageLinkForm, PreferencesForm, SignupForm
 from newsletter.models import Subscriber
+from newsletter.rating_forms import ColdStartForm, request_too_big
 from newsletter.selectors import subscriber_from_token
 from newsletter.signing import BadToken, Purpose, make_token
 
@@ -65,6 +66,16 @@ def preview_context(data: QueryDict | None) -> dict[str, object]:
     }
 
 
+def preview_votes_context(data: QueryDict | None) -> dict[str, object]:
+    """The sign-up preview's 👍/👎 boxes on its examples, ticked as they were sent."""
+    data = data or QueryDict()
+    return {
+        "rate_examples": True,
+        "rated_up": set(data.getlist("preview_up")),
+        "rated_down": set(data.getlist("preview_down")),
+    }
+
+
 def topic_choices(form: Form) -> list[tuple[object, object]]:
     """Each topic checkbox with its topic and about how many papers a day it brings."""
     checkboxes = list(form["topics"])
@@ -85,13 +96,20 @@ def redisplayed(form_class: type[Form], data: QueryDict, **kwargs: object) -> Fo
 
 
 def render_signup(
-    request: HttpRequest, *, form: Form, preview_data: QueryDict | None, status: int = 200
+    request: HttpRequest,
+    *,
+    form: Form,
+    preview_data: QueryDict | None,
+    status: int = 200,
+    cold_start: Form | None = None,
 ) -> HttpResponse:
     context = {
         "form": form,
         "topic_choices": topic_choices(form),
         "manage_link_form": ManageLinkForm(),
+        "cold_start": cold_start or ColdStartForm(),
         **preview_context(preview_data),
+        **preview_votes_context(preview_data),
     }
     return render(request, "pages/signup.html", context, status=status)
 
@@ -118,14 +136,21 @@ def signup(request: HttpRequest) -> HttpResponse:
         return render_signup(request, form=form, preview_data=request.POST)
     if ratelimits.form_post_limited(request):
         return too_many(request)
+    if request_too_big(request):  # issue 14: a huge upload is refused unread
+        return render(request, "pages/bad_request.html", status=400)
     form = SignupForm(request.POST)
-    if not form.is_valid():
-        return render_signup(request, form=form, preview_data=request.POST, status=400)
+    cold_start = ColdStartForm(request.POST, request.FILES, with_preview_votes=True)
+    if not (form.is_valid() & cold_start.is_valid()):  # both, so every error shows at once
+        return render_signup(
+            request, form=form, preview_data=request.POST, status=400, cold_start=cold_start
+        )
     email = form.cleaned_data["email"]
     if ratelimits.address_post_limited(request, email=email):
         return too_many(request)
     if not form.cleaned_data["website"]:
-        services.subscriber_subscribe(email=email, preferences=form.preferences())
+        services.subscriber_subscribe(
+            email=email, preferences=form.preferences(), liked=cold_start.liked()
+        )
     return check_inbox(request)
 
 
@@ -151,7 +176,10 @@ def preview(request: HttpRequest) -> HttpResponse:
     """The live preview panel as an HTML fragment, for the page's script."""
     if ratelimits.preview_limited(request):
         return render(request, "pages/_preview.html", {"rate_limited": True}, status=429)
-    response = render(request, "pages/_preview.html", preview_context(request.GET))
+    context = preview_context(request.GET)
+    if request.GET.get("rate") == "1":  # the sign-up page: examples can be rated (issue 14)
+        context.update(preview_votes_context(request.GET))
+    response = render(request, "pages/_preview.html", context)
     response["Cache-Control"] = "private, max-age=60"
     return response
 
@@ -195,11 +223,13 @@ def manage(request: HttpRequest, token: str) -> HttpResponse:
         subscriber = subscriber_from_token(token, purpose=Purpose.MANAGE)
     except BadToken:
         return bad_link(request)
+    if request.method == "POST" and request_too_big(request):  # a huge upload, unread
+        return render(request, "pages/bad_request.html", status=400)
     # The page speaks the reader's chosen language, as their emails do (LocaleMiddleware
     # activates the browser's language again on the next request).
     translation.activate(subscriber.language)
     action = request.POST.get("action", "") if request.method == "POST" else ""
-    notice, status = "", 200
+    notice, status, papers = "", 200, {}
     form = PreferencesForm(initial=PreferencesForm.initial_for(subscriber))
     if action == "save":
         if ratelimits.manage_save_limited(request, subscriber_id=subscriber.pk):
@@ -228,6 +258,8 @@ def manage(request: HttpRequest, token: str) -> HttpResponse:
     elif action == "unsubscribe":
         services.subscriber_unsubscribe(subscriber=subscriber)
         return render(request, "pages/unsubscribed.html", {"subscriber": subscriber})
+    elif action in rating_views.MANAGE_ACTIONS:  # issue 14: ratings, imports, recommendations
+        status, papers = rating_views.manage_action(request, subscriber=subscriber, action=action)
     elif request.method == "POST":
         return render(request, "pages/bad_request.html", status=400)
     subscriber.refresh_from_db()
@@ -245,6 +277,7 @@ def manage(request: HttpRequest, token: str) -> HttpResponse:
             "topic_choices": topic_choices(form),
             "notice": notice,
             **preview_context(preview_data),
+            **rating_views.manage_context(subscriber=subscriber, **papers),
         },
         status=status,
     )

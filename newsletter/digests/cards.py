@@ -14,6 +14,8 @@ from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 
+from newsletter.models import Subscriber
+from newsletter.ratings import RatingLinks, card_feedback_html, card_feedback_text, rating_links
 from papers.models import Paper
 from papers.selectors import CARD_FIELDS
 
@@ -82,7 +84,7 @@ class CardMaker:
     """Cards for emails: each paper's card is rendered once per process and language (only
     the why line differs between readers), so an email only joins strings."""
 
-    def card(self, paper: PaperCard, why: str) -> Card:
+    def card(self, paper: PaperCard, why: str, feedback: RatingLinks | None = None) -> Card:
         fragment = _card_fragment(paper, translation.get_language() or "en")
         html, text = fragment
         label = _("Why:")
@@ -92,7 +94,20 @@ class CardMaker:
                 f"{escape(label)} {escape(why)}</div>"
             )
             text += f"{label} {why}\n"
-        return Card(paper, why, mark_safe(html + "</div>"), f"{text}{paper.url}\n")  # noqa: S308
+        text += f"{paper.url}\n"
+        if feedback is not None:  # per reader and paper: appended, never in the shared fragment
+            html += card_feedback_html(feedback)
+            text += card_feedback_text(feedback)
+        return Card(paper, why, mark_safe(html + "</div>"), text)  # noqa: S308
+
+
+def reader_feedback(subscriber: Subscriber, *, paper_id: int) -> RatingLinks | None:
+    """The card's 👍/👎 links (none for a reader not saved, e.g. a dry run's sample)."""
+    if subscriber.pk is None:
+        return None
+    return rating_links(
+        subscriber_id=subscriber.pk, email=subscriber.email, paper_id=paper_id, absolute=True
+    )
 
 
 def shorten(text: str, limit: int) -> str:

@@ -28,7 +28,7 @@ from newsletter.digests.bulk_sql import (
     restore_commit_durability,
     update_digest,
 )
-from newsletter.digests.cards import CardMaker, PaperCard, load_cards, why_text
+from newsletter.digests.cards import CardMaker, PaperCard, load_cards, reader_feedback, why_text
 from newsletter.digests.claims import claim_digests, lease_length
 from newsletter.digests.render import render_digest
 from newsletter.mail.backend import BackendMailer, open_mailer
@@ -119,7 +119,12 @@ def compose(digest: Digest, batch: Batch) -> DigestEmail | None:
     if not items:
         return None
     with translation.override(subscriber.language):
-        cards = [batch.maker.card(batch.cards[pid], why_text(reasons)) for pid, reasons in items]
+        cards = [
+            batch.maker.card(
+                batch.cards[pid], why_text(reasons), reader_feedback(subscriber, paper_id=pid)
+            )
+            for pid, reasons in items
+        ]
     email = render_digest(
         subscriber=subscriber,
         edition_on=digest.edition_on,

@@ -13,7 +13,7 @@ from django.conf import settings
 from django.utils import timezone, translation
 
 from newsletter.digests.building import unsaved_plans
-from newsletter.digests.cards import CardMaker, load_cards, why_text
+from newsletter.digests.cards import CardMaker, load_cards, reader_feedback, why_text
 from newsletter.digests.claims import stale_digest_ids
 from newsletter.digests.delivery import RunReport, build_and_send, digests_send
 from newsletter.digests.editions import (
@@ -95,7 +95,10 @@ def unsaved_emails(plans: Sequence[DigestPlan]) -> list[tuple[DigestPlan, Digest
             continue
         subscriber = plan.subscriber
         with translation.override(subscriber.language):
-            shown = [maker.card(cards[pid], why_text(reasons)) for pid, reasons in items]
+            shown = [
+                maker.card(cards[pid], why_text(reasons), reader_feedback(subscriber, paper_id=pid))
+                for pid, reasons in items
+            ]
         emails.append(
             (
                 plan,

@@ -27,6 +27,7 @@
     FILTERS.forEach(function (name) {
       data.getAll(name).forEach(function (value) { params.append(name, value); });
     });
+    if (form.id === "signup-form") { params.append("rate", "1"); }
     return params.toString();
   }
 
