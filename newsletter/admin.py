@@ -36,7 +36,15 @@ from newsletter.digests.runs import send_test_copy, unsaved_emails
 from newsletter.forms import validated_query
 from newsletter.mail.message import DigestEmail
 from newsletter.mail.outcomes import Outcome
-from newsletter.models import Digest, DigestItem, Subscriber, Synonym, Topic
+from newsletter.models import (
+    Digest,
+    DigestItem,
+    ImportedPaper,
+    Rating,
+    Subscriber,
+    Synonym,
+    Topic,
+)
 from newsletter.paper_index import RECENT_DAYS, recent_papers
 from newsletter.selectors import topic_paper_ids
 from newsletter.synonyms import Rule, check_synonym, synonyms_changed
@@ -508,6 +516,10 @@ CSV_COLUMNS = [
     "confirmed_at",
     "unsubscribed_at",
     "last_digest_on",
+    # The reader's own data (issue 14): their votes and the papers they gave us.
+    "recommendations_enabled",
+    "ratings",
+    "imported_papers",
 ]
 
 
@@ -521,7 +533,7 @@ def _csv_lines(queryset: QuerySet[Subscriber]) -> Iterator[str]:
     writer = csv.writer(_Echo())
     yield writer.writerow(CSV_COLUMNS)
     topics = Prefetch("topics", queryset=Topic.objects.only("slug"))
-    rows = queryset.prefetch_related(None).prefetch_related(topics)
+    rows = queryset.prefetch_related(None).prefetch_related(topics, *_reader_data_prefetches())
     for subscriber in rows.iterator(chunk_size=2000):
         yield writer.writerow(
             _spreadsheet_safe(value)
@@ -540,8 +552,32 @@ def _csv_lines(queryset: QuerySet[Subscriber]) -> Iterator[str]:
                 _iso(subscriber.confirmed_at),
                 _iso(subscriber.unsubscribed_at),
                 _iso(subscriber.last_digest_on),
+                subscriber.recommendations_enabled,
+                *_reader_data_cells(subscriber),
             ]
         )
+
+
+def _reader_data_prefetches() -> list[Prefetch]:
+    ratings = Rating.objects.select_related("paper").only(
+        "subscriber_id", "vote", "paper__arxiv_id"
+    )
+    imported = ImportedPaper.objects.only("subscriber_id", "arxiv_id", "title")
+    return [
+        Prefetch("ratings", queryset=ratings.order_by("-rated_at", "-pk")),
+        Prefetch("imported_papers", queryset=imported.order_by("-imported_at", "-pk")),
+    ]
+
+
+def _reader_data_cells(subscriber: Subscriber) -> tuple[str, str]:
+    """'2503.00001:+1 2503.00002:-1' (newest first) and the imported papers, ' | ' apart."""
+    ratings = " ".join(
+        f"{rating.paper.arxiv_id}:{rating.vote:+d}" for rating in subscriber.ratings.all()
+    )
+    imported = " | ".join(
+        item.arxiv_id or " ".join(item.title.split()) for item in subscriber.imported_papers.all()
+    )
+    return ratings, imported
 
 
 def _iso(value: object) -> str:

@@ -13,6 +13,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
 from newsletter.models import Digest, Subscriber
+from newsletter.rating_stats import RatingStats, rating_stats
 from papers.models import FetchRun, Paper
 
 TREND_DAYS = 30
@@ -40,6 +41,7 @@ class Dashboard:
     last_fetch: FetchRun | None
     last_successful_fetch_at: dt.datetime | None
     last_digest_sent_at: dt.datetime | None
+    ratings: RatingStats | None = None  # readers' 👍/👎 (issue 14)
 
     @property
     def trend_start(self) -> int:
@@ -136,6 +138,7 @@ def _build(today: dt.date) -> Dashboard:
         last_fetch=last_fetch,
         last_successful_fetch_at=last_success,
         last_digest_sent_at=last_sent,
+        ratings=rating_stats(today=today),
     )
 
 

@@ -24,6 +24,7 @@ ABSTRACT_CHARS = 5000
 ARXIV_ID_CHARS = 32
 # An arXiv DOI names the paper: 10.48550/arXiv.2301.00001.
 _ARXIV_DOI = re.compile(r"10\.48550/arxiv\.(?P<id>\S+)", re.IGNORECASE)
+_BARE_ID = re.compile(r"^(\d{4}\.\d{4,5}|[a-z-]+(\.[A-Za-z-]{2,})?/\d{7})(v\d+)?$")
 _PASTED_SEPARATORS = re.compile(r"[\s,;]+")
 _BRACES = re.compile(r"[{}]")
 
@@ -53,7 +54,7 @@ def arxiv_id_in(*texts: object) -> str:
 
 
 def _looks_like_bare_id(text: str) -> bool:
-    return split_arxiv_id(text) is not None and len(text.strip()) <= ARXIV_ID_CHARS
+    return _BARE_ID.match(text.strip()) is not None
 
 
 def parse_pasted(text: str) -> list[ImportRecord]:

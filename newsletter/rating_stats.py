@@ -1,0 +1,129 @@
+"""Readers' 👍/👎 in numbers for the editors' dashboard: per day, per topic, most 👎'd papers."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass
+
+from django.db.models import Count, OuterRef, Q, Subquery
+from django.db.models.functions import TruncDate
+from django.utils import timezone
+
+from newsletter.models import DigestItem, Rating
+
+DAYS = 14
+WEEK = 7
+MOST_DISLIKED = 10
+
+
+@dataclass(frozen=True)
+class VoteCounts:
+    up: int = 0
+    down: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.up + self.down
+
+    @property
+    def down_percent(self) -> int | None:
+        """👎 as a share of the votes: the number to act on (None without votes)."""
+        return round(100 * self.down / self.total) if self.total else None
+
+
+@dataclass(frozen=True)
+class DislikedPaper:
+    paper_id: int
+    arxiv_id: str
+    title: str
+    votes: VoteCounts
+
+
+@dataclass(frozen=True)
+class RatingStats:
+    days: list[tuple[dt.date, VoteCounts]]  # newest first
+    # (topic name, votes) over the week, most votes first; "" (last) holds votes on papers that were
+    # not in an email (the "more" page, sign-up's preview) or matched no topic.
+    topics: list[tuple[str, VoteCounts]]
+    most_disliked: list[DislikedPaper]
+
+    @property
+    def week(self) -> VoteCounts:
+        return VoteCounts(
+            up=sum(votes.up for _day, votes in self.days[:WEEK]),
+            down=sum(votes.down for _day, votes in self.days[:WEEK]),
+        )
+
+
+def _start_of(day: dt.date) -> dt.datetime:
+    return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
+
+
+def _counts() -> dict[str, Count]:
+    return {
+        "up": Count("pk", filter=Q(vote=Rating.Vote.UP)),
+        "down": Count("pk", filter=Q(vote=Rating.Vote.DOWN)),
+    }
+
+
+def rating_stats(*, today: dt.date) -> RatingStats:
+    """Three aggregate queries, whatever the number of ratings."""
+    first = today - dt.timedelta(days=DAYS - 1)
+    week_start = _start_of(today - dt.timedelta(days=WEEK - 1))
+    per_day = {
+        day: VoteCounts(up=up, down=down)
+        for day, up, down in Rating.objects.filter(rated_at__gte=_start_of(first))
+        .annotate(day=TruncDate("rated_at"))
+        .order_by()
+        .values_list("day")
+        .annotate(**_counts())
+        .values_list("day", "up", "down")
+    }
+    days = [
+        (day, per_day.get(day, VoteCounts()))
+        for day in (today - dt.timedelta(days=offset) for offset in range(DAYS))
+    ]
+    return RatingStats(
+        days=days, topics=_per_topic(since=week_start), most_disliked=_most_disliked(week_start)
+    )
+
+
+def _per_topic(*, since: dt.datetime) -> list[tuple[str, VoteCounts]]:
+    """A vote counts for the topics its paper matched in that reader's email (the digest
+    item's reasons): the topic the reader was sent it for, not every topic they follow."""
+    reasons = DigestItem.objects.filter(
+        subscriber_id=OuterRef("subscriber_id"), paper_id=OuterRef("paper_id")
+    ).values("reasons")[:1]
+    tally: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    rows = (
+        Rating.objects.filter(rated_at__gte=since)
+        .annotate(reasons=Subquery(reasons))
+        .order_by()
+        .values_list("vote", "reasons")
+    )
+    for vote, item_reasons in rows.iterator(chunk_size=5000):
+        topics = {
+            str(reason.get("label") or "")
+            for reason in item_reasons or []
+            if isinstance(reason, dict) and reason.get("kind") == "topic"
+        } or {""}
+        for topic in topics:
+            tally[topic][0 if vote == Rating.Vote.UP else 1] += 1
+    counted = [(topic, VoteCounts(up=up, down=down)) for topic, (up, down) in tally.items()]
+    return sorted(counted, key=lambda entry: (entry[0] == "", -entry[1].total, entry[0]))
+
+
+def _most_disliked(since: dt.datetime) -> list[DislikedPaper]:
+    rows = (
+        Rating.objects.filter(rated_at__gte=since)
+        .order_by()
+        .values_list("paper_id", "paper__arxiv_id", "paper__title")
+        .annotate(**_counts())
+        .filter(down__gt=0)
+        .order_by("-down", "up", "paper_id")[:MOST_DISLIKED]
+    )
+    return [
+        DislikedPaper(paper_id, arxiv_id, title, VoteCounts(up=up, down=down))
+        for paper_id, arxiv_id, title, up, down in rows
+    ]
