@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from newsletter.digests.building import digests_build
 from newsletter.digests.delivery import digests_send
-from newsletter.models import Digest, Subscriber
+from newsletter.models import Digest, Rating, Subscriber
 from newsletter.signing import URL_NAMES, Purpose, make_token
 from tests.factories import PaperFactory, SubscriberFactory, TopicFactory
 from tests.newsletter.sending_helpers import SinkServer, use_smtp
@@ -115,6 +115,7 @@ PAGES = {
     Purpose.UNSUBSCRIBE: [("get", "/unsubscribe/{}/"), ("post", "/unsubscribe/{}/")],
     Purpose.VIEW_DIGEST: [("get", "/digest/{}/"), ("get", "/digest/{}/more/")],
     Purpose.FEED: [("get", "/feed/{}/")],
+    Purpose.RATE: [("get", "/rate/{}/?vote=up"), ("post", "/rate/{}/")],
 }
 
 
@@ -136,22 +137,33 @@ def two_readers() -> tuple[Subscriber, Subscriber, Digest]:
 
 
 def snapshot() -> list[tuple]:
-    return sorted(
-        Subscriber.objects.values_list("pk", "email", "status", "frequency", "unsubscribed_at")
-    ) + sorted(Digest.objects.values_list("pk", "status"))
+    return (
+        sorted(
+            Subscriber.objects.values_list("pk", "email", "status", "frequency", "unsubscribed_at")
+        )
+        + sorted(Digest.objects.values_list("pk", "status"))
+        + sorted(Rating.objects.values_list("subscriber_id", "paper_id", "vote"))
+    )
+
+
+def paper_of(digest: Digest) -> int:
+    """A paper of the digest: every token names it, which only a rating link reads."""
+    return digest.items.values_list("paper_id", flat=True).first()
 
 
 def visit(client, method: str, path: str):
     if method == "get":
         return client.get(path)
-    return client.post(path, {"action": "pause", "List-Unsubscribe": "One-Click"})
+    return client.post(path, {"action": "pause", "List-Unsubscribe": "One-Click", "vote": "up"})
 
 
 @pytest.mark.parametrize("purpose", list(PAGES))
 def test_a_link_naming_one_reader_with_anothers_address_opens_nothing(client, purpose):
     ada, bob, digest = two_readers()
     subject_id = digest.pk if purpose is Purpose.VIEW_DIGEST else bob.pk
-    swapped = make_token(purpose=purpose, subject_id=subject_id, email=ada.email)
+    swapped = make_token(
+        purpose=purpose, subject_id=subject_id, email=ada.email, paper_id=paper_of(digest)
+    )
     before = snapshot()
 
     for method, path in PAGES[purpose]:
@@ -169,7 +181,9 @@ def test_a_link_made_for_one_purpose_opens_no_other_page(client, made_for, used_
     ada, bob, digest = two_readers()
     reader = ada if used_for is Purpose.CONFIRM else bob
     subject_id = digest.pk if used_for is Purpose.VIEW_DIGEST else reader.pk
-    token = make_token(purpose=made_for, subject_id=subject_id, email=reader.email)
+    token = make_token(
+        purpose=made_for, subject_id=subject_id, email=reader.email, paper_id=paper_of(digest)
+    )
     before = snapshot()
 
     for method, path in PAGES[used_for]:
@@ -188,7 +202,9 @@ def test_the_right_link_opens_each_of_these_pages(client, purpose, method, path)
     ada, bob, digest = two_readers()
     reader = ada if purpose is Purpose.CONFIRM else bob
     subject_id = digest.pk if purpose is Purpose.VIEW_DIGEST else reader.pk
-    token = make_token(purpose=purpose, subject_id=subject_id, email=reader.email)
+    token = make_token(
+        purpose=purpose, subject_id=subject_id, email=reader.email, paper_id=paper_of(digest)
+    )
     before = snapshot()
 
     response = visit(client, method, path.format(token))
