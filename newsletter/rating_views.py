@@ -5,7 +5,9 @@ from __future__ import annotations
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils import translation
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
@@ -38,6 +40,7 @@ def rate(request: HttpRequest, token: str) -> HttpResponse:
         subscriber, paper = selectors.rating_target_from_token(token)
     except BadToken:
         return bad_link(request)
+    translation.activate(subscriber.language)  # as their emails and manage page do
     context = {
         "paper": paper,
         "rate_url": rating_path(token),
@@ -85,7 +88,10 @@ def manage_action(
             form.add_error(None, _("Paste arXiv ids or choose a file first."))
             return 400, {"import_form": form}
         added = services.imported_papers_add(subscriber=subscriber, records=form.records)
-        return 200, {"papers_notice": _("Added %(count)d papers you like.") % {"count": added}}
+        notice = ngettext(
+            "Added %(count)d paper you like.", "Added %(count)d papers you like.", added
+        ) % {"count": added}
+        return 200, {"papers_notice": notice}
     if action == "recommendations":
         enabled = request.POST.get("recommendations_enabled") == "on"
         services.subscriber_set_recommendations(subscriber=subscriber, enabled=enabled)
@@ -95,7 +101,7 @@ def manage_action(
         return 200, {"papers_notice": notice}
     target = request.POST.get("id", "")
     if not (target.isascii() and target.isdigit() and len(target) <= 12):
-        return 400, {"papers_notice": _("Nothing was changed.")}
+        return 400, {"papers_notice": _("Nothing was changed")}
     if action == "undo_rating":
         done = services.rating_undo(subscriber=subscriber, paper_id=int(target))
         notice = _("Your rating is removed.") if done else _("That rating was already gone.")

@@ -301,3 +301,13 @@ def test_the_view_in_browser_and_more_pages_carry_the_votes_too(client, django_a
         subscriber_id=digest.subscriber_id, email=digest.subscriber.email, paper_id=more_paper
     )
     assert f"/rate/{more_token}/?vote=down" in more
+
+
+def test_a_chinese_readers_cards_and_vote_page_speak_chinese(client):
+    _digest, message = sent_digest(max_papers=1, language="zh-hans")
+
+    assert "👍 多来点这样的" in message.body and "👎 不适合我" in message.body
+    assert "多来点这样的" in message.alternatives[0][0]
+    link = rate_links_in(message.body)[0].removeprefix("http://127.0.0.1:8000")
+    page = client.get(link, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "评价这篇论文" in page
