@@ -23,6 +23,8 @@ MAILS_PER_ADDRESS_PER_DAY = "3/d"
 # Saves of the manage page, per reader and per IP: each parses and checks a fresh query.
 MANAGE_SAVES_PER_SUBSCRIBER = "20/h"
 MANAGE_SAVES_PER_IP = "60/h"
+# 👍/👎 posts per reader: a whole "more" page rated twice over, and each enqueues a retrain.
+VOTES_PER_SUBSCRIBER = "200/h"
 
 MAX_KEY_LENGTH = 320
 # Providers that deliver first.last and firstlast to one inbox (and the domain they share).
@@ -92,6 +94,17 @@ def manage_save_limited(request: HttpRequest, *, subscriber_id: int) -> bool:
         increment=True,
     )
     return by_reader or by_ip
+
+
+def vote_post_limited(request: HttpRequest, *, subscriber_id: int) -> bool:
+    """Count one 👍/👎 post (or undo) of a reader; True when over the limit."""
+    return is_ratelimited(
+        request,
+        group="newsletter.vote-subscriber",
+        key=lambda _group, _request: str(subscriber_id),
+        rate=VOTES_PER_SUBSCRIBER,
+        increment=True,
+    )
 
 
 def preview_limited(request: HttpRequest) -> bool:

@@ -11,7 +11,7 @@ from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
-from newsletter import selectors, services
+from newsletter import ratelimits, selectors, services
 from newsletter.models import Subscriber
 from newsletter.rating_forms import ColdStartForm
 from newsletter.ratings import VOTE_NAMES, VOTES, rating_path
@@ -58,6 +58,8 @@ def rate(request: HttpRequest, token: str) -> HttpResponse:
                 "current": VOTE_NAMES.get(current, "") if current is not None else "",
             },
         )
+    if ratelimits.vote_post_limited(request, subscriber_id=subscriber.pk):
+        return render(request, "pages/too_many.html", status=429)
     if request.POST.get("action") == "undo":
         removed = services.rating_undo(subscriber=subscriber, paper_id=paper.pk)
         return render(request, "pages/rated.html", {**context, "undone": removed})
@@ -81,6 +83,9 @@ def manage_action(
 ) -> tuple[int, dict[str, object]]:
     """One of MANAGE_ACTIONS on the manage page: (HTTP status, extra page context)."""
     if action == "import_papers":
+        # Each import parses up to a megabyte: it counts as a save of the page.
+        if ratelimits.manage_save_limited(request, subscriber_id=subscriber.pk):
+            return 429, {"papers_notice": _("Too many attempts")}
         form = ColdStartForm(request.POST, request.FILES)
         if not form.is_valid():
             return 400, {"import_form": form}

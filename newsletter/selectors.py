@@ -191,12 +191,14 @@ def subscriber_reader_data(*, subscriber: Subscriber) -> ReaderData:
     )
 
 
-def catalogue_ids_by_arxiv_id(*, arxiv_ids: Iterable[str]) -> dict[str, int]:
-    """Catalogue paper ids of these arXiv ids (versionless), for linking imported papers."""
+def catalogue_papers_by_arxiv_id(*, arxiv_ids: Iterable[str]) -> dict[str, Paper]:
+    """Catalogue papers (id, title, abstract) of these versionless arXiv ids, for linking
+    imported papers and naming those given by id alone."""
     wanted = {arxiv_id for arxiv_id in arxiv_ids if arxiv_id}
     if not wanted:
         return {}
-    return dict(Paper.objects.filter(arxiv_id__in=wanted).values_list("arxiv_id", "pk"))
+    papers = Paper.objects.filter(arxiv_id__in=wanted).only("arxiv_id", "title", "abstract")
+    return {paper.arxiv_id: paper for paper in papers}
 
 
 def visible_paper_ids(*, ids: Iterable[int]) -> list[int]:

@@ -340,21 +340,24 @@ def imported_papers_add(*, subscriber: Subscriber, records: Sequence[ImportRecor
     if not records:
         return 0
     now = timezone.now()
-    in_catalogue = selectors.catalogue_ids_by_arxiv_id(
+    in_catalogue = selectors.catalogue_papers_by_arxiv_id(
         arxiv_ids=[record.arxiv_id for record in records]
     )
-    rows = [
-        ImportedPaper(
-            subscriber=subscriber,
-            paper_id=in_catalogue.get(record.arxiv_id),
-            arxiv_id=record.arxiv_id,
-            title=record.title or record.arxiv_id,
-            abstract=record.abstract,
-            origin=record.origin,
-            imported_at=now,
+    rows = []
+    for record in records:
+        paper = in_catalogue.get(record.arxiv_id)
+        rows.append(
+            ImportedPaper(
+                subscriber=subscriber,
+                paper=paper,
+                arxiv_id=record.arxiv_id,
+                # An id alone takes the catalogue's words; unknown ones stay just the id.
+                title=record.title or (paper.title if paper else record.arxiv_id),
+                abstract=record.abstract or (paper.abstract if paper else ""),
+                origin=record.origin,
+                imported_at=now,
+            )
         )
-        for record in records
-    ]
     before = ImportedPaper.objects.filter(subscriber=subscriber).count()
     ImportedPaper.objects.bulk_create(rows, ignore_conflicts=True)
     added = ImportedPaper.objects.filter(subscriber=subscriber).count() - before

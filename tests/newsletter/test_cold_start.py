@@ -58,7 +58,7 @@ def test_the_sign_up_page_offers_pasted_ids_and_an_upload(client):
 
 
 def test_papers_given_at_sign_up_are_kept_with_the_pending_reader(post_signup, mailoutbox):
-    in_catalogue = PaperFactory(arxiv_id="2006.11239")
+    in_catalogue = PaperFactory(arxiv_id="2006.11239", title="Denoising Diffusion")
 
     response = post_signup(
         liked_arxiv_ids="https://arxiv.org/abs/2401.00001v2\n2006.11239",
@@ -71,7 +71,7 @@ def test_papers_given_at_sign_up_are_kept_with_the_pending_reader(post_signup, m
     assert len(mailoutbox) == 1
     assert imported() == [
         ("arxiv_id", "2401.00001", "2401.00001", None),
-        ("arxiv_id", "2006.11239", "2006.11239", in_catalogue.pk),
+        ("arxiv_id", "2006.11239", "Denoising Diffusion", in_catalogue.pk),
         ("bibtex", "", "A book we do not have", None),
     ]
     assert set(ImportedPaper.objects.values_list("subscriber_id", flat=True)) == {reader.pk}

@@ -10,6 +10,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from newsletter import ratelimits
 from newsletter.emails import subscriber_links
 from newsletter.models import ImportedPaper, Rating, Subscriber
 from newsletter.selectors import RATINGS_SHOWN
@@ -136,7 +137,7 @@ def test_the_page_lists_the_papers_the_reader_gave_and_removes_one(client):
 
 def test_the_reader_adds_papers_from_the_manage_page(client):
     reader = SubscriberFactory()
-    in_catalogue = PaperFactory(arxiv_id="2006.11239")
+    in_catalogue = PaperFactory(arxiv_id="2006.11239", title="Denoising Diffusion")
     give(reader, "2401.00001", "2401.00001")
     export = SimpleUploadedFile("x.ris", b"TY  - JOUR\nTI  - A RIS paper\nER  -\n")
 
@@ -156,7 +157,7 @@ def test_the_reader_adds_papers_from_the_manage_page(client):
     ) == sorted(
         [
             ("bibtex", "2401.00001", "2401.00001", None),
-            ("arxiv_id", "2006.11239", "2006.11239", in_catalogue.pk),
+            ("arxiv_id", "2006.11239", "Denoising Diffusion", in_catalogue.pk),
             ("ris", "", "A RIS paper", None),
         ]
     )
@@ -216,3 +217,16 @@ def test_delete_all_my_data_removes_ratings_and_given_papers_and_no_one_elses(cl
     assert not Subscriber.objects.filter(pk=reader.pk).exists()
     assert list(Rating.objects.values_list("subscriber_id", "vote")) == [(other.pk, -1)]
     assert list(ImportedPaper.objects.all()) == [theirs]
+
+
+def test_imports_count_as_saves_of_the_page_and_are_limited(client, monkeypatch, frozen_clock):
+    monkeypatch.setattr(ratelimits, "MANAGE_SAVES_PER_SUBSCRIBER", "1/h")
+    reader = SubscriberFactory()
+    client.post(manage_path(reader), {"action": "import_papers", "liked_arxiv_ids": "2401.00001"})
+
+    response = client.post(
+        manage_path(reader), {"action": "import_papers", "liked_arxiv_ids": "2401.00002"}
+    )
+
+    assert response.status_code == 429
+    assert list(ImportedPaper.objects.values_list("arxiv_id", flat=True)) == ["2401.00001"]

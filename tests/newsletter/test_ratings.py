@@ -10,7 +10,7 @@ import pytest
 from django.core import mail
 from django.test import Client
 
-from newsletter import tasks
+from newsletter import ratelimits, tasks
 from newsletter.digests.building import digests_build
 from newsletter.digests.delivery import digests_send
 from newsletter.models import Digest, Rating
@@ -311,3 +311,18 @@ def test_a_chinese_readers_cards_and_vote_page_speak_chinese(client):
     link = rate_links_in(message.body)[0].removeprefix("http://127.0.0.1:8000")
     page = client.get(link, HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert "评价这篇论文" in page
+
+
+def test_votes_past_the_hourly_limit_are_refused_and_change_nothing(
+    client, monkeypatch, frozen_clock
+):
+    monkeypatch.setattr(ratelimits, "VOTES_PER_SUBSCRIBER", "2/h")
+    reader, paper = SubscriberFactory(), PaperFactory()
+    client.post(post_path(reader, paper), {"vote": "up"})
+    client.post(post_path(reader, paper), {"vote": "down"})
+
+    response = client.post(post_path(reader, paper), {"action": "undo"})
+
+    assert response.status_code == 429
+    assert votes() == [(reader.pk, paper.pk, -1)]
+    assert client.get(rate_path(reader, paper)).status_code == 200  # the page still opens
