@@ -55,7 +55,7 @@ def rate(request: HttpRequest, token: str) -> HttpResponse:
             {
                 **context,
                 "chosen": chosen if chosen in VOTES else "",
-                "current": VOTE_NAMES.get(current, "") if current is not None else "",
+                "current": VOTE_NAMES.get(current, "") if current else "",
             },
         )
     if ratelimits.vote_post_limited(request, subscriber_id=subscriber.pk):
@@ -70,7 +70,11 @@ def rate(request: HttpRequest, token: str) -> HttpResponse:
     return render(
         request,
         "pages/rated.html",
-        {**context, "recorded": VOTE_NAMES[vote], "changed": outcome == "changed"},
+        {
+            **context,
+            "recorded": VOTE_NAMES[vote],
+            "changed": outcome == services.RatingOutcome.CHANGED,
+        },
     )
 
 
