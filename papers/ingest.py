@@ -7,6 +7,8 @@ on some fields and never overwrites the others':
 - the API owns metadata: primary category, comment, journal reference, DOI, timestamps;
 - Hugging Face owns upvotes, comments and keywords, refreshed on every fetch; it only fills a
   paper's text when nothing else has, and it never moves an announcement date.
+Titles and abstracts are stored as readable text (LaTeX spans converted, papers/latex.py), so
+every page, feed, email and the matcher read the same words.
 Text from an older version never replaces text from a newer one (the API index can lag).
 
 Everything is read in one query per chunk and written in one upsert per chunk; entries whose
@@ -23,6 +25,7 @@ from dataclasses import dataclass, field
 from django.db import DatabaseError, connection, transaction
 
 from papers import schedule
+from papers.latex import readable
 from papers.models import Paper
 from papers.normalise import author_name, code_and_project_urls, http_link, one_line
 from papers.sources.records import (
@@ -232,9 +235,9 @@ def merge(stored: State | None, record: PaperRecord, *, kind: str) -> State | No
     current = (is_arxiv and version >= state["latest_version"]) or not state["title"]
 
     if current:
-        state["title"] = one_line(record.title)
+        state["title"] = readable(one_line(record.title))
         if record.abstract:
-            state["abstract"] = one_line(record.abstract)
+            state["abstract"] = readable(one_line(record.abstract))
         if record.authors:
             state["authors"] = [name for name in map(author_name, record.authors) if name]
             state["authors_text"] = ", ".join(state["authors"])

@@ -1,0 +1,94 @@
+"""LaTeX in titles and abstracts as readable text: only the LaTeX spans are converted (with
+pylatexenc), every other character is left as it came, and hostile input costs bounded work."""
+
+from __future__ import annotations
+
+import logging
+import re
+import unicodedata
+from functools import lru_cache
+
+from pylatexenc.latex2text import LatexNodes2Text
+
+# A real span ($\mathcal{O}(n \log n)$, \emph{...}) is a few dozen characters; longer ones
+# and deeper nesting are left as written: pylatexenc recurses once per brace (400 nested
+# braces overflow Python's stack) and its time grows with the span.
+MAX_SPAN = 400
+MAX_DEPTH = 8
+MAX_SPANS = 200
+
+# Math between $...$ opens on a non-space and closes on a non-space (Pandoc's rule), and when
+# it opens on a digit its close is not followed by one: "costs $5 and $10" and "$5-$10" are
+# prose, "$\sim$10x" is math. \(...\), \[...\] and $$...$$ too.
+_UP_TO_SPAN = "{1," + str(MAX_SPAN) + "}?"
+_MATH = "|".join(
+    (
+        r"\$\$[^$]" + _UP_TO_SPAN + r"\$\$",
+        r"\$(?=[^\s$\d])[^$]" + _UP_TO_SPAN + r"(?<=[^\s\\])\$",
+        r"\$(?=\d)[^$]" + _UP_TO_SPAN + r"(?<=[^\s\\])\$(?!\d)",
+        r"\\\([^$]" + _UP_TO_SPAN + r"\\\)",
+        r"\\\[[^$]" + _UP_TO_SPAN + r"\\\]",
+    )
+)
+# An accent with its letter (\"u, \'{e}); a link (\url{x} reads as x, not <x>).
+_ACCENT = r"""\\["'`^~=.](?:\{[A-Za-z]\}|[A-Za-z])"""
+_LINK = re.compile(r"\\(?:url|href)\{([^{}\s]" + _UP_TO_SPAN + r")\}(?:\{[^{}]*\})?")
+# A text macro (\emph, \textit, \alpha, \&) and the brace groups that follow it.
+_MACRO = (
+    r"""\\(?:[A-Za-z]+\*?|[&%$#_{}])(?:\s*\{[^{}]*(?:\{[^{}]*(?:\{[^{}]*\}[^{}]*)*\}[^{}]*)*\})*"""
+)
+# A group opening with a font switch: {\em word}, {\bf word}.
+_SWITCH = r"\{\\(?:em|it|bf|sc|tt|rm|sl|sf)\b[^{}]*\}"
+_SPAN = re.compile(f"{_MATH}|{_SWITCH}|{_ACCENT}|{_MACRO}")
+_HINT = re.compile(r"[$\\]")
+
+# pylatexenc warns once per span it cannot expand (\frac with no arguments): hostile input
+# would flood the log, and the span is kept as written anyway.
+logging.getLogger("pylatexenc").setLevel(logging.ERROR)
+
+
+@lru_cache(maxsize=1)
+def _converter() -> LatexNodes2Text:
+    return LatexNodes2Text(math_mode="text", strict_latex_spaces=False)
+
+
+def _depth(span: str) -> int:
+    depth = deepest = 0
+    for char in span:
+        if char == "{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char == "}":
+            depth -= 1
+    return deepest
+
+
+def _span_text(span: str) -> str:
+    if len(span) > MAX_SPAN or _depth(span) > MAX_DEPTH:
+        return span
+    try:
+        text = _converter().latex_to_text(span)
+    except (RecursionError, ValueError, IndexError, KeyError, TypeError):
+        return span
+    text = " ".join(text.split())
+    # A macro missing its arguments comes back as a "%s" template, and one pylatexenc does not
+    # know as nothing: keep the source rather than lose it.
+    return span if "%s" in text or (not text and span.strip()) else text
+
+
+def readable(text: str) -> str:
+    """`text` with each LaTeX span ($\\alpha$-divergence, \\emph{x}, $\\textit{y}$) turned into
+    what it reads as (α-divergence, x, y); text with no LaTeX comes back unchanged."""
+    if not _HINT.search(text):
+        return text
+    text = _LINK.sub(r"\1", text)
+    pieces: list[str] = []
+    last = 0
+    for count, match in enumerate(_SPAN.finditer(text)):
+        if count >= MAX_SPANS:
+            break
+        pieces.append(text[last : match.start()])
+        pieces.append(_span_text(match.group()))
+        last = match.end()
+    pieces.append(text[last:])
+    return unicodedata.normalize("NFC", "".join(pieces))
