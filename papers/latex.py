@@ -33,14 +33,15 @@ _MATH = "|".join(
 # An accent with its letter (\"u, \'{e}); a link (\url{x} reads as x, not <x>).
 _ACCENT = r"""\\["'`^~=.](?:\{[A-Za-z]\}|[A-Za-z])"""
 _LINK = re.compile(r"\\(?:url|href)\{([^{}\s]" + _UP_TO_SPAN + r")\}(?:\{[^{}]*\})?")
-# A text macro (\emph, \textit, \alpha, \&) and the brace groups that follow it.
-_MACRO = (
-    r"""\\(?:[A-Za-z]+\*?|[&%$#_{}])(?:\s*\{[^{}]*(?:\{[^{}]*(?:\{[^{}]*\}[^{}]*)*\}[^{}]*)*\})*"""
-)
+# A brace group, up to three deep.
+_GROUP = r"\{[^{}]*(?:\{[^{}]*(?:\{[^{}]*\}[^{}]*)*\}[^{}]*)*\}"
+# A text macro (\emph, \textit, \alpha, \&, the thin space \,) and the brace groups after it.
+_MACRO = r"\\(?:[A-Za-z]+\*?|[&%$#_{},;:!])(?:\s*" + _GROUP + ")*"
 # A group opening with a font switch: {\em word}, {\bf word}.
 _SWITCH = r"\{\\(?:em|it|bf|sc|tt|rm|sl|sf)\b[^{}]*\}"
 _SPAN = re.compile(f"{_MATH}|{_SWITCH}|{_ACCENT}|{_MACRO}")
 _HINT = re.compile(r"[$\\]")
+_SPACES = re.compile(r"  +")
 
 # pylatexenc warns once per span it cannot expand (\frac with no arguments): hostile input
 # would flood the log, and the span is kept as written anyway.
@@ -70,10 +71,12 @@ def _span_text(span: str) -> str:
         text = _converter().latex_to_text(span)
     except (RecursionError, ValueError, IndexError, KeyError, TypeError):
         return span
+    if text and not text.strip():
+        return " "  # a spacing macro: \, \; \quad
     text = " ".join(text.split())
     # A macro missing its arguments comes back as a "%s" template, and one pylatexenc does not
     # know as nothing: keep the source rather than lose it.
-    return span if "%s" in text or (not text and span.strip()) else text
+    return span if "%s" in text or not text else text
 
 
 def readable(text: str) -> str:
@@ -84,11 +87,15 @@ def readable(text: str) -> str:
     text = _LINK.sub(r"\1", text)
     pieces: list[str] = []
     last = 0
+    spaced = False
     for count, match in enumerate(_SPAN.finditer(text)):
         if count >= MAX_SPANS:
             break
-        pieces.append(text[last : match.start()])
-        pieces.append(_span_text(match.group()))
+        converted = _span_text(match.group())
+        spaced = spaced or converted == " "
+        pieces += (text[last : match.start()], converted)
         last = match.end()
     pieces.append(text[last:])
+    if spaced:  # a spacing macro beside a space: "a \quad b" reads "a b"
+        pieces = [_SPACES.sub(" ", "".join(pieces)).strip()]
     return unicodedata.normalize("NFC", "".join(pieces))

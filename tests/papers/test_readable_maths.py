@@ -32,6 +32,10 @@ from tests.clock import TODAY
         (r"Schr\"odinger bridges", "Schrödinger bridges"),
         (r"Code: \url{https://github.com/a/b}", "Code: https://github.com/a/b"),
         (r"R\&D at scale", "R&D at scale"),
+        # From the sample captures: a thin space, an escaped percent, an author's own macro.
+        (r"latency to 0.93\,s, a 36.7\% reduction", "latency to 0.93 s, a 36.7% reduction"),
+        (r"We introduce \method, a new memory", r"We introduce \method, a new memory"),
+        (r"a \quad b", "a b"),
     ],
 )
 def test_latex_reads_as_text(written, shown):
