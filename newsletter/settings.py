@@ -287,6 +287,14 @@ ARXIV_REQUEST_INTERVAL = env.float("ARXIV_REQUEST_INTERVAL", default=3.0)
 HTTP_TIMEOUT = env.float("HTTP_TIMEOUT", default=60.0)
 HTTP_RETRIES = env.int("HTTP_RETRIES", default=3)
 HTTP_RETRY_BACKOFF = env.float("HTTP_RETRY_BACKOFF", default=5.0)
+# One-sentence LLM summaries (TL;DRs) of papers about to be sent, from an OpenAI-compatible
+# chat-completions endpoint (Ollama, vLLM or a hosted one); no base URL: none are made.
+SUMMARY_API_URL = env.str("SUMMARY_API_URL", default="").rstrip("/")
+SUMMARY_API_KEY = env.str("SUMMARY_API_KEY", default="")
+SUMMARY_MODEL = env.str("SUMMARY_MODEL", default="")
+SUMMARY_DAILY_CALLS = env.int("SUMMARY_DAILY_CALLS", default=4000)
+SUMMARY_TIMEOUT = env.float("SUMMARY_TIMEOUT", default=20.0)
+SUMMARY_RETRIES = env.int("SUMMARY_RETRIES", default=1)
 # Evenings arXiv skips beyond its published holidays (papers/schedule.py), YYYY-MM-DD, commas.
 ARXIV_HOLIDAYS = env.list("ARXIV_HOLIDAYS", default=[])
 
