@@ -157,6 +157,8 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_VISIBILITY_TIMEOUT = env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# LLM summaries take seconds a call: their own queue and worker, away from the sends.
+CELERY_TASK_ROUTES = {"newsletter.tasks.make_digest_summaries": {"queue": "summaries"}}
 
 
 def _cron(name: str, default: str) -> crontab:

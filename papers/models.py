@@ -66,8 +66,14 @@ class Paper(models.Model):
     hf_comments = models.PositiveIntegerField(default=0)
     hf_keywords = models.JSONField(default=list, blank=True)
     hf_featured_on = models.DateField(null=True, blank=True)
+    # A database default too: code (and migrations' models) from before the column insert
+    # papers without it.
     ai_summary = models.CharField(
-        max_length=400, blank=True, help_text=_("Hugging Face's one-sentence machine summary.")
+        max_length=400,
+        blank=True,
+        default="",
+        db_default="",
+        help_text=_("Hugging Face's one-sentence machine summary."),
     )
     seen_in_sources = models.JSONField(default=list, blank=True)
     is_featured = models.BooleanField(default=False, db_index=True)

@@ -13,6 +13,6 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='paper',
             name='ai_summary',
-            field=models.CharField(blank=True, help_text="Hugging Face's one-sentence machine summary.", max_length=400),
+            field=models.CharField(blank=True, db_default="", default="", help_text="Hugging Face's one-sentence machine summary.", max_length=400),
         ),
     ]

@@ -11,6 +11,7 @@ import pytest
 from django.core import mail
 
 from newsletter import tasks, tldrs
+from newsletter.celery import app as celery_app
 from newsletter.digests.building import digests_build
 from newsletter.digests.delivery import digests_send
 from newsletter.models import Digest
@@ -178,6 +179,9 @@ def test_summaries_are_asked_for_after_the_send_and_only_with_an_endpoint(
     asked = [c for c in callbacks if getattr(c, "func", None).__name__ == "delay"]
     assert [c.func.__self__.name for c in asked] == ["newsletter.tasks.make_digest_summaries"]
     assert asked[0].keywords == {"digest_ids": [Digest.objects.get().pk]}
+    # Its own queue: a worker that sends never takes it.
+    route = celery_app.amqp.router.route({}, "newsletter.tasks.make_digest_summaries")
+    assert route["queue"].name == "summaries"
 
 
 def test_no_summaries_are_asked_for_without_an_endpoint(
