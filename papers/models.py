@@ -114,6 +114,7 @@ class PaperSummary(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        verbose_name_plural = _("paper summaries")
         constraints = [
             models.UniqueConstraint(fields=["paper", "language"], name="one_summary_per_language")
         ]

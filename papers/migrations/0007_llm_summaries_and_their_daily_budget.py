@@ -32,6 +32,7 @@ class Migration(migrations.Migration):
                 ('paper', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='summaries', to='papers.paper')),
             ],
             options={
+                'verbose_name_plural': 'paper summaries',
                 'constraints': [models.UniqueConstraint(fields=('paper', 'language'), name='one_summary_per_language')],
             },
         ),
