@@ -13,7 +13,7 @@ from django.db.migrations.executor import MigrationExecutor
 from newsletter.matching import filter_paper_ids
 from newsletter.paper_index import forget_paper_indexes, recent_papers
 from papers.ingest import ingest_records
-from papers.latex import MAX_SPAN, readable
+from papers.latex import MAX_LATEX_CHARS, MAX_SPAN, readable
 from papers.models import Paper
 from papers.sources.records import ARXIV_RSS, NEW, PaperRecord
 from tests.clock import TODAY
@@ -79,6 +79,22 @@ def test_hostile_latex_costs_bounded_work_and_loses_no_text(hostile):
     assert time.monotonic() - started < 2.0
     assert len(shown) <= len(hostile)
     assert shown.strip()
+
+
+def test_distinct_dense_spans_cost_bounded_work_and_past_the_budget_stay_as_written():
+    spans = [
+        "$" + " ".join(rf"\frac{{a_{{{n}}}}}{{b^{{{k}}}}}" for k in range(12)) + "$"
+        for n in range(60)
+    ]
+    text = " ".join(spans)[:10_000]  # as long as an abstract may be
+
+    started = time.monotonic()
+    shown = readable(text)
+
+    assert time.monotonic() - started < 2.0
+    assert shown.startswith("a_0/b^0")
+    assert shown.endswith(text[-200:])  # the tail, past MAX_LATEX_CHARS, as written
+    assert len(text) > MAX_LATEX_CHARS
 
 
 def test_nesting_deeper_than_the_bound_is_kept_as_written():
