@@ -297,6 +297,11 @@ SUMMARY_MODEL = env.str("SUMMARY_MODEL", default="")
 SUMMARY_DAILY_CALLS = env.int("SUMMARY_DAILY_CALLS", default=4000)
 SUMMARY_TIMEOUT = env.float("SUMMARY_TIMEOUT", default=20.0)
 SUMMARY_RETRIES = env.int("SUMMARY_RETRIES", default=1)
+if SUMMARY_API_URL and not (SUMMARY_MODEL and SUMMARY_API_URL.startswith(("http://", "https://"))):
+    raise ImproperlyConfigured(
+        "SUMMARY_API_URL needs an http(s) base URL and SUMMARY_MODEL, e.g. "
+        "SUMMARY_API_URL=http://127.0.0.1:11434/v1 SUMMARY_MODEL=qwen2.5:3b"
+    )
 # Evenings arXiv skips beyond its published holidays (papers/schedule.py), YYYY-MM-DD, commas.
 ARXIV_HOLIDAYS = env.list("ARXIV_HOLIDAYS", default=[])
 
