@@ -13,9 +13,11 @@ from newsletter.digests.cards import why_text
 from newsletter.models import Digest, DigestItem
 from newsletter.ratings import RatingLinks, rating_links
 from newsletter.signing import BadToken, Purpose, row_from_token
+from newsletter.tldrs import tldr
 from newsletter.views import bad_link
 from papers.models import Paper
 from papers.selectors import CARD_FIELDS, papers_in_order
+from papers.summaries import summaries_by_paper
 
 
 @dataclass(frozen=True)
@@ -23,6 +25,7 @@ class DigestEntry:
     paper: Paper
     why: str
     feedback: RatingLinks | None = None
+    tldr: str = ""
 
 
 def digest_from_token(token: str) -> Digest:
@@ -37,18 +40,32 @@ def digest_from_token(token: str) -> Digest:
 
 def digest_entries(digest: Digest, *, in_email: bool) -> list[DigestEntry]:
     """The visible papers of the email (or of its "more" page) in rank order, with why each
-    is there: one query."""
+    is there and its TL;DR in the reader's language: two queries."""
     if not in_email:
         why = dict(zip(digest.more_paper_ids, digest.more_reasons, strict=False))
-        papers = papers_in_order(ids=digest.more_paper_ids)
-        return [DigestEntry(paper, why_text(why.get(paper.pk, []))) for paper in papers]
-    items = (
-        DigestItem.objects.filter(digest=digest, paper__is_hidden=False)
-        .select_related("paper")
-        .only("rank", "reasons", *(f"paper__{name}" for name in CARD_FIELDS))
-        .order_by("rank")
-    )
-    return [DigestEntry(item.paper, why_text(item.reasons)) for item in items]
+        found = [
+            (paper, why.get(paper.pk, [])) for paper in papers_in_order(ids=digest.more_paper_ids)
+        ]
+    else:
+        items = (
+            DigestItem.objects.filter(digest=digest, paper__is_hidden=False)
+            .select_related("paper")
+            .only("rank", "reasons", *(f"paper__{name}" for name in CARD_FIELDS))
+            .order_by("rank")
+        )
+        found = [(item.paper, item.reasons) for item in items]
+    made = summaries_by_paper(paper_ids=[paper.pk for paper, _reasons in found])
+    language = digest.subscriber.language
+    return [
+        DigestEntry(
+            paper,
+            why_text(reasons),
+            tldr=tldr(
+                ai_summary=paper.ai_summary, summaries=made.get(paper.pk, ()), language=language
+            ),
+        )
+        for paper, reasons in found
+    ]
 
 
 def _page(request: HttpRequest, token: str, *, in_email: bool, template: str) -> HttpResponse:

@@ -157,6 +157,8 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_VISIBILITY_TIMEOUT = env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# LLM summaries take seconds a call: their own queue and worker, away from the sends.
+CELERY_TASK_ROUTES = {"newsletter.tasks.make_digest_summaries": {"queue": "summaries"}}
 
 
 def _cron(name: str, default: str) -> crontab:
@@ -287,6 +289,19 @@ ARXIV_REQUEST_INTERVAL = env.float("ARXIV_REQUEST_INTERVAL", default=3.0)
 HTTP_TIMEOUT = env.float("HTTP_TIMEOUT", default=60.0)
 HTTP_RETRIES = env.int("HTTP_RETRIES", default=3)
 HTTP_RETRY_BACKOFF = env.float("HTTP_RETRY_BACKOFF", default=5.0)
+# One-sentence LLM summaries (TL;DRs) of papers about to be sent, from an OpenAI-compatible
+# chat-completions endpoint (Ollama, vLLM or a hosted one); no base URL: none are made.
+SUMMARY_API_URL = env.str("SUMMARY_API_URL", default="").rstrip("/")
+SUMMARY_API_KEY = env.str("SUMMARY_API_KEY", default="")
+SUMMARY_MODEL = env.str("SUMMARY_MODEL", default="")
+SUMMARY_DAILY_CALLS = env.int("SUMMARY_DAILY_CALLS", default=4000)
+SUMMARY_TIMEOUT = env.float("SUMMARY_TIMEOUT", default=20.0)
+SUMMARY_RETRIES = env.int("SUMMARY_RETRIES", default=1)
+if SUMMARY_API_URL and not (SUMMARY_MODEL and SUMMARY_API_URL.startswith(("http://", "https://"))):
+    raise ImproperlyConfigured(
+        "SUMMARY_API_URL needs an http(s) base URL and SUMMARY_MODEL, e.g. "
+        "SUMMARY_API_URL=http://127.0.0.1:11434/v1 SUMMARY_MODEL=qwen2.5:3b"
+    )
 # Evenings arXiv skips beyond its published holidays (papers/schedule.py), YYYY-MM-DD, commas.
 ARXIV_HOLIDAYS = env.list("ARXIV_HOLIDAYS", default=[])
 

@@ -14,7 +14,8 @@ from django.db import transaction
 from django.db.utils import InterfaceError, OperationalError
 from django.utils import timezone
 
-from newsletter import services
+from newsletter import services, tldrs
+from newsletter.digests.building import BuildResult
 from newsletter.digests.claims import stale_digest_ids
 from newsletter.digests.delivery import RunReport, SendReport, build_and_send, digests_send
 from newsletter.digests.editions import active_subscriber_ids, chunked, due_subscriber_ids
@@ -58,6 +59,7 @@ def build_and_send_digests(
         edition_on=dt.date.fromisoformat(edition_on) if edition_on else None,
     )
     schedule_retries(sent)
+    enqueue_summaries(built)  # TL;DR hook: after the send, never before it
     report = RunReport()
     report.add(built, sent)
     return report.summary()
@@ -134,6 +136,16 @@ def enqueue_digest_batches(
     return count
 
 
+def enqueue_summaries(built: BuildResult) -> bool:
+    """Ask, after commit, for the summaries the papers of a batch just sent lack. Only with a
+    worker: run eagerly (the demo) it would hold up the next batch's send."""
+    digest_ids = [*built.claimed_ids, *built.digest_ids]
+    if not (digest_ids and settings.SUMMARY_API_URL) or settings.CELERY_TASK_ALWAYS_EAGER:
+        return False
+    transaction.on_commit(functools.partial(make_digest_summaries.delay, digest_ids=digest_ids))
+    return True
+
+
 def enqueue_stale_digests(*, now: dt.datetime | None = None) -> int:
     """The sweeper: hand digests whose task was lost to new tasks. Twice is harmless, since
     a digest someone holds is not claimable."""
@@ -143,3 +155,11 @@ def enqueue_stale_digests(*, now: dt.datetime | None = None) -> int:
     if ids:
         logger.info("sweeper re-enqueued %d digests", len(ids))
     return len(ids)
+
+
+# On its own queue (CELERY_TASK_ROUTES), served by its own worker: calls that take seconds
+# never hold up a send.
+@shared_task(**DIGEST_DB_RETRY)
+def make_digest_summaries(digest_ids: list[int]) -> str:
+    """Twice is safe: a paper and language with a summary, or tried today, is skipped."""
+    return tldrs.digest_summaries_make(digest_ids=digest_ids)

@@ -22,7 +22,7 @@ from django.utils.translation import ngettext
 from papers.admin_paging import EstimatedCountPaginator
 from papers.curation import papers_set_featured, papers_set_hidden
 from papers.forms import CategoriesField
-from papers.models import FetchRun, Paper, Source
+from papers.models import FetchRun, Paper, PaperSummary, Source
 from papers.public_cache import public_pages_changed
 
 ARXIV_ID = re.compile(r"^(\d{4}\.\d{4,5}|[a-z-]+(\.[A-Z]{2})?/\d{7})(v\d+)?$")
@@ -144,6 +144,7 @@ class PaperAdmin(admin.ModelAdmin):
                     "title",
                     "authors_list",
                     "abstract",
+                    "ai_summary",
                     ("primary_category", "categories"),
                     ("announced_on", "announce_type", "latest_version"),
                     "comment",
@@ -168,6 +169,7 @@ class PaperAdmin(admin.ModelAdmin):
         "title",
         "authors_list",
         "abstract",
+        "ai_summary",
         "primary_category",
         "categories",
         "announced_on",
@@ -447,3 +449,27 @@ class FetchRunAdmin(admin.ModelAdmin):
 def _first_line(text: str) -> str:
     line = text.strip().splitlines()[0] if text.strip() else ""
     return Truncator(line).chars(120)
+
+
+@admin.register(PaperSummary)
+class PaperSummaryAdmin(admin.ModelAdmin):
+    """The LLM's TL;DRs and failed attempts; deleting one lets the next digest ask again."""
+
+    list_display = ["paper_id_link", "language", "text", "error", "attempted_on", "model"]
+    list_filter = ["language", ("attempted_on", admin.DateFieldListFilter)]
+    list_select_related = ["paper"]
+    search_fields = ["=paper__arxiv_id", "text", "error"]
+    search_help_text = _("An arXiv id, or words of the summary or the error.")
+    list_per_page = 50
+    show_full_result_count = False
+    fields = ["paper_id_link", "language", "text", "model", "error", "attempted_on"]
+    readonly_fields = ["paper_id_link", "language", "model", "error", "attempted_on"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # written by the summary task only
+
+    @admin.display(description=_("paper"), ordering="paper__arxiv_id")
+    def paper_id_link(self, summary: PaperSummary) -> str:
+        return format_html(
+            '<a href="{}" rel="noopener">{}</a>', summary.paper.abs_url, summary.paper.arxiv_id
+        )

@@ -28,6 +28,10 @@ class PaperFeed(Feed):
         parts = [linebreaks(escape(paper.abstract))]
         if paper.editor_note:
             parts.insert(0, f"<p><strong>Editor's note:</strong> {escape(paper.editor_note)}</p>")
+        if paper.ai_summary:
+            parts.insert(
+                0, f"<p><strong>TL;DR (machine summary):</strong> {escape(paper.ai_summary)}</p>"
+            )
         if code_url := http_link(paper.code_url):
             parts.append(f'<p><a href="{escape(code_url)}">Code</a></p>')
         return "".join(parts)

@@ -5,8 +5,11 @@ on some fields and never overwrites the others':
 - the RSS listing dates the paper (`announced_on`, for `new` and `cross` items only) and its
   replacements bump the version and text without making the paper new again;
 - the API owns metadata: primary category, comment, journal reference, DOI, timestamps;
-- Hugging Face owns upvotes, comments and keywords, refreshed on every fetch; it only fills a
-  paper's text when nothing else has, and it never moves an announcement date.
+- Hugging Face owns upvotes, comments, keywords and its machine summary, refreshed on every
+  fetch; it only fills a paper's text when nothing else has, and never moves an announcement
+  date.
+Titles and abstracts are stored as readable text (LaTeX spans converted, papers/latex.py), so
+every page, feed, email and the matcher read the same words.
 Text from an older version never replaces text from a newer one (the API index can lag).
 
 Everything is read in one query per chunk and written in one upsert per chunk; entries whose
@@ -23,8 +26,15 @@ from dataclasses import dataclass, field
 from django.db import DatabaseError, connection, transaction
 
 from papers import schedule
+from papers.latex import readable
 from papers.models import Paper
-from papers.normalise import author_name, code_and_project_urls, http_link, one_line
+from papers.normalise import (
+    author_name,
+    code_and_project_urls,
+    http_link,
+    machine_summary,
+    one_line,
+)
 from papers.sources.records import (
     ANNOUNCING_TYPES,
     ARXIV_API,
@@ -61,6 +71,7 @@ INGESTED_FIELDS = (
     "hf_comments",
     "hf_keywords",
     "hf_featured_on",
+    "ai_summary",
     "seen_in_sources",
 )
 _LIMITS = {
@@ -215,6 +226,7 @@ def _empty_state(arxiv_id: str) -> State:
         "hf_comments": 0,
         "hf_keywords": [],
         "hf_featured_on": None,
+        "ai_summary": "",
         "seen_in_sources": [],
     }
 
@@ -232,9 +244,9 @@ def merge(stored: State | None, record: PaperRecord, *, kind: str) -> State | No
     current = (is_arxiv and version >= state["latest_version"]) or not state["title"]
 
     if current:
-        state["title"] = one_line(record.title)
+        state["title"] = readable(one_line(record.title))
         if record.abstract:
-            state["abstract"] = one_line(record.abstract)
+            state["abstract"] = readable(one_line(record.abstract))
         if record.authors:
             state["authors"] = [name for name in map(author_name, record.authors) if name]
             state["authors_text"] = ", ".join(state["authors"])
@@ -269,6 +281,7 @@ def merge(stored: State | None, record: PaperRecord, *, kind: str) -> State | No
         )
         state["hf_keywords"] = _clean_list(record.hf_keywords) or state["hf_keywords"]
         state["hf_featured_on"] = state["hf_featured_on"] or record.hf_featured_on
+        state["ai_summary"] = machine_summary(readable(record.ai_summary)) or state["ai_summary"]
     state["seen_in_sources"] = sorted({*state["seen_in_sources"], kind})
     for name, limit in _LIMITS.items():
         if isinstance(state[name], str) and len(state[name]) > limit:

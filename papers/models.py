@@ -66,6 +66,15 @@ class Paper(models.Model):
     hf_comments = models.PositiveIntegerField(default=0)
     hf_keywords = models.JSONField(default=list, blank=True)
     hf_featured_on = models.DateField(null=True, blank=True)
+    # A database default too: code (and migrations' models) from before the column insert
+    # papers without it.
+    ai_summary = models.CharField(
+        max_length=400,
+        blank=True,
+        default="",
+        db_default="",
+        help_text=_("Hugging Face's one-sentence machine summary."),
+    )
     seen_in_sources = models.JSONField(default=list, blank=True)
     is_featured = models.BooleanField(default=False, db_index=True)
     is_hidden = models.BooleanField(default=False, db_index=True)
@@ -90,6 +99,38 @@ class Paper(models.Model):
     @property
     def pdf_url(self) -> str:
         return f"https://arxiv.org/pdf/{self.arxiv_id}"
+
+
+class PaperSummary(models.Model):
+    """A paper's one-sentence summary in one reader language, written by the configured LLM.
+    A failed attempt stays with empty text, so it is tried at most once a day."""
+
+    paper = models.ForeignKey(Paper, on_delete=models.CASCADE, related_name="summaries")
+    language = models.CharField(max_length=10)
+    text = models.CharField(max_length=400, blank=True)
+    model = models.CharField(max_length=200, blank=True)
+    error = models.CharField(max_length=300, blank=True)
+    attempted_on = models.DateField()
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = _("paper summaries")
+        constraints = [
+            models.UniqueConstraint(fields=["paper", "language"], name="one_summary_per_language")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.paper_id} [{self.language}]: {self.text[:60] or self.error[:60]}"
+
+
+class SummaryBudget(models.Model):
+    """Calls made to the summary endpoint on one UTC day: where the daily budget is kept."""
+
+    day = models.DateField(unique=True)
+    calls = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.day}: {self.calls} calls"
 
 
 class FetchRun(models.Model):

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 from pylatexenc.latex2text import LatexNodes2Text
 
 URL_MAX_LENGTH = 500
+MAX_MACHINE_SUMMARY = 400  # Hugging Face's are one sentence, ~150 characters
 
 # A link as written in prose: stop at whitespace, quotes, brackets and LaTeX braces.
 _URL = re.compile(
@@ -35,6 +36,17 @@ def one_line(text: str) -> str:
     """arXiv wraps titles and abstracts at ~80 columns and pads with spaces: one line, single
     spaces, no control characters."""
     return " ".join(_CONTROL.sub("", text).split())
+
+
+def machine_summary(text: str) -> str:
+    """A machine-written summary as Paperboy stores it: plain text on one line, no control
+    characters, at most MAX_MACHINE_SUMMARY characters (cut at a word, with an ellipsis).
+    Markup stays as text: every template escapes it."""
+    text = one_line(text)
+    if len(text) <= MAX_MACHINE_SUMMARY:
+        return text
+    cut = text[: MAX_MACHINE_SUMMARY - 1].rsplit(" ", 1)[0] or text[: MAX_MACHINE_SUMMARY - 1]
+    return cut.rstrip(",;:.") + "…"
 
 
 def http_link(url: object) -> str:

@@ -32,6 +32,7 @@ CARD_FIELDS = (
     "code_url",
     "project_url",
     "hf_upvotes",
+    "ai_summary",
     "is_featured",
     "editor_note",
 )

@@ -101,6 +101,21 @@ def test_production_refuses_to_start_without_a_secret_key():
     assert "SECRET_KEY is not set" in result.stderr
 
 
+@pytest.mark.parametrize(
+    "summary_env",
+    [
+        {"SUMMARY_API_URL": "http://127.0.0.1:11434/v1"},
+        {"SUMMARY_API_URL": "127.0.0.1:11434/v1", "SUMMARY_MODEL": "qwen2.5:3b"},
+    ],
+    ids=["no-model", "no-scheme"],
+)
+def test_an_llm_endpoint_without_a_model_or_a_scheme_refuses_to_start(summary_env):
+    result = run_manage("check", env={**PRODUCTION_ENV, **summary_env})
+
+    assert result.returncode != 0
+    assert "SUMMARY_API_URL needs an http(s) base URL and SUMMARY_MODEL" in result.stderr
+
+
 def test_embedded_defaults_need_no_database_server_broker_or_smtp():
     result = run_manage(
         "shell",

@@ -16,8 +16,10 @@ from django.utils.translation import gettext as _
 
 from newsletter.models import Subscriber
 from newsletter.ratings import RatingLinks, card_feedback_html, card_feedback_text, rating_links
+from newsletter.tldrs import tldr
 from papers.models import Paper
 from papers.selectors import CARD_FIELDS
+from papers.summaries import summaries_by_paper
 
 SNIPPET_CHARS = 280
 
@@ -46,6 +48,9 @@ class PaperCard:
     venue: str
     editor_note: str
     is_featured: bool
+    # TL;DR hook (newsletter/tldrs.py): Hugging Face's summary and the LLM's, per language.
+    ai_summary: str = ""
+    summaries: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -73,7 +78,10 @@ def _card_fragment(paper: PaperCard, language: str) -> tuple[str, str]:
     Keyed on everything the card shows, so an edited paper (hidden, featured, a new note,
     fresh upvotes) gets a new card; a 2,000-paper day is ~4,000 entries, about 12 MB.
     """
-    context = {"paper": paper}
+    context = {
+        "paper": paper,
+        "tldr": tldr(ai_summary=paper.ai_summary, summaries=paper.summaries, language=language),
+    }
     return (
         _card_template("emails/digest-card.html", autoescape=True).render(context),
         _card_template("emails/digest-card.txt", autoescape=False).render(context),
@@ -118,7 +126,7 @@ def shorten(text: str, limit: int) -> str:
     return cut.rstrip(",;:.") + "…"
 
 
-def paper_card(paper: Paper) -> PaperCard:
+def paper_card(paper: Paper, summaries: tuple[tuple[str, str], ...] = ()) -> PaperCard:
     authors = list(paper.authors or [])
     shown = ", ".join(shorten(name, 60) for name in authors[:AUTHORS_SHOWN])
     if len(authors) > AUTHORS_SHOWN:
@@ -135,13 +143,18 @@ def paper_card(paper: Paper) -> PaperCard:
         venue=shorten(paper.journal_ref or paper.comment, VENUE_CHARS),
         editor_note=shorten(paper.editor_note, NOTE_CHARS),
         is_featured=paper.is_featured,
+        ai_summary=paper.ai_summary,
+        summaries=summaries,
     )
 
 
 def load_cards(paper_ids: Iterable[int]) -> dict[int, PaperCard]:
-    """The cards of the visible papers among `paper_ids`, in one query (hidden ones drop out)."""
-    papers = Paper.objects.filter(pk__in=set(paper_ids), is_hidden=False).only(*CARD_FIELDS)
-    return {paper.pk: paper_card(paper) for paper in papers}
+    """The cards of the visible papers among `paper_ids` (hidden ones drop out), with their
+    LLM summaries: two queries."""
+    paper_ids = set(paper_ids)
+    papers = Paper.objects.filter(pk__in=paper_ids, is_hidden=False).only(*CARD_FIELDS)
+    made = summaries_by_paper(paper_ids=paper_ids)
+    return {paper.pk: paper_card(paper, made.get(paper.pk, ())) for paper in papers}
 
 
 def why_text(reasons: Sequence[dict[str, object]]) -> str:

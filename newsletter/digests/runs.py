@@ -29,7 +29,7 @@ from newsletter.mail.eml import write_eml
 from newsletter.mail.message import DigestEmail
 from newsletter.mail.outcomes import Delivery, Outcome, RelayUnavailable
 from newsletter.mail.smtp import SmtpMailer
-from newsletter.tasks import schedule_retries
+from newsletter.tasks import enqueue_summaries, schedule_retries
 
 
 def _run_subscriber_ids(
@@ -72,6 +72,7 @@ def run_digests(
             edition_on=edition_on,
         )
         schedule_retries(sent)
+        enqueue_summaries(built)  # TL;DR hook: after the send, never before it
         report.add(built, sent)
         done += len(chunk)
         if progress:

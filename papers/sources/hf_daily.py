@@ -124,6 +124,7 @@ def _record(
         hf_comments=bounded_count(item.get("numComments"), what="comments"),
         hf_keywords=tuple(k.strip() for k in keywords if isinstance(k, str) and k.strip()),
         hf_featured_on=featured,
+        ai_summary=_text(paper.get("ai_summary")),
     )
 
 

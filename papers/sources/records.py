@@ -94,6 +94,7 @@ class PaperRecord:
     hf_comments: int | None = None
     hf_keywords: tuple[str, ...] = ()
     hf_featured_on: dt.date | None = None
+    ai_summary: str = ""
 
 
 @dataclass(frozen=True)

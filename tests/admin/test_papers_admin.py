@@ -8,7 +8,8 @@ import re
 import pytest
 from django.utils import timezone
 
-from papers.models import Paper
+from papers.models import Paper, PaperSummary
+from tests.clock import TODAY
 from tests.factories import PaperFactory, SourceFactory
 
 pytestmark = pytest.mark.django_db
@@ -203,3 +204,21 @@ def test_the_paper_change_page_is_a_few_queries(admin_client, django_assert_max_
 
     assert response.status_code == 200
     assert "Author 39" in response.content.decode()
+
+
+def test_admins_see_each_llm_summary_and_each_failed_attempt_in_few_queries(
+    admin_client, django_assert_max_num_queries
+):
+    made = PaperFactory(arxiv_id="2503.07001")
+    failed = PaperFactory(arxiv_id="2503.07002")
+    PaperSummary.objects.create(paper=made, language="zh-hans", text="一句。", attempted_on=TODAY)
+    PaperSummary.objects.create(
+        paper=failed, language="en", error="no answer within 20 s", attempted_on=TODAY
+    )
+
+    with django_assert_max_num_queries(8):
+        page = admin_client.get("/admin/papers/papersummary/").content.decode()
+
+    assert "2503.07001" in page and "一句。" in page
+    assert "2503.07002" in page and "no answer within 20 s" in page
+    assert admin_client.get("/admin/papers/papersummary/add/").status_code == 403

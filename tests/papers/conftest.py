@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -32,6 +33,14 @@ class Reply:
     # Never answer while the client waits (until the server stops): a timeout for sure,
     # however slow a loaded machine makes everything else.
     hang: bool = False
+    # Send the body one byte every this many seconds: a server that answers, very slowly.
+    drip: float = 0.0
+
+
+def completion(text: str) -> Reply:
+    """What an OpenAI-compatible chat-completions endpoint answers with `text`."""
+    body = {"choices": [{"index": 0, "message": {"role": "assistant", "content": text}}]}
+    return Reply(200, json.dumps(body).encode(), {"Content-Type": "application/json"})
 
 
 @dataclass
@@ -40,6 +49,7 @@ class SeenRequest:
     query: dict[str, str]
     headers: dict[str, str]
     at: float
+    body: bytes = b""
 
 
 class RecordedServer:
@@ -57,7 +67,9 @@ class RecordedServer:
             def do_GET(self) -> None:  # noqa: N802 - http.server's name
                 split = urlsplit(self.path)
                 query = {key: values[-1] for key, values in parse_qs(split.query).items()}
-                reply = server._next_reply(split.path, query, dict(self.headers))
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                reply = server._next_reply(split.path, query, dict(self.headers), body)
                 if reply.hang:
                     server._stopping.wait(60)
                     return
@@ -67,9 +79,18 @@ class RecordedServer:
                         self.send_header(name, value)
                     self.send_header("Content-Length", str(len(reply.body)))
                     self.end_headers()
-                    self.wfile.write(reply.body[: reply.cut_after])
+                    if reply.drip:
+                        for byte in reply.body[: reply.cut_after]:
+                            if server._stopping.wait(reply.drip):
+                                return
+                            self.wfile.write(bytes([byte]))
+                            self.wfile.flush()
+                    else:
+                        self.wfile.write(reply.body[: reply.cut_after])
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the client gave up waiting, as the timeout tests intend
+
+            do_POST = do_GET  # noqa: N815 - the summary endpoint is POSTed to
 
             def log_message(self, format: str, *args: object) -> None:
                 pass
@@ -94,9 +115,11 @@ class RecordedServer:
     def seen(self, path: str) -> list[SeenRequest]:
         return [request for request in self.requests if request.path == path]
 
-    def _next_reply(self, path: str, query: dict[str, str], headers: dict[str, str]) -> Reply:
+    def _next_reply(
+        self, path: str, query: dict[str, str], headers: dict[str, str], body: bytes = b""
+    ) -> Reply:
         with self._lock:
-            self.requests.append(SeenRequest(path, query, headers, time.monotonic()))
+            self.requests.append(SeenRequest(path, query, headers, time.monotonic(), body))
             route = self._routes.get(path)
             if route is None:
                 return Reply(404, b"not found")
