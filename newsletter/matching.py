@@ -17,8 +17,9 @@ Word forms come from the Snowball English stemmer, applied to queries and papers
 British spellings (-ise, -isation) read as American ones. Editors' synonyms (SynonymTable)
 widen every unquoted word or phrase that is one of theirs: T2I also finds text-to-image.
 
-How well a paper matches: strong when a query term is in its title, or when each required part
-of the query has a term mentioned at least twice; passing otherwise (mentioned in passing).
+How well a paper matches: strong when a query term is in its title or its abstract's opening
+words, or when each required part of the query is mentioned at three places or more; passing
+otherwise (mentioned in passing).
 
 Over 400 lines because the parser and the index must agree term by term (word forms, near
 phrases, synonyms, strength): one module keeps the syntax and its evaluation together.
@@ -51,6 +52,11 @@ MAX_PHRASE_CHECKS = 60_000
 # The index remembers phrase results up to these bounds, least recently used first out.
 PHRASE_CACHE_ENTRIES = 4096
 PHRASE_CACHE_IDS = 400_000
+# A match is strong when a term is in the title or in the abstract's first OPENING_WORDS words
+# (where a paper says what it is about), or mentioned at STRONG_MENTIONS places; measured
+# against passing mentions ("a pre-trained text-to-image model") by bench/relevance.py.
+OPENING_WORDS = 15
+STRONG_MENTIONS = 3
 
 Phrase = tuple[str, ...]
 
@@ -334,8 +340,8 @@ def _lex(text: str, table: SynonymTable) -> list[object]:
 
 
 class Strength(enum.IntEnum):
-    PASSING = 1  # mentioned once, in the abstract
-    STRONG = 2  # in the title, or every part of the query mentioned at least twice
+    PASSING = 1  # mentioned in passing, in the abstract
+    STRONG = 2  # in the title or the abstract's opening, or every part mentioned 3+ times
 
 
 @dataclass(frozen=True, slots=True)
@@ -695,44 +701,41 @@ class PaperIndex:
         return False
 
     def _strength(self, query: Query, paper_id: int, *, with_hits: bool = False) -> PaperMatch:
-        """Strong when a term is in the title, or each required group has a term (with its
-        synonyms) found at two places or more; several terms found once each stay passing."""
+        """Strong when a term is in the title or the abstract's opening words, or when each
+        required group's terms (with their synonyms) are found at STRONG_MENTIONS places."""
         text = self._texts[paper_id]
         hits: list[TermHit] = []
-        in_title, every_part_repeated = False, True
+        prominent, every_part_repeated = False, True
         for group in query.required:
-            repeated = False
+            places: set[tuple[int, int]] = set()
             seen: set[_Pattern] = set()
             for term in group:
-                places: set[tuple[int, int]] = set()
                 for pattern, via_synonym in self._patterns(term):
                     if pattern is None or pattern in seen:
                         continue
                     seen.add(pattern)
                     title_field, abstract_field = self._fields(pattern)
-                    found = [
-                        (field_index, start)
-                        for field_index in (title_field, abstract_field)
-                        for start in self._starts(pattern, text[field_index])
-                    ]
-                    if not found:
+                    in_title = self._starts(pattern, text[title_field])
+                    in_abstract = self._starts(pattern, text[abstract_field])
+                    if not in_title and not in_abstract:
                         continue
-                    places.update((index % 2, start) for index, start in found)
-                    title_count = sum(1 for index, _ in found if index == title_field)
-                    in_title = in_title or title_count > 0
+                    places.update((0, start) for start in in_title)
+                    places.update((1, start) for start in in_abstract)
+                    prominent = prominent or bool(in_title) or in_abstract[:1] < [OPENING_WORDS]
                     if with_hits:
                         hits.append(
                             TermHit(
                                 term=term.display,
-                                found=self._found_words(pattern, paper_id, found[0][0]),
+                                found=self._found_words(
+                                    pattern, paper_id, title_field if in_title else abstract_field
+                                ),
                                 via_synonym=via_synonym,
-                                in_title=title_count > 0,
-                                mentions=len(found),
+                                in_title=bool(in_title),
+                                mentions=len(in_title) + len(in_abstract),
                             )
                         )
-                repeated = repeated or len(places) >= 2
-            every_part_repeated = every_part_repeated and repeated
-        strength = Strength.STRONG if in_title or every_part_repeated else Strength.PASSING
+            every_part_repeated = every_part_repeated and len(places) >= STRONG_MENTIONS
+        strength = Strength.STRONG if prominent or every_part_repeated else Strength.PASSING
         return PaperMatch(strength, tuple(hits))
 
     @staticmethod
