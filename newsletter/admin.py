@@ -90,7 +90,8 @@ def recent_match_counts() -> dict[int, int]:
     counts = cache.get(key)
     if counts is None:
         index = recent_papers().index
-        matches = topic_paper_ids(topics=Topic.objects.only("query", "categories"), index=index)
+        topics = Topic.objects.only("query", "categories", "require_strong_match")
+        matches = topic_paper_ids(topics=topics, index=index)
         counts = {topic_id: len(ids) for topic_id, ids in matches.items()}
         cache.set(key, counts, MATCH_COUNTS_TIMEOUT)
     return counts

@@ -366,6 +366,12 @@ class PaperMatch:
     def strong(self) -> bool:
         return self.strength is Strength.STRONG
 
+    def found_words(self) -> list[str]:
+        """What the why line names: the paper's own words, with the query's term they stand for
+        when a synonym found them ("t2i (text to image)"), each once."""
+        words = [f"{hit.found} ({hit.term})" if hit.via_synonym else hit.found for hit in self.hits]
+        return list(dict.fromkeys(words))
+
 
 @dataclass(frozen=True, slots=True)
 class MatchSplit:
@@ -783,41 +789,23 @@ class PaperIndex:
                     found.add(paper_id)
         return frozenset(found)
 
-    # What today's digests call; phase 2 moves them to explain() and matches().
-
-    def matched_phrases(self, query: Query, paper_id: int) -> list[str]:
-        """The query's words and phrases found in one paper: the card's 'why it's here'."""
-        return [term.display for term in query.positive_terms if paper_id in self.term_papers(term)]
-
-    def title_hit_papers(self, query: Query) -> frozenset[int]:
-        """Papers with one of the query's terms in the title (ranks above abstract)."""
-        found: set[int] = set()
-        for term in query.positive_terms:
-            for pattern, _ in self._patterns(term):
-                if pattern is None:
-                    continue
-                title_field, _abstract = self._fields(pattern)
-                found.update(
-                    pid
-                    for pid in self._papers(pattern)
-                    if self._count(pattern, self._texts[pid][title_field])
-                )
-        return frozenset(found)
-
 
 # --- A reader's filter over an index ---------------------------------------------------------
 
 
-def filter_paper_ids(*, query: str, categories: Sequence[str], index: PaperIndex) -> frozenset[int]:
+def filter_paper_ids(
+    *, query: str, categories: Sequence[str], index: PaperIndex, strong_only: bool = False
+) -> frozenset[int]:
     """The papers one (query, categories) filter matches: a topic's, or a reader's own.
 
     Query and categories together: papers satisfying the query AND in one of the categories;
-    only categories: every paper in them; only a query: every paper satisfying it.
+    only categories: every paper in them; only a query: every paper satisfying it. With
+    `strong_only` (a topic that demands a strong match) passing mentions do not count.
     """
     found: frozenset[int] | None = None
     if query.strip():
         try:
-            found = index.search(parse_query(query))
+            found = index.search(parse_query(query), strong_only=strong_only)
         except QuerySyntaxError:
             found = frozenset()  # forms and admin refuse such queries; an old row matches nothing
     if categories:

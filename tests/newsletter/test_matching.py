@@ -60,9 +60,14 @@ def test_categories_match_primary_and_cross_lists(index):
     assert index.in_categories(["cs.cv"]) == {1, 2, 3}
 
 
-def test_the_card_says_which_words_matched(index):
-    query = parse_query("diffusion OR video train")
-    assert index.matched_phrases(query, 1) == ["diffusion", "train"]
+def test_the_card_says_which_words_matched_and_whether_in_the_title(index):
+    match = index.explain(parse_query("diffusion OR video train"), 1)
+
+    assert match.found_words() == ["diffusion", "train"]
+    assert [(hit.term, hit.in_title, hit.mentions) for hit in match.hits] == [
+        ("diffusion", True, 2),
+        ("train", False, 1),
+    ]
 
 
 def test_equal_queries_share_one_canonical_spelling():
@@ -201,6 +206,7 @@ def test_the_why_line_names_the_words_the_paper_used_and_the_synonym(forms):
         ("image generation", "image generator", False, True),
         ("text to image", "t2i", True, False),
     ]
+    assert match.found_words() == ["image generator", "t2i (text to image)"]
     assert forms.explain(parse_query("segmentation"), 11) is None
 
 
