@@ -488,6 +488,9 @@ class PaperIndex:
         self._stem_char: dict[str, str] = {}
         self._words: list[str] = []
         self._stem_papers: dict[str, set[int]] = defaultdict(set)
+        # Where a stem makes a match strong at once: the title, the abstract's opening words.
+        self._title_stem_papers: dict[str, set[int]] = defaultdict(set)
+        self._opening_stem_papers: dict[str, set[int]] = defaultdict(set)
         self._texts: dict[int, tuple[str, str, str, str]] = {}
         self.category_papers: dict[str, set[int]] = defaultdict(set)
         self.author_word_papers: dict[str, set[int]] = defaultdict(set)
@@ -508,6 +511,10 @@ class PaperIndex:
         self._texts[paper.id] = (title[0], abstract[0], title[1], abstract[1])
         for stem in set(title[1]) | set(abstract[1]):
             self._stem_papers[stem].add(paper.id)
+        for stem in set(title[1]):
+            self._title_stem_papers[stem].add(paper.id)
+        for stem in set(abstract[1][:OPENING_WORDS]):
+            self._opening_stem_papers[stem].add(paper.id)
         for category in paper.categories:
             self.category_papers[category.casefold()].add(paper.id)
         names = [frozenset(normalise_words(author)) for author in paper.authors]
@@ -674,15 +681,88 @@ class PaperIndex:
         for term in query.excluded:
             result -= self.term_papers(term)
         if strong_only:
-            return frozenset(pid for pid in result if self._strength(query, pid).strong)
+            return self._strong_matches(query, frozenset(result))
         return frozenset(result)
 
     def matches(self, query: Query) -> MatchSplit:
         """The query's matching papers split into strong and passing (see Strength)."""
-        strong, passing = set(), set()
-        for pid in self.search(query):
-            (strong if self._strength(query, pid).strong else passing).add(pid)
-        return MatchSplit(frozenset(strong), frozenset(passing))
+        found = self.search(query)
+        strong = self._strong_matches(query, found)
+        return MatchSplit(strong, found - strong)
+
+    def _strong_matches(self, query: Query, found: frozenset[int]) -> frozenset[int]:
+        """The strong ones among the query's matches `found` (what _strength decides, paper
+        by paper), worked out pattern by pattern over the papers holding each, and cached:
+        a topic demanding strong matches costs its first evaluation only."""
+        key = ("strong", query)  # synonyms included: an editor's change is a new key
+        with self._lock:
+            cached = self._cache.get(key)
+        if cached is not None:
+            return cached
+        patterns_of_groups = [
+            list(dict.fromkeys(
+                pattern for term in group for pattern, _ in self._patterns(term)
+                if pattern is not None
+            ))
+            for group in query.required
+        ]  # fmt: skip
+        strong: set[int] = set()
+        for patterns in patterns_of_groups:
+            for pattern in patterns:
+                strong |= found & self._prominent(pattern)
+        undecided = found - strong
+        for patterns in patterns_of_groups:
+            if not undecided:
+                break
+            held: dict[int, list[_Pattern]] = defaultdict(list)
+            for pattern in patterns:
+                for pid in undecided & self._papers(pattern):
+                    held[pid].append(pattern)
+            undecided = {pid for pid, found in held.items() if self._mentioned_often(pid, found)}
+        result = frozenset(strong | undecided)
+        with self._lock:
+            self._cache.put(key, result)
+        return result
+
+    def _mentioned_often(self, paper_id: int, patterns: Sequence[_Pattern]) -> bool:
+        """Whether the patterns are found at STRONG_MENTIONS distinct places of the abstract
+        (counted in C; places compared only when overlapping patterns could share some)."""
+        text = self._texts[paper_id]
+        counts = [self._count(pattern, text[self._fields(pattern)[1]]) for pattern in patterns]
+        if max(counts) >= STRONG_MENTIONS:
+            return True
+        if sum(counts) < STRONG_MENTIONS:
+            return False
+        places: set[int] = set()
+        for pattern in patterns:
+            places.update(self._starts(pattern, text[self._fields(pattern)[1]]))
+        return len(places) >= STRONG_MENTIONS
+
+    def _prominent(self, pattern: _Pattern) -> frozenset[int]:
+        """Papers with the pattern in the title or starting in the abstract's opening words."""
+        if pattern.kind == "stem":
+            stem = pattern.chars[0]
+            return frozenset(
+                self._title_stem_papers.get(stem, frozenset())
+                | self._opening_stem_papers.get(stem, frozenset())
+            )
+        key = ("prominent", pattern)
+        with self._lock:
+            cached = self._cache.get(key)
+        if cached is not None:
+            return cached
+        texts, test = self._texts, self._tester(pattern)
+        title_field, abstract_field = self._fields(pattern)
+        first = self._first_start
+        found = frozenset(
+            pid
+            for pid in self._papers(pattern)
+            if test(texts[pid][title_field])
+            or 0 <= first(pattern, texts[pid][abstract_field]) < OPENING_WORDS
+        )
+        with self._lock:
+            self._cache.put(key, found)
+        return found
 
     def explain(self, query: Query, paper_id: int) -> PaperMatch | None:
         """How one paper matches (None if it does not): strength and the terms found."""
@@ -745,6 +825,13 @@ class PaperIndex:
         return PaperMatch(strength, tuple(hits))
 
     @staticmethod
+    def _first_start(pattern: _Pattern, text: str) -> int:
+        if pattern.kind == "near":
+            found = pattern.regex.search(text)
+            return found.start() if found else -1
+        return text.find("".join(pattern.chars))
+
+    @staticmethod
     def _starts(pattern: _Pattern, text: str) -> list[int]:
         if pattern.kind == "near":
             return [match.start() for match in pattern.regex.finditer(text)]
@@ -794,18 +881,24 @@ class PaperIndex:
 
 
 def filter_paper_ids(
-    *, query: str, categories: Sequence[str], index: PaperIndex, strong_only: bool = False
+    *,
+    query: str | Query,
+    categories: Sequence[str],
+    index: PaperIndex,
+    strong_only: bool = False,
 ) -> frozenset[int]:
     """The papers one (query, categories) filter matches: a topic's, or a reader's own.
 
     Query and categories together: papers satisfying the query AND in one of the categories;
     only categories: every paper in them; only a query: every paper satisfying it. With
-    `strong_only` (a topic that demands a strong match) passing mentions do not count.
+    `strong_only` (a topic that demands a strong match) passing mentions do not count. A run
+    that has parsed the query already passes the Query.
     """
     found: frozenset[int] | None = None
-    if query.strip():
+    if isinstance(query, Query) or query.strip():
         try:
-            found = index.search(parse_query(query), strong_only=strong_only)
+            parsed = query if isinstance(query, Query) else parse_query(query)
+            found = index.search(parsed, strong_only=strong_only)
         except QuerySyntaxError:
             found = frozenset()  # forms and admin refuse such queries; an old row matches nothing
     if categories:

@@ -159,7 +159,7 @@ class PaperWindow:
         if cached is None:
             self.filter_evaluations += 1
             found = filter_paper_ids(
-                query=query, categories=cats, index=self.index, strong_only=strong_only
+                query=parsed or query, categories=cats, index=self.index, strong_only=strong_only
             )
             cached = self._filters[key] = (parsed, found)
         return cached
