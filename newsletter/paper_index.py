@@ -24,6 +24,7 @@ from newsletter.matching import (
     filter_paper_ids,
     parse_query,
 )
+from newsletter.models import Topic
 from papers.models import Paper
 from papers.selectors import RECENT_ORDER, visible_papers
 
@@ -264,6 +265,7 @@ def _cached_window(key: tuple[object, ...], *, since: dt.date, until: dt.date) -
         window = _window_cache.get(key)
         if window is None:
             window = PaperWindow.load(since=since, until=until)
+            _match_active_topics(window.index)
             # The index is millions of long-lived objects: keep the cyclic GC from walking
             # them again on every collection while readers are planned (10-30 % of planning).
             gc.freeze()
@@ -273,6 +275,22 @@ def _cached_window(key: tuple[object, ...], *, since: dt.date, until: dt.date) -
         else:
             _window_cache.move_to_end(key)
     return window
+
+
+def _match_active_topics(index: PaperIndex) -> None:
+    """Every reader's preview, topic page, feed and digest asks for the active topics: match
+    them once per build (their phrases and strengths stay in the index's cache), not per
+    request."""
+    topics = Topic.objects.filter(is_active=True).only(
+        "query", "categories", "require_strong_match"
+    )
+    for topic in topics:
+        filter_paper_ids(
+            query=topic.query,
+            categories=topic.categories,
+            index=index,
+            strong_only=topic.require_strong_match,
+        )
 
 
 def paper_window(*, since: dt.date, until: dt.date) -> PaperWindow:

@@ -164,9 +164,9 @@ def test_the_topic_list_builds_one_index_for_all_topics(
     PaperFactory.create_batch(30, title="Zymurgy", categories=["q-bio.PE"])
 
     # session, user, two counts, topics with followers, the recent window's state and its
-    # papers (read once per process and change), topics to match, the editors' synonyms
-    # (once per process and change)
-    with django_assert_max_num_queries(9):
+    # papers and active topics (read once per process and change), topics to match, the
+    # editors' synonyms (once per process and change)
+    with django_assert_max_num_queries(10):
         response = admin_client.get(CHANGELIST)
 
     assert response.content.decode().count('<td class="field-matched_recently">30</td>') == 20
