@@ -33,7 +33,7 @@ import itertools
 import re
 import threading
 import unicodedata
-from collections import OrderedDict, defaultdict
+from collections import Counter, OrderedDict, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -77,6 +77,8 @@ class QueryTooBroad(QuerySyntaxError):
 
 def normalise_words(text: str) -> list[str]:
     """Lower-cased, accent-free words: the unit both queries and papers are cut into."""
+    if text.isascii():  # most of arXiv: nothing to decompose, and no accents to drop
+        return _WORD.findall(text.lower())
     decomposed = unicodedata.normalize("NFKD", text.casefold())
     stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     return _WORD.findall(stripped)
@@ -491,6 +493,8 @@ class PaperIndex:
         # Where a stem makes a match strong at once: the title, the abstract's opening words.
         self._title_stem_papers: dict[str, set[int]] = defaultdict(set)
         self._opening_stem_papers: dict[str, set[int]] = defaultdict(set)
+        # And where one stem alone is mentioned often enough: STRONG_MENTIONS in the abstract.
+        self._repeated_stem_papers: dict[str, set[int]] = defaultdict(set)
         self._texts: dict[int, tuple[str, str, str, str]] = {}
         self.category_papers: dict[str, set[int]] = defaultdict(set)
         self.author_word_papers: dict[str, set[int]] = defaultdict(set)
@@ -515,6 +519,9 @@ class PaperIndex:
             self._title_stem_papers[stem].add(paper.id)
         for stem in set(abstract[1][:OPENING_WORDS]):
             self._opening_stem_papers[stem].add(paper.id)
+        for stem, count in Counter(abstract[1]).items():
+            if count >= STRONG_MENTIONS:
+                self._repeated_stem_papers[stem].add(paper.id)
         for category in paper.categories:
             self.category_papers[category.casefold()].add(paper.id)
         names = [frozenset(normalise_words(author)) for author in paper.authors]
@@ -664,6 +671,11 @@ class PaperIndex:
         """Ids of the papers whose title or abstract satisfies the query (only the strong
         matches with `strong_only`). Raises QueryTooBroad past the work a query may cause."""
         self.check_cost(query)
+        key = ("found", query)  # a run asks again for the strong ones among them
+        with self._lock:
+            cached = self._cache.get(key)
+        if cached is not None:
+            return self._strong_matches(query, cached) if strong_only else cached
         groups = sorted(
             (
                 self.term_papers(group[0])
@@ -677,12 +689,15 @@ class PaperIndex:
         for group_ids in groups[1:]:
             result &= group_ids
             if not result:
-                return frozenset()
+                break
         for term in query.excluded:
+            if not result:
+                break
             result -= self.term_papers(term)
-        if strong_only:
-            return self._strong_matches(query, frozenset(result))
-        return frozenset(result)
+        found = frozenset(result)
+        with self._lock:
+            self._cache.put(key, found)
+        return self._strong_matches(query, found) if strong_only else found
 
     def matches(self, query: Query) -> MatchSplit:
         """The query's matching papers split into strong and passing (see Strength)."""
@@ -714,11 +729,31 @@ class PaperIndex:
         for patterns in patterns_of_groups:
             if not undecided:
                 break
-            held: dict[int, list[_Pattern]] = defaultdict(list)
+            # Mentioned often by one pattern alone (a set operation for a single word), or by
+            # two or more patterns whose places are then counted together.
+            often: set[int] = set()
+            holders: Counter[int] = Counter()
             for pattern in patterns:
-                for pid in undecided & self._papers(pattern):
-                    held[pid].append(pattern)
-            undecided = {pid for pid, found in held.items() if self._mentioned_often(pid, found)}
+                holding = undecided & self._papers(pattern)
+                holders.update(holding)
+                if pattern.kind == "stem":
+                    often |= holding & self._repeated_stem_papers.get(pattern.chars[0], set())
+                    continue
+                abstract_field = self._fields(pattern)[1]
+                often.update(
+                    pid
+                    for pid in holding
+                    if self._count(pattern, self._texts[pid][abstract_field]) >= STRONG_MENTIONS
+                )
+            several = [pid for pid, count in holders.items() if count >= 2 and pid not in often]
+            often.update(
+                pid
+                for pid in several
+                if self._mentioned_often(
+                    pid, [pattern for pattern in patterns if pid in self._papers(pattern)]
+                )
+            )
+            undecided = often
         result = frozenset(strong | undecided)
         with self._lock:
             self._cache.put(key, result)
