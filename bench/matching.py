@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import gc
 import importlib
+import inspect
 import json
 import os
 import random
@@ -52,28 +53,33 @@ def setup_django() -> None:
     django.setup()
 
 
+def shipped_modules():
+    """The migrations that define starting topics, newest first."""
+    folder = Path(__file__).resolve().parent.parent / "newsletter" / "migrations"
+    for name in sorted((path.stem for path in folder.glob("0*.py")), reverse=True):
+        module = importlib.import_module(f"newsletter.migrations.{name}")
+        if hasattr(module, "STARTING_TOPICS"):
+            yield module
+
+
 def starting_synonyms():
     """The synonyms the migrations ship, compiled (None before there were synonyms)."""
     from newsletter import matching
 
     table = getattr(matching, "SynonymTable", None)
-    for module in ("0011_revised_starting_topics",):
-        try:
-            found = importlib.import_module(f"newsletter.migrations.{module}")
-        except ImportError:
-            continue
-        return table.build(found.STARTING_SYNONYMS) if table else None
+    for module in shipped_modules():
+        if hasattr(module, "STARTING_SYNONYMS") and table:
+            return table.build(module.STARTING_SYNONYMS)
     return None
 
 
-def starting_topics() -> list[tuple[str, str, list[str]]]:
-    """(name, query, categories) of the topics the product ships, newest definition first."""
-    for module in ("0011_revised_starting_topics", "0002_starting_topics"):
-        try:
-            found = importlib.import_module(f"newsletter.migrations.{module}")
-        except ImportError:
-            continue
-        return [(row[0], row[3], list(row[4])) for row in found.STARTING_TOPICS]
+def starting_topics() -> list[tuple[str, str, list[str], bool]]:
+    """(name, query, categories, demands a strong match) of the topics the product ships."""
+    for module in shipped_modules():
+        return [
+            (row[0], row[3], list(row[4]), bool(row[5]) if len(row) > 5 else False)
+            for row in module.STARTING_TOPICS
+        ]
     raise SystemExit("no starting topics found in newsletter/migrations")
 
 
@@ -139,10 +145,14 @@ def measure_preview(papers) -> dict:
     from newsletter import selectors
     from newsletter.models import Topic
 
+    strong = {"require_strong_match"} & {field.name for field in Topic._meta.fields}
     topics = [
         Topic(pk=n, name=name, query=query, categories=categories)
-        for n, (name, query, categories) in enumerate(starting_topics(), start=1)
+        for n, (name, query, categories, _strong) in enumerate(starting_topics(), start=1)
     ]
+    for topic, (*_definition, demands_strong) in zip(topics, starting_topics(), strict=True):
+        if strong:
+            topic.require_strong_match = demands_strong
     choices = [
         (topics[0:3], '"image editing" OR inpainting', [], []),
         (topics[3:6], "reconstruction -survey", ["cs.CV"], ["Wei Zhang"]),
@@ -156,16 +166,24 @@ def measure_preview(papers) -> dict:
                 topics=chosen, query=query, categories=categories, authors=authors, index=index
             )
 
-    cold = []
+    cold, topics_at_build, first = [], [], []
     for _ in range(3):
         index = build_index(papers)
         cold += timed(lambda index=index: preview_all(index), 1)
+        # What selectors' index build does: match the active topics once, for every request.
+        index = build_index(papers)
+        topics_at_build += timed(
+            lambda index=index: selectors.topic_paper_ids(topics=topics, index=index), 1
+        )
+        first += timed(lambda index=index: preview_all(index), 1)
     warm = timed(lambda: preview_all(index), 5)
     return {
         "choices": len(choices),
         "cold_ms_per_preview": round(statistics.median(cold) / len(choices), 2),
         "warm_ms_per_preview": round(statistics.median(warm) / len(choices), 2),
         "cold_ms_all_topics": round(max(cold) / len(choices), 2),
+        "topics_at_build_ms": round(statistics.median(topics_at_build), 1),
+        "first_ms_per_preview": round(statistics.median(first) / len(choices), 2),
     }
 
 
@@ -251,10 +269,13 @@ def measure_curve(args: argparse.Namespace) -> list[dict]:
     )
     rng = random.Random(7)
     words = sorted(set(vocabulary()))
-    topic_filters = [(query, categories) for _name, query, categories in starting_topics()]
+    topic_filters = [
+        (query, categories, strong) for _name, query, categories, strong in starting_topics()
+    ]
     while len(topic_filters) < args.topics:
         a, b, c = rng.sample(words, 3)
-        topic_filters.append((f'{a} OR "{b} {c}"', []))
+        topic_filters.append((f'{a} OR "{b} {c}"', [], False))
+    takes_strength = "strong_only" in inspect.signature(PaperWindow.filter_matches).parameters
     own_queries = [
         " ".join(rng.sample(words, rng.randint(1, 2)))
         + (f" -{rng.choice(words)}" if rng.random() < 0.3 else "")
@@ -270,8 +291,11 @@ def measure_curve(args: argparse.Namespace) -> list[dict]:
     curve, seconds = [], 0.0
     for count, (topics, (own, categories), names) in enumerate(readers, start=1):
         started = time.perf_counter()
-        for query, topic_categories in topics:
-            window.filter_matches(query=query, categories=topic_categories)
+        for query, topic_categories, strong in topics:
+            if takes_strength:
+                window.filter_matches(query=query, categories=topic_categories, strong_only=strong)
+            else:
+                window.filter_matches(query=query, categories=topic_categories)
         if own or categories:
             window.filter_matches(query=own, categories=categories)
         for name in names:
@@ -312,6 +336,8 @@ def main(argv: list[str] | None = None) -> int:
         ("preview, cold index", f"{preview['cold_ms_per_preview']} ms "
                                 f"(worst {preview['cold_ms_all_topics']} ms)"),
         ("preview, warm index", f"{preview['warm_ms_per_preview']} ms"),
+        ("topics matched at build", f"{preview['topics_at_build_ms']} ms"),
+        ("first preview after build", f"{preview['first_ms_per_preview']} ms"),
         *((f"crafted: {r['phrases']} {name[3:]}", f"{r['ms']} ms, {r['outcome'][:90]}")
           for name, r in crafted.items()),
         ("matching curve", ", ".join(

@@ -100,10 +100,15 @@ def read_labels(path: Path) -> list[LabelledPaper]:
 
 def shipped_definitions() -> tuple[list[TopicSpec], list[tuple[str, str, bool]]]:
     """The starting topics and synonyms of the newest migration that defines them."""
-    for module_name in ("0011_revised_starting_topics", "0002_starting_topics"):
+    names = sorted(
+        (path.stem for path in (ROOT / "newsletter" / "migrations").glob("0*.py")), reverse=True
+    )
+    for module_name in names:
         try:
             module = importlib.import_module(f"newsletter.migrations.{module_name}")
         except ImportError:
+            continue
+        if not hasattr(module, "STARTING_TOPICS"):
             continue
         topics = [
             TopicSpec(

@@ -211,7 +211,11 @@ def measure_matching(day: date, sizes: list[int]) -> list[dict]:
     for count, subscriber in enumerate(readers.iterator(chunk_size=5000), start=1):
         started = time.perf_counter()
         for topic in subscriber.topics.all():
-            window.filter_matches(query=topic.query, categories=topic.categories)
+            window.filter_matches(
+                query=topic.query,
+                categories=topic.categories,
+                strong_only=topic.require_strong_match,
+            )
         if subscriber.own_query or subscriber.categories:
             window.filter_matches(query=subscriber.own_query, categories=subscriber.categories)
         for name in subscriber.authors:

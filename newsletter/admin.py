@@ -36,6 +36,7 @@ from newsletter.digests.runs import send_test_copy, unsaved_emails
 from newsletter.forms import validated_query
 from newsletter.mail.message import DigestEmail
 from newsletter.mail.outcomes import Outcome
+from newsletter.matching import parse_query
 from newsletter.models import (
     Digest,
     DigestItem,
@@ -46,8 +47,10 @@ from newsletter.models import (
     Topic,
 )
 from newsletter.paper_index import RECENT_DAYS, recent_papers
+from newsletter.query_bounds import topic_breadth_problem
 from newsletter.selectors import topic_paper_ids
 from newsletter.synonyms import Rule, check_synonym, synonyms_changed
+from newsletter.topic_check import topic_check
 from papers.admin import status_badge
 from papers.admin_paging import EstimatedCountPaginator
 from papers.forms import CategoriesField
@@ -57,6 +60,7 @@ from papers.selectors import papers_by_ids
 
 MATCH_COUNTS_TIMEOUT = 300
 PREVIEW_PAPERS = 25
+CHECK_PAPERS = 10
 RECENT_DIGEST_DAYS = 60
 DIGEST_STATUS_COLOURS = {
     Digest.Status.SENT: "succeeded",
@@ -81,6 +85,15 @@ class TopicForm(forms.ModelForm):
         cleaned = super().clean()
         if not cleaned.get("query") and not cleaned.get("categories") and not self.errors:
             raise ValidationError(_("Give the topic a query, categories, or both."))
+        if cleaned.get("query") and not self.errors:
+            problem = topic_breadth_problem(
+                parse_query(cleaned["query"]),
+                categories=cleaned.get("categories") or [],
+                index=recent_papers().index,
+                strong_only=bool(cleaned.get("require_strong_match")),
+            )
+            if problem:
+                self.add_error("query", problem)
         return cleaned
 
 
@@ -90,7 +103,9 @@ def recent_match_counts() -> dict[int, int]:
     counts = cache.get(key)
     if counts is None:
         index = recent_papers().index
-        matches = topic_paper_ids(topics=Topic.objects.only("query", "categories"), index=index)
+        matches = topic_paper_ids(
+            topics=Topic.objects.only("query", "categories", "require_strong_match"), index=index
+        )
         counts = {topic_id: len(ids) for topic_id, ids in matches.items()}
         cache.set(key, counts, MATCH_COUNTS_TIMEOUT)
     return counts
@@ -123,8 +138,9 @@ class TopicAdmin(admin.ModelAdmin):
         "matched_recently",
         "followers",
         "latest_day_matches",
+        "recent_check",
     ]
-    readonly_fields = ["matched_recently", "followers", "latest_day_matches"]
+    readonly_fields = ["matched_recently", "followers", "latest_day_matches", "recent_check"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Topic]:
         active = Q(subscribers__status=Subscriber.Status.ACTIVE)
@@ -184,6 +200,74 @@ class TopicAdmin(admin.ModelAdmin):
         if count > PREVIEW_PAPERS:
             summary += " " + str(_("The first %(shown)d:")) % {"shown": PREVIEW_PAPERS}
         return format_html('<p style="margin:0">{}</p><ol style="margin:0">{}</ol>', summary, rows)
+
+    @admin.display(
+        description=format_lazy(_("check: the last {days} days by strength, and near misses"),
+                                days=RECENT_DAYS)
+    )  # fmt: skip
+    def recent_check(self, topic: Topic) -> str:
+        if topic.pk is None:
+            return _("Save the topic to check what it matches.")
+        return topic_check_html(topic)
+
+
+def topic_check_html(topic: Topic) -> str:
+    """The topic check (newsletter.topic_check) as the change page shows it: counts, and the
+    first CHECK_PAPERS papers of each part with links, in one query for their titles."""
+    recent = recent_papers()
+    check = topic_check(topic=topic, index=recent.index, order=recent.ids_in_display_order)
+    if check.error:
+        return format_html('<p style="margin:0">{}</p>', check.error)
+    shown = [
+        *check.strong[:CHECK_PAPERS],
+        *check.passing[:CHECK_PAPERS],
+        *(miss.paper_id for miss in check.near_misses[:CHECK_PAPERS]),
+    ]
+    papers = {
+        paper.pk: paper
+        for paper in Paper.objects.filter(pk__in=shown).only("id", "arxiv_id", "title")
+    }
+    if check.categories_only:
+        parts = [(_("In its categories: %(count)d") % {"count": len(check.strong)},
+                  [(pid, "") for pid in check.strong])]  # fmt: skip
+    else:
+        passing = (
+            _("Passing mentions, in the topic: %(count)d")
+            if check.passing_kept
+            else _("Passing mentions, left out (the topic demands a strong match): %(count)d")
+        )
+        parts = [
+            (_("Strong matches: %(count)d") % {"count": len(check.strong)},
+             [(pid, "") for pid in check.strong]),
+            (passing % {"count": len(check.passing)}, [(pid, "") for pid in check.passing]),
+            (_("Near misses: %(count)d") % {"count": len(check.near_misses)},
+             [(miss.paper_id, miss.reason) for miss in check.near_misses]),
+        ]  # fmt: skip
+    return format_html_join(
+        "",
+        '<p style="margin:.4em 0 0"><strong>{}</strong></p><ol style="margin:0">{}</ol>',
+        (
+            (
+                heading,
+                format_html_join(
+                    "",
+                    '<li><a href="{}">{}</a> · <a href="{}" rel="noopener">{}</a>{}</li>',
+                    (
+                        (
+                            reverse("admin:papers_paper_change", args=[pid]),
+                            Truncator(papers[pid].title).chars(120),
+                            papers[pid].abs_url,
+                            papers[pid].arxiv_id,
+                            format_html(" — <em>{}</em>", reason) if reason else "",
+                        )
+                        for pid, reason in rows[:CHECK_PAPERS]
+                        if pid in papers
+                    ),
+                ),
+            )
+            for heading, rows in parts
+        ),
+    )
 
 
 # --- synonyms -----------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from newsletter.matching import (
 )
 from newsletter.models import Subscriber, Topic
 from newsletter.paper_index import recent_papers
+from newsletter.query_bounds import query_bounds_problem
 from papers.categories import CategoryError, parse_categories
 
 # RFC 5321: a local part of at most 64 octets, a path of at most 256 (254 without brackets).
@@ -56,7 +57,8 @@ def query_syntax_problem(query: str) -> str:
 
 def validated_query(text: str) -> str:
     """A typed query, stripped; ValidationError with the parser's advice if it is malformed,
-    or if its phrases would make the recent papers' index check too much (too broad)."""
+    if it could never match or would match nearly everything, or if its phrases would make the
+    recent papers' index check too much (too broad)."""
     query = text.strip()
     if not query:
         return query
@@ -69,6 +71,9 @@ def validated_query(text: str) -> str:
             recent_papers().index.check_cost(parsed)
         except QueryTooBroad as error:
             raise ValidationError(str(error), code="too_broad") from error
+    problem = query_bounds_problem(parsed)
+    if problem:
+        raise ValidationError(problem, code="matches_nothing_or_everything")
     return query
 
 

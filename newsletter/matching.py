@@ -17,8 +17,9 @@ Word forms come from the Snowball English stemmer, applied to queries and papers
 British spellings (-ise, -isation) read as American ones. Editors' synonyms (SynonymTable)
 widen every unquoted word or phrase that is one of theirs: T2I also finds text-to-image.
 
-How well a paper matches: strong when a query term is in its title, or when each required part
-of the query has a term mentioned at least twice; passing otherwise (mentioned in passing).
+How well a paper matches: strong when a query term is in its title or its abstract's opening
+words, or when each required part of the query is mentioned at three places or more; passing
+otherwise (mentioned in passing).
 
 Over 400 lines because the parser and the index must agree term by term (word forms, near
 phrases, synonyms, strength): one module keeps the syntax and its evaluation together.
@@ -32,7 +33,7 @@ import itertools
 import re
 import threading
 import unicodedata
-from collections import OrderedDict, defaultdict
+from collections import Counter, OrderedDict, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -51,6 +52,11 @@ MAX_PHRASE_CHECKS = 60_000
 # The index remembers phrase results up to these bounds, least recently used first out.
 PHRASE_CACHE_ENTRIES = 4096
 PHRASE_CACHE_IDS = 400_000
+# A match is strong when a term is in the title or in the abstract's first OPENING_WORDS words
+# (where a paper says what it is about), or mentioned at STRONG_MENTIONS places; measured
+# against passing mentions ("a pre-trained text-to-image model") by bench/relevance.py.
+OPENING_WORDS = 15
+STRONG_MENTIONS = 3
 
 Phrase = tuple[str, ...]
 
@@ -71,6 +77,8 @@ class QueryTooBroad(QuerySyntaxError):
 
 def normalise_words(text: str) -> list[str]:
     """Lower-cased, accent-free words: the unit both queries and papers are cut into."""
+    if text.isascii():  # most of arXiv: nothing to decompose, and no accents to drop
+        return _WORD.findall(text.lower())
     decomposed = unicodedata.normalize("NFKD", text.casefold())
     stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     return _WORD.findall(stripped)
@@ -334,8 +342,8 @@ def _lex(text: str, table: SynonymTable) -> list[object]:
 
 
 class Strength(enum.IntEnum):
-    PASSING = 1  # mentioned once, in the abstract
-    STRONG = 2  # in the title, or every part of the query mentioned at least twice
+    PASSING = 1  # mentioned in passing, in the abstract
+    STRONG = 2  # in the title or the abstract's opening, or every part mentioned 3+ times
 
 
 @dataclass(frozen=True, slots=True)
@@ -359,6 +367,12 @@ class PaperMatch:
     @property
     def strong(self) -> bool:
         return self.strength is Strength.STRONG
+
+    def found_words(self) -> list[str]:
+        """What the why line names: the paper's own words, with the query's term they stand for
+        when a synonym found them ("t2i (text to image)"), each once."""
+        words = [f"{hit.found} ({hit.term})" if hit.via_synonym else hit.found for hit in self.hits]
+        return list(dict.fromkeys(words))
 
 
 @dataclass(frozen=True, slots=True)
@@ -476,6 +490,11 @@ class PaperIndex:
         self._stem_char: dict[str, str] = {}
         self._words: list[str] = []
         self._stem_papers: dict[str, set[int]] = defaultdict(set)
+        # Where a stem makes a match strong at once: the title, the abstract's opening words.
+        self._title_stem_papers: dict[str, set[int]] = defaultdict(set)
+        self._opening_stem_papers: dict[str, set[int]] = defaultdict(set)
+        # And where one stem alone is mentioned often enough: STRONG_MENTIONS in the abstract.
+        self._repeated_stem_papers: dict[str, set[int]] = defaultdict(set)
         self._texts: dict[int, tuple[str, str, str, str]] = {}
         self.category_papers: dict[str, set[int]] = defaultdict(set)
         self.author_word_papers: dict[str, set[int]] = defaultdict(set)
@@ -496,6 +515,13 @@ class PaperIndex:
         self._texts[paper.id] = (title[0], abstract[0], title[1], abstract[1])
         for stem in set(title[1]) | set(abstract[1]):
             self._stem_papers[stem].add(paper.id)
+        for stem in set(title[1]):
+            self._title_stem_papers[stem].add(paper.id)
+        for stem in set(abstract[1][:OPENING_WORDS]):
+            self._opening_stem_papers[stem].add(paper.id)
+        for stem, count in Counter(abstract[1]).items():
+            if count >= STRONG_MENTIONS:
+                self._repeated_stem_papers[stem].add(paper.id)
         for category in paper.categories:
             self.category_papers[category.casefold()].add(paper.id)
         names = [frozenset(normalise_words(author)) for author in paper.authors]
@@ -645,6 +671,11 @@ class PaperIndex:
         """Ids of the papers whose title or abstract satisfies the query (only the strong
         matches with `strong_only`). Raises QueryTooBroad past the work a query may cause."""
         self.check_cost(query)
+        key = ("found", query)  # a run asks again for the strong ones among them
+        with self._lock:
+            cached = self._cache.get(key)
+        if cached is not None:
+            return self._strong_matches(query, cached) if strong_only else cached
         groups = sorted(
             (
                 self.term_papers(group[0])
@@ -658,19 +689,115 @@ class PaperIndex:
         for group_ids in groups[1:]:
             result &= group_ids
             if not result:
-                return frozenset()
+                break
         for term in query.excluded:
+            if not result:
+                break
             result -= self.term_papers(term)
-        if strong_only:
-            return frozenset(pid for pid in result if self._strength(query, pid).strong)
-        return frozenset(result)
+        found = frozenset(result)
+        with self._lock:
+            self._cache.put(key, found)
+        return self._strong_matches(query, found) if strong_only else found
 
     def matches(self, query: Query) -> MatchSplit:
         """The query's matching papers split into strong and passing (see Strength)."""
-        strong, passing = set(), set()
-        for pid in self.search(query):
-            (strong if self._strength(query, pid).strong else passing).add(pid)
-        return MatchSplit(frozenset(strong), frozenset(passing))
+        found = self.search(query)
+        strong = self._strong_matches(query, found)
+        return MatchSplit(strong, found - strong)
+
+    def _strong_matches(self, query: Query, found: frozenset[int]) -> frozenset[int]:
+        """The strong ones among the query's matches `found` (what _strength decides, paper
+        by paper), worked out pattern by pattern over the papers holding each, and cached:
+        a topic demanding strong matches costs its first evaluation only."""
+        key = ("strong", query)  # synonyms included: an editor's change is a new key
+        with self._lock:
+            cached = self._cache.get(key)
+        if cached is not None:
+            return cached
+        patterns_of_groups = [
+            list(dict.fromkeys(
+                pattern for term in group for pattern, _ in self._patterns(term)
+                if pattern is not None
+            ))
+            for group in query.required
+        ]  # fmt: skip
+        strong: set[int] = set()
+        for patterns in patterns_of_groups:
+            for pattern in patterns:
+                strong |= found & self._prominent(pattern)
+        undecided = found - strong
+        for patterns in patterns_of_groups:
+            if not undecided:
+                break
+            # Mentioned often by one pattern alone (a set operation for a single word), or by
+            # two or more patterns whose places are then counted together.
+            often: set[int] = set()
+            holders: Counter[int] = Counter()
+            for pattern in patterns:
+                holding = undecided & self._papers(pattern)
+                holders.update(holding)
+                if pattern.kind == "stem":
+                    often |= holding & self._repeated_stem_papers.get(pattern.chars[0], set())
+                    continue
+                abstract_field = self._fields(pattern)[1]
+                often.update(
+                    pid
+                    for pid in holding
+                    if self._count(pattern, self._texts[pid][abstract_field]) >= STRONG_MENTIONS
+                )
+            several = [pid for pid, count in holders.items() if count >= 2 and pid not in often]
+            often.update(
+                pid
+                for pid in several
+                if self._mentioned_often(
+                    pid, [pattern for pattern in patterns if pid in self._papers(pattern)]
+                )
+            )
+            undecided = often
+        result = frozenset(strong | undecided)
+        with self._lock:
+            self._cache.put(key, result)
+        return result
+
+    def _mentioned_often(self, paper_id: int, patterns: Sequence[_Pattern]) -> bool:
+        """Whether the patterns are found at STRONG_MENTIONS distinct places of the abstract
+        (counted in C; places compared only when overlapping patterns could share some)."""
+        text = self._texts[paper_id]
+        counts = [self._count(pattern, text[self._fields(pattern)[1]]) for pattern in patterns]
+        if max(counts) >= STRONG_MENTIONS:
+            return True
+        if sum(counts) < STRONG_MENTIONS:
+            return False
+        places: set[int] = set()
+        for pattern in patterns:
+            places.update(self._starts(pattern, text[self._fields(pattern)[1]]))
+        return len(places) >= STRONG_MENTIONS
+
+    def _prominent(self, pattern: _Pattern) -> frozenset[int]:
+        """Papers with the pattern in the title or starting in the abstract's opening words."""
+        if pattern.kind == "stem":
+            stem = pattern.chars[0]
+            return frozenset(
+                self._title_stem_papers.get(stem, frozenset())
+                | self._opening_stem_papers.get(stem, frozenset())
+            )
+        key = ("prominent", pattern)
+        with self._lock:
+            cached = self._cache.get(key)
+        if cached is not None:
+            return cached
+        texts, test = self._texts, self._tester(pattern)
+        title_field, abstract_field = self._fields(pattern)
+        first = self._first_start
+        found = frozenset(
+            pid
+            for pid in self._papers(pattern)
+            if test(texts[pid][title_field])
+            or 0 <= first(pattern, texts[pid][abstract_field]) < OPENING_WORDS
+        )
+        with self._lock:
+            self._cache.put(key, found)
+        return found
 
     def explain(self, query: Query, paper_id: int) -> PaperMatch | None:
         """How one paper matches (None if it does not): strength and the terms found."""
@@ -695,45 +822,49 @@ class PaperIndex:
         return False
 
     def _strength(self, query: Query, paper_id: int, *, with_hits: bool = False) -> PaperMatch:
-        """Strong when a term is in the title, or each required group has a term (with its
-        synonyms) found at two places or more; several terms found once each stay passing."""
+        """Strong when a term is in the title or the abstract's opening words, or when each
+        required group's terms (with their synonyms) are found at STRONG_MENTIONS places."""
         text = self._texts[paper_id]
         hits: list[TermHit] = []
-        in_title, every_part_repeated = False, True
+        prominent, every_part_repeated = False, True
         for group in query.required:
-            repeated = False
+            places: set[tuple[int, int]] = set()
             seen: set[_Pattern] = set()
             for term in group:
-                places: set[tuple[int, int]] = set()
                 for pattern, via_synonym in self._patterns(term):
                     if pattern is None or pattern in seen:
                         continue
                     seen.add(pattern)
                     title_field, abstract_field = self._fields(pattern)
-                    found = [
-                        (field_index, start)
-                        for field_index in (title_field, abstract_field)
-                        for start in self._starts(pattern, text[field_index])
-                    ]
-                    if not found:
+                    in_title = self._starts(pattern, text[title_field])
+                    in_abstract = self._starts(pattern, text[abstract_field])
+                    if not in_title and not in_abstract:
                         continue
-                    places.update((index % 2, start) for index, start in found)
-                    title_count = sum(1 for index, _ in found if index == title_field)
-                    in_title = in_title or title_count > 0
+                    places.update((0, start) for start in in_title)
+                    places.update((1, start) for start in in_abstract)
+                    prominent = prominent or bool(in_title) or in_abstract[:1] < [OPENING_WORDS]
                     if with_hits:
                         hits.append(
                             TermHit(
                                 term=term.display,
-                                found=self._found_words(pattern, paper_id, found[0][0]),
+                                found=self._found_words(
+                                    pattern, paper_id, title_field if in_title else abstract_field
+                                ),
                                 via_synonym=via_synonym,
-                                in_title=title_count > 0,
-                                mentions=len(found),
+                                in_title=bool(in_title),
+                                mentions=len(in_title) + len(in_abstract),
                             )
                         )
-                repeated = repeated or len(places) >= 2
-            every_part_repeated = every_part_repeated and repeated
-        strength = Strength.STRONG if in_title or every_part_repeated else Strength.PASSING
+            every_part_repeated = every_part_repeated and len(places) >= STRONG_MENTIONS
+        strength = Strength.STRONG if prominent or every_part_repeated else Strength.PASSING
         return PaperMatch(strength, tuple(hits))
+
+    @staticmethod
+    def _first_start(pattern: _Pattern, text: str) -> int:
+        if pattern.kind == "near":
+            found = pattern.regex.search(text)
+            return found.start() if found else -1
+        return text.find("".join(pattern.chars))
 
     @staticmethod
     def _starts(pattern: _Pattern, text: str) -> list[int]:
@@ -780,41 +911,29 @@ class PaperIndex:
                     found.add(paper_id)
         return frozenset(found)
 
-    # What today's digests call; phase 2 moves them to explain() and matches().
-
-    def matched_phrases(self, query: Query, paper_id: int) -> list[str]:
-        """The query's words and phrases found in one paper: the card's 'why it's here'."""
-        return [term.display for term in query.positive_terms if paper_id in self.term_papers(term)]
-
-    def title_hit_papers(self, query: Query) -> frozenset[int]:
-        """Papers with one of the query's terms in the title (ranks above abstract)."""
-        found: set[int] = set()
-        for term in query.positive_terms:
-            for pattern, _ in self._patterns(term):
-                if pattern is None:
-                    continue
-                title_field, _abstract = self._fields(pattern)
-                found.update(
-                    pid
-                    for pid in self._papers(pattern)
-                    if self._count(pattern, self._texts[pid][title_field])
-                )
-        return frozenset(found)
-
 
 # --- A reader's filter over an index ---------------------------------------------------------
 
 
-def filter_paper_ids(*, query: str, categories: Sequence[str], index: PaperIndex) -> frozenset[int]:
+def filter_paper_ids(
+    *,
+    query: str | Query,
+    categories: Sequence[str],
+    index: PaperIndex,
+    strong_only: bool = False,
+) -> frozenset[int]:
     """The papers one (query, categories) filter matches: a topic's, or a reader's own.
 
     Query and categories together: papers satisfying the query AND in one of the categories;
-    only categories: every paper in them; only a query: every paper satisfying it.
+    only categories: every paper in them; only a query: every paper satisfying it. With
+    `strong_only` (a topic that demands a strong match) passing mentions do not count. A run
+    that has parsed the query already passes the Query.
     """
     found: frozenset[int] | None = None
-    if query.strip():
+    if isinstance(query, Query) or query.strip():
         try:
-            found = index.search(parse_query(query))
+            parsed = query if isinstance(query, Query) else parse_query(query)
+            found = index.search(parsed, strong_only=strong_only)
         except QuerySyntaxError:
             found = frozenset()  # forms and admin refuse such queries; an old row matches nothing
     if categories:

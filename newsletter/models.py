@@ -21,8 +21,9 @@ class Topic(models.Model):
         _("demand a strong match"),
         default=False,
         help_text=_(
-            "Only papers that name the topic in their title or mention it more than once; "
-            "a single passing mention in the abstract stays out of the email."
+            "Only papers that name the topic in their title or their abstract's opening words, "
+            "or mention it three times or more; a passing mention stays out of the preview, "
+            "the topic page and feed, and the email."
         ),
     )
     is_active = models.BooleanField(default=True)

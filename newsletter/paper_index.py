@@ -24,6 +24,7 @@ from newsletter.matching import (
     filter_paper_ids,
     parse_query,
 )
+from newsletter.models import Topic
 from papers.models import Paper
 from papers.selectors import RECENT_ORDER, visible_papers
 
@@ -64,15 +65,15 @@ class PaperWindow:
     until: dt.date
     index: PaperIndex
     facts: dict[int, PaperFacts]
-    _filters: dict[tuple[str, tuple[str, ...]], tuple[Query | None, frozenset[int]]] = field(
+    _filters: dict[tuple[str, tuple[str, ...], bool], tuple[Query | None, frozenset[int]]] = field(
         default_factory=dict
     )
     _queries: dict[str, Query | None] = field(default_factory=dict)
     _authors: dict[str, frozenset[int]] = field(default_factory=dict)
-    _title_hits: dict[str, frozenset[int]] = field(default_factory=dict)
+    _strong_hits: dict[str, frozenset[int]] = field(default_factory=dict)
     _ranking_keys: dict[dt.date, dict[int, tuple[bool, float, int]]] = field(default_factory=dict)
     _edition_ranks: dict[dt.date, dict[int, int]] = field(default_factory=dict)
-    _words: dict[tuple[str, int], tuple[str, ...]] = field(default_factory=dict)
+    _words: dict[tuple[str, int], tuple[tuple[str, ...], str]] = field(default_factory=dict)
     _windows: dict[tuple[dt.date, dt.date, bool, bool], frozenset[int]] = field(
         default_factory=dict
     )
@@ -143,20 +144,24 @@ class PaperWindow:
         return self._queries[text]
 
     def filter_matches(
-        self, *, query: str, categories: Sequence[str]
+        self, *, query: str, categories: Sequence[str], strong_only: bool = False
     ) -> tuple[Query | None, frozenset[int]]:
         """Papers a (query, categories) filter matches, evaluated once per distinct filter.
 
         The very definition the sign-up preview uses (matching.filter_paper_ids): the query
-        AND one of the categories when both are given, either alone otherwise.
+        AND one of the categories when both are given, either alone otherwise; only strong
+        matches for a topic that demands them.
         """
         parsed = self.parsed(query)
         cats = tuple(sorted({category.casefold() for category in categories}))
-        key = (parsed.canonical if parsed else ("!" if query.strip() else ""), cats)
+        strong_only = strong_only and parsed is not None
+        key = (parsed.canonical if parsed else ("!" if query.strip() else ""), cats, strong_only)
         cached = self._filters.get(key)
         if cached is None:
             self.filter_evaluations += 1
-            found = filter_paper_ids(query=query, categories=cats, index=self.index)
+            found = filter_paper_ids(
+                query=parsed or query, categories=cats, index=self.index, strong_only=strong_only
+            )
             cached = self._filters[key] = (parsed, found)
         return cached
 
@@ -166,10 +171,11 @@ class PaperWindow:
             self._authors[key] = self.index.by_authors([name]) if key else frozenset()
         return self._authors[key]
 
-    def title_hits(self, query: Query) -> frozenset[int]:
-        hits = self._title_hits.get(query.canonical)
+    def strong_hits(self, query: Query) -> frozenset[int]:
+        """The query's strong matches (title, opening words, repeated): they rank higher."""
+        hits = self._strong_hits.get(query.canonical)
         if hits is None:
-            hits = self._title_hits[query.canonical] = self.index.title_hit_papers(query)
+            hits = self._strong_hits[query.canonical] = self.index.matches(query).strong
         return hits
 
     def ranking_keys(self, edition_on: dt.date) -> dict[int, tuple[bool, float, int]]:
@@ -209,12 +215,17 @@ class PaperWindow:
             ranks = self._edition_ranks[edition_on] = {pid: i for i, pid in enumerate(order)}
         return ranks
 
-    def matched_words(self, query: Query, paper_id: int) -> tuple[str, ...]:
+    def matched_words(self, query: Query, paper_id: int) -> tuple[tuple[str, ...], str]:
+        """The words that matched (see PaperMatch.found_words) and how strongly."""
         key = (query.canonical, paper_id)
-        words = self._words.get(key)
-        if words is None:
-            words = self._words[key] = tuple(self.index.matched_phrases(query, paper_id))
-        return words
+        found = self._words.get(key)
+        if found is None:
+            match = self.index.explain(query, paper_id)
+            found = self._words[key] = (
+                ((), "") if match is None
+                else (tuple(match.found_words()), match.strength.name.lower())
+            )  # fmt: skip
+        return found
 
     def eligible(
         self, *, since: dt.date, until: dt.date, cross_lists: bool, revisions: bool
@@ -254,6 +265,7 @@ def _cached_window(key: tuple[object, ...], *, since: dt.date, until: dt.date) -
         window = _window_cache.get(key)
         if window is None:
             window = PaperWindow.load(since=since, until=until)
+            _match_active_topics(window.index)
             # The index is millions of long-lived objects: keep the cyclic GC from walking
             # them again on every collection while readers are planned (10-30 % of planning).
             gc.freeze()
@@ -263,6 +275,22 @@ def _cached_window(key: tuple[object, ...], *, since: dt.date, until: dt.date) -
         else:
             _window_cache.move_to_end(key)
     return window
+
+
+def _match_active_topics(index: PaperIndex) -> None:
+    """Every reader's preview, topic page, feed and digest asks for the active topics: match
+    them once per build (their phrases and strengths stay in the index's cache), not per
+    request."""
+    topics = Topic.objects.filter(is_active=True).only(
+        "query", "categories", "require_strong_match"
+    )
+    for topic in topics:
+        filter_paper_ids(
+            query=topic.query,
+            categories=topic.categories,
+            index=index,
+            strong_only=topic.require_strong_match,
+        )
 
 
 def paper_window(*, since: dt.date, until: dt.date) -> PaperWindow:

@@ -30,9 +30,15 @@ def subscriber_from_token(token: str, *, purpose: Purpose) -> Subscriber:
 
 
 def topic_paper_ids(*, topics: Iterable[Topic], index: PaperIndex) -> dict[int, frozenset[int]]:
-    """Per topic id, the indexed papers it matches (see filter_paper_ids)."""
+    """Per topic id, the indexed papers it matches (see filter_paper_ids), strong matches only
+    for a topic that demands them: the preview, topic pages, feeds and admin counts."""
     return {
-        topic.pk: filter_paper_ids(query=topic.query, categories=topic.categories, index=index)
+        topic.pk: filter_paper_ids(
+            query=topic.query,
+            categories=topic.categories,
+            index=index,
+            strong_only=topic.require_strong_match,
+        )
         for topic in topics
     }
 

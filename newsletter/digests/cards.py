@@ -158,10 +158,11 @@ def load_cards(paper_ids: Iterable[int]) -> dict[int, PaperCard]:
 
 
 def why_text(reasons: Sequence[dict[str, object]]) -> str:
-    """'Diffusion models: diffusion, text to image · your filter: video' — the card's why."""
+    """'Diffusion models: diffusion, t2i (text to image), strong · your filter: video, in
+    passing' — the card's why."""
     parts: list[str] = []
     for reason in reasons:
-        words = ", ".join(str(word) for word in reason.get("words") or [])
+        words = match_words_text(reason)
         kind, label = reason.get("kind"), str(reason.get("label") or "")
         if kind == "topic":
             part = f"{label}: {words}" if words else label
@@ -176,3 +177,14 @@ def why_text(reasons: Sequence[dict[str, object]]) -> str:
         if part not in parts:
             parts.append(part)
     return " · ".join(parts)
+
+
+def match_words_text(reason: dict[str, object]) -> str:
+    """The words of one reason, and whether they matched strongly or in passing."""
+    words = ", ".join(str(word) for word in reason.get("words") or [])
+    strength = reason.get("strength")
+    if words and strength == "strong":
+        return _("%(words)s, strong") % {"words": words}
+    if words and strength == "passing":
+        return _("%(words)s, in passing") % {"words": words}
+    return words

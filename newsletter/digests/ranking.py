@@ -28,7 +28,7 @@ class ReaderMatches:
     agreeing: Counter[int]  # how many of the reader's filters (not authors) match each paper
     several: set[int]  # matched by more than one of the reader's filters
     text_hits: set[int]  # matched by a query, in the title or the abstract
-    title_hits: set[int]  # matched by a query in the title
+    strong_hits: set[int]  # matched strongly by a query (title, opening words, repeated)
     author_hits: set[int]
 
     @property
@@ -46,7 +46,8 @@ class ReaderMatches:
                 if query is None or not with_words:
                     found.append(reason)
                 else:
-                    found.append({**reason, "words": list(window.matched_words(query, paper_id))})
+                    words, strength = window.matched_words(query, paper_id)
+                    found.append({**reason, "words": list(words), "strength": strength})
         found += [
             {"kind": "author", "label": name} for name, ids in self.authors if paper_id in ids
         ]
@@ -87,12 +88,12 @@ class DigestPlan:
 
 
 def reader_score(
-    *, title_hit: bool, text_hit: bool, author_hit: bool, agreeing_filters: int
+    *, strong_hit: bool, text_hit: bool, author_hit: bool, agreeing_filters: int
 ) -> float:
-    """The reader's part: where the words hit (title over abstract), a followed author, and
-    how many of the reader's filters agree."""
+    """The reader's part: how the words hit (a strong match over a passing mention), a
+    followed author, and how many of the reader's filters agree."""
     return (
-        (3.0 if title_hit else 1.0 if text_hit else 0.0)
+        (3.0 if strong_hit else 1.0 if text_hit else 0.0)
         + (3.0 if author_hit else 0.0)
         + 1.0 * (agreeing_filters - 1)
     )
@@ -115,7 +116,11 @@ def match_reader(
     """
     filters: list[tuple[Query | None, frozenset[int], dict[str, object]]] = []
     for topic in topics:
-        query, ids = window.filter_matches(query=topic.query, categories=topic.categories)
+        query, ids = window.filter_matches(
+            query=topic.query,
+            categories=topic.categories,
+            strong_only=topic.require_strong_match,
+        )
         filters.append((query, ids & eligible, {"kind": "topic", "label": topic.name}))
     if own_query.strip() or categories:
         query, ids = window.filter_matches(query=own_query, categories=categories)
@@ -127,21 +132,21 @@ def match_reader(
     seen: set[int] = set()
     several: set[int] = set()
     text_hits: set[int] = set()
-    title_hits: set[int] = set()
+    strong_hits: set[int] = set()
     for query, ids, _reason in filters:
         agreeing.update(ids)
         several |= seen & ids
         seen |= ids
         if query is not None:
             text_hits |= ids
-            title_hits |= ids & window.title_hits(query)
+            strong_hits |= ids & window.strong_hits(query)
     return ReaderMatches(
         filters=filters,
         authors=author_matches,
         agreeing=agreeing,
         several=several,
         text_hits=text_hits,
-        title_hits=title_hits,
+        strong_hits=strong_hits,
         author_hits=set().union(*(ids for _name, ids in author_matches)),
     )
 
@@ -151,13 +156,13 @@ def contenders(
 ) -> list[int]:
     """The only candidates that can make a reader's top `limit`, without scoring them all.
 
-    Most candidates get the same reader part (one filter's words in the abstract, or a
+    Most candidates get the same reader part (one filter's passing mention, or a
     category alone), so within each such group the edition's order decides: its best
-    `limit` are enough. Papers with more (a title hit, an author, agreeing filters) all
+    `limit` are enough. Papers with more (a strong match, an author, agreeing filters) all
     compete. Sorting by a dict lookup runs in C; scoring each candidate in Python cost
     ~0.4 ms per reader.
     """
-    boosted = matches.title_hits | matches.author_hits | matches.several
+    boosted = matches.strong_hits | matches.author_hits | matches.several
     rest = candidates - boosted
     in_text = rest & matches.text_hits
     return [
@@ -204,13 +209,13 @@ def plan_digest(
         eligible=eligible,
     )
     static = window.ranking_keys(edition_on)
-    agreeing, title_hits, text_hits = matches.agreeing, matches.title_hits, matches.text_hits
+    agreeing, strong_hits, text_hits = matches.agreeing, matches.strong_hits, matches.text_hits
     author_hits = matches.author_hits
 
     def order(pid: int) -> tuple[bool, float, int]:
         not_featured, base, tie_break = static[pid]
         mine = reader_score(
-            title_hit=pid in title_hits,
+            strong_hit=pid in strong_hits,
             text_hit=pid in text_hits,
             author_hit=pid in author_hits,
             agreeing_filters=agreeing.get(pid, 0),

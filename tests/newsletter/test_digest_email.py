@@ -105,8 +105,8 @@ def test_a_card_shows_title_link_authors_badges_note_and_why():
     assert 'href="https://github.com/x/y"' in html
     assert "CVPR 2025" in html and "Editor's pick" in html
     assert "Editor's note:</strong> Worth a read." in html
-    assert "Why: Generative diffusion: diffusion · Video: video" in text
-    assert "Why: Generative diffusion: diffusion · Video: video" in html
+    assert "Why: Generative diffusion: diffusion, strong · Video: video, strong" in text
+    assert "Why: Generative diffusion: diffusion, strong · Video: video, strong" in html
 
 
 def test_the_featured_paper_comes_first():

@@ -237,10 +237,19 @@ def test_a_paper_already_sent_is_never_sent_again_even_when_announced_again():
 # --- Ranking, top N, reasons --------------------------------------------------------------
 
 
-def test_featured_first_then_title_hits_before_abstract_hits_then_upvotes():
-    abstract_hit = PaperFactory(title="A method", abstract="We use diffusion.", hf_upvotes=50)
+# Words enough that a mention after them is past the abstract's opening.
+OPENING = "We study a problem that many readers of this field will know well and care about. "
+
+
+def test_featured_first_then_strong_matches_before_passing_mentions_then_upvotes():
+    passing = PaperFactory(title="A method", abstract=OPENING + "We use diffusion.", hf_upvotes=50)
     title_hit = PaperFactory(title="Diffusion for all", abstract="Words.", hf_upvotes=0)
     title_hit_trending = PaperFactory(title="Diffusion again", abstract="Words.", hf_upvotes=80)
+    repeated = PaperFactory(
+        title="A sampler",
+        abstract=OPENING + "Diffusion, diffused and diffusing samplers.",
+        hf_upvotes=10,
+    )
     featured = PaperFactory(title="Plain", abstract="diffusion inside", is_featured=True)
     reader = diffusion_reader()
 
@@ -249,8 +258,9 @@ def test_featured_first_then_title_hits_before_abstract_hits_then_upvotes():
     assert digest_papers(reader, on=featured.announced_on) == [
         featured,
         title_hit_trending,
+        repeated,
         title_hit,
-        abstract_hit,
+        passing,
     ]
 
 
@@ -365,9 +375,14 @@ def test_each_item_records_the_topics_and_words_that_matched():
 
     item = DigestItem.objects.get(subscriber=reader, paper=paper)
     assert item.reasons == [
-        {"kind": "topic", "label": "Generative diffusion", "words": ["diffusion", "flow matching"]},
+        {
+            "kind": "topic",
+            "label": "Generative diffusion",
+            "words": ["diffusion", "flow matching"],
+            "strength": "strong",
+        },
         {"kind": "topic", "label": "Vision"},
-        {"kind": "query", "label": "", "words": ["text to image"]},
+        {"kind": "query", "label": "", "words": ["text to image"], "strength": "strong"},
         {"kind": "author", "label": "Ada Lovelace"},
     ]
 

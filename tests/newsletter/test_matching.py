@@ -60,9 +60,14 @@ def test_categories_match_primary_and_cross_lists(index):
     assert index.in_categories(["cs.cv"]) == {1, 2, 3}
 
 
-def test_the_card_says_which_words_matched(index):
-    query = parse_query("diffusion OR video train")
-    assert index.matched_phrases(query, 1) == ["diffusion", "train"]
+def test_the_card_says_which_words_matched_and_whether_in_the_title(index):
+    match = index.explain(parse_query("diffusion OR video train"), 1)
+
+    assert match.found_words() == ["diffusion", "train"]
+    assert [(hit.term, hit.in_title, hit.mentions) for hit in match.hits] == [
+        ("diffusion", True, 2),
+        ("train", False, 1),
+    ]
 
 
 def test_equal_queries_share_one_canonical_spelling():
@@ -105,7 +110,12 @@ FORMS = [
     IndexedPaper(10, "Generating images with a diffusion model", "Generated images look real."),
     IndexedPaper(11, "An image generator", "We train it on T2I data. Optimisation is hard."),
     IndexedPaper(12, "Image generation at scale", "Image generation, done well."),
-    IndexedPaper(13, "Segmentation", "A pre-trained text-to-image model helps; no generation."),
+    IndexedPaper(
+        13,
+        "Segmentation",
+        "We segment organs in CT scans with a small network trained on few labels; a pre-trained "
+        "text-to-image model helps; no generation.",
+    ),
     IndexedPaper(14, "LLMs and 3D Gaussian Splatting", "We quantize the model."),
 ]
 
@@ -161,12 +171,29 @@ def test_one_way_synonyms_chain_but_do_not_come_back():
     assert found(index, "outpainting", table) == {1}
 
 
-def test_a_title_hit_or_a_repeated_term_is_strong_and_a_single_mention_is_passing(forms):
+def test_a_title_hit_is_strong_and_a_single_mention_past_the_opening_is_passing(forms):
     split = forms.matches(parse_query('"image generation"~ OR text-to-image'))
 
     assert split.strong == {10, 11, 12}
     assert split.passing == {13}
     assert forms.search(parse_query("text-to-image"), strong_only=True) == set()
+
+
+def test_the_abstracts_opening_words_or_three_mentions_make_a_match_strong():
+    filler = "we study segmentation of organs in scans with small networks and few labels " * 2
+    index = PaperIndex.build(
+        [
+            IndexedPaper(1, "A study", "Text-to-image models are used here. " + filler),
+            IndexedPaper(2, "A study", filler + "text-to-image, T2I and text-to-image again."),
+            IndexedPaper(3, "A study", filler + "text-to-image and text-to-image twice."),
+        ]
+    )
+    table = SynonymTable.build([("T2I", "text-to-image", True)])
+
+    split = index.matches(parse_query("text-to-image", synonyms=table))
+
+    assert split.strong == {1, 2}
+    assert split.passing == {3}
 
 
 def test_the_why_line_names_the_words_the_paper_used_and_the_synonym(forms):
@@ -179,6 +206,7 @@ def test_the_why_line_names_the_words_the_paper_used_and_the_synonym(forms):
         ("image generation", "image generator", False, True),
         ("text to image", "t2i", True, False),
     ]
+    assert match.found_words() == ["image generator", "t2i (text to image)"]
     assert forms.explain(parse_query("segmentation"), 11) is None
 
 

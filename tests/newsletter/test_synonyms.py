@@ -104,3 +104,44 @@ def test_only_topics_editors_left_alone_are_rewritten(django_db_blocker):
     assert diffusion.query == revision.STARTING_TOPICS[0][3]
     assert diffusion.require_strong_match is True
     assert set(Topic.objects.values_list("slug", flat=True)) >= {row[1] for row in revision.FIRST}
+
+
+def test_the_sharper_topics_replace_only_the_shipped_versions_editors_left_alone():
+    sharper = importlib.import_module("newsletter.migrations.0015_sharper_starting_topics")
+    from django.apps import apps
+
+    second = {row[1]: row for row in sharper.SECOND.STARTING_TOPICS}
+    first = {row[1]: row for row in sharper.FIRST}
+    Topic.objects.filter(slug="video-generation").update(
+        query=second["video-generation"][3], require_strong_match=second["video-generation"][5]
+    )
+    Topic.objects.filter(slug="efficient-inference").update(
+        query=first["efficient-inference"][3],
+        categories=first["efficient-inference"][4],
+        require_strong_match=False,
+    )
+    Topic.objects.filter(slug="llms").update(  # 0011's query, and an editor's choice of strength
+        query=second["llms"][3], categories=second["llms"][4], require_strong_match=False
+    )
+
+    sharper.revise_topics(apps, None)
+
+    revised = {row[1]: row for row in sharper.STARTING_TOPICS}
+    video = Topic.objects.get(slug="video-generation")
+    assert (video.query, video.require_strong_match) == (revised["video-generation"][3], True)
+    efficient = Topic.objects.get(slug="efficient-inference")
+    assert efficient.query == revised["efficient-inference"][3]
+    llms = Topic.objects.get(slug="llms")
+    assert (llms.query, llms.require_strong_match) == (second["llms"][3], False)
+
+
+def test_the_sharper_synonyms_are_shipped_and_exclusions_use_them():
+    assert Synonym.objects.filter(phrase="SDS", also_finds="score distillation sampling").exists()
+    index = PaperIndex.build(
+        [
+            IndexedPaper(1, "Fast 3D", "We distill with score distillation sampling."),
+            IndexedPaper(2, "Fast images", "We distill a sampler into one step."),
+        ]
+    )
+
+    assert index.search(parse_query("distill -sds")) == {2}

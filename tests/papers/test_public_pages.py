@@ -232,9 +232,10 @@ def test_topic_page_makes_the_same_few_queries_for_many_papers(client, django_as
     TopicFactory(slug="diffusion", query="diffusion")
     PaperFactory.create_batch(PAGE_SIZE, title="Diffusion again")
 
-    # topic, the recent window's state, its papers for the index (once per process and
-    # change), the editors' synonyms (once per process and change), the page's papers
-    with django_assert_num_queries(5):
+    # topic, the recent window's state, its papers and active topics for the index (once
+    # per process and change), the editors' synonyms (once per process and change), the
+    # page's papers
+    with django_assert_num_queries(6):
         response = client.get("/topics/diffusion/")
 
     assert len(arxiv_ids_on(response)) == PAGE_SIZE
