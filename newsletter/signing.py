@@ -1,4 +1,5 @@
-"""Signed, salted, expiring links: one salt per purpose, so no token works for another action."""
+"""Signed, salted, expiring, opaque links: one salt per purpose, so no token works for another
+action, and no token shows whose it is."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from django.conf import settings
 from django.core import signing
 from django.db.models import Model, QuerySet
 from django.urls import reverse
+from django.utils.crypto import constant_time_compare, salted_hmac
 
 Row = TypeVar("Row", bound=Model)
 
@@ -50,23 +52,32 @@ class BadToken(Exception):
     """Tampered with, expired, or made for another purpose: the link does nothing."""
 
 
+def address_tag(email: str) -> str:
+    """A keyed hash of the address: binds a token to it without showing it (96 bits)."""
+    digest = salted_hmac("paperboy.signing.address", email.lower(), algorithm="sha256").digest()
+    return signing.b64_encode(digest[:12]).decode()
+
+
 @dataclass(frozen=True)
 class TokenClaims:
     subject_id: int
-    email: str
+    address_tag: str
     paper_id: int | None = None
+
+    def names(self, email: str) -> bool:
+        """Whether the token was made for this address (a reused id never inherits a link)."""
+        return constant_time_compare(self.address_tag, address_tag(email))
 
 
 def make_token(
     *, purpose: Purpose, subject_id: int, email: str, paper_id: int | None = None
 ) -> str:
-    """A token naming one row (a subscriber, or a digest for VIEW_DIGEST) and its address,
-    and for RATE the paper too (so a link rates that reader's vote on that paper only).
-
-    The address is signed in so a token dies with the subscription it was made for.
-    """
+    """A token naming one row (a subscriber, or a digest for VIEW_DIGEST) and, by a keyed
+    hash, its address, and for RATE the paper too (so a link rates that reader's vote on
+    that paper only): a token dies with the subscription it was made for, and a forwarded
+    or logged link tells nobody the address."""
     signer = signing.TimestampSigner(salt=f"paperboy.{purpose}")
-    payload: dict[str, object] = {"id": subject_id, "e": email.lower()}
+    payload: dict[str, object] = {"id": subject_id, "a": address_tag(email)}
     if paper_id is not None:
         payload["p"] = paper_id
     return signer.sign_object(payload, compress=True)
@@ -84,7 +95,15 @@ def read_token(token: str, *, purpose: Purpose) -> TokenClaims:
     paper_id = payload.get("p")
     if paper_id is not None and not isinstance(paper_id, int):
         raise BadToken("malformed payload")
-    return TokenClaims(subject_id=payload["id"], email=str(payload.get("e", "")), paper_id=paper_id)
+    if isinstance(payload.get("a"), str):
+        tag = payload["a"]
+    elif isinstance(payload.get("e"), str):
+        # Links made before tokens were opaque carry the address itself; they keep working
+        # for the rest of their lifetime.
+        tag = address_tag(payload["e"])
+    else:
+        raise BadToken("malformed payload")
+    return TokenClaims(subject_id=payload["id"], address_tag=tag, paper_id=paper_id)
 
 
 def signed_url(
@@ -103,6 +122,6 @@ def row_from_token(
     row is gone, or its address is no longer the one the link was made for)."""
     claims = read_token(token, purpose=purpose)
     row = rows.filter(pk=claims.subject_id).first()
-    if row is None or email_of(row).lower() != claims.email:
+    if row is None or not claims.names(email_of(row)):
         raise BadToken("no such link target")
     return row

@@ -210,7 +210,8 @@ def test_a_token_opens_only_its_own_purpose(subject_id, email, made_for, used_fo
     token = make_token(purpose=made_for, subject_id=subject_id, email=email)
     if made_for == used_for:
         claims = read_token(token, purpose=used_for)
-        assert (claims.subject_id, claims.email) == (subject_id, email.lower())
+        assert claims.subject_id == subject_id
+        assert claims.names(email) and claims.names(email.upper())
     else:
         try:
             read_token(token, purpose=used_for)
