@@ -275,3 +275,27 @@ class ImportedPaper(models.Model):
 
     def __str__(self) -> str:
         return f"{self.subscriber}: {self.title[:60]}"
+
+
+class ProcessedWebhookEvent(models.Model):
+    """A provider's bounce or complaint event already acted on: providers retry webhooks,
+    and a retried event must not count again (nor a second soft bounce of one message)."""
+
+    provider = models.CharField(max_length=30)
+    event_key = models.CharField(max_length=255, help_text=_("The provider's event id."))
+    message_id = models.CharField(max_length=255, blank=True)
+    soft_bounce = models.BooleanField(default=False)
+    received_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["provider", "event_key"], name="webhook_event_once"),
+            models.UniqueConstraint(
+                fields=["provider", "message_id"],
+                condition=Q(soft_bounce=True) & ~Q(message_id=""),
+                name="webhook_one_soft_bounce_per_message",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider} {self.event_key}"

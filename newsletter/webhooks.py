@@ -13,13 +13,15 @@ from anymail import urls as anymail_urls
 from anymail.signals import AnymailTrackingEvent, EventType, RejectReason, tracking
 from anymail.utils import get_request_basic_auth
 from django.conf import settings
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
 from django.urls import URLPattern
 from django.utils.crypto import constant_time_compare
 
 from newsletter.mail.outcomes import is_bad_mailbox
-from newsletter.models import Subscriber
+from newsletter.selectors import subscribers_with_address
 from newsletter.services import subscriber_record_bounce
+from newsletter.webhook_events import webhook_event_record
 
 logger = logging.getLogger(__name__)
 
@@ -40,19 +42,35 @@ def bounce_received(sender: object, event: AnymailTrackingEvent, esp_name: str, 
     permanent = is_permanent(event)
     if permanent is None or not event.recipient:
         return
-    subscriber = Subscriber.objects.filter(email__iexact=event.recipient).only("pk").first()
+    subscriber = subscribers_with_address(event.recipient).only("pk").first()
     if subscriber is None:
         return
+    with transaction.atomic():
+        if webhook_event_record(
+            provider=esp_name,
+            event_id=event.event_id,
+            event_type=str(event.event_type),
+            message_id=event.message_id,
+            soft=not permanent,
+        ):
+            _act_on_bounce(event, esp_name, subscriber_id=subscriber.pk, permanent=permanent)
+        else:
+            logger.info("%s event %s seen before: ignored", esp_name, event.event_id)
+
+
+def _act_on_bounce(
+    event: AnymailTrackingEvent, esp_name: str, *, subscriber_id: int, permanent: bool
+) -> None:
     reason = " ".join(
         str(part)
         for part in (esp_name, event.event_type, event.reject_reason, event.mta_response)
         if part
     )
     suppressed = subscriber_record_bounce(
-        subscriber_id=subscriber.pk, permanent=permanent, reason=reason
+        subscriber_id=subscriber_id, permanent=permanent, reason=reason
     )
     logger.info(
-        "%s for subscriber %s (suppressed: %s)", event.event_type, subscriber.pk, suppressed
+        "%s for subscriber %s (suppressed: %s)", event.event_type, subscriber_id, suppressed
     )
 
 
