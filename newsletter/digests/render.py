@@ -11,7 +11,7 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from newsletter.digests.cards import Card
+from newsletter.digests.cards import Card, shorten
 from newsletter.emails import base_context, subscriber_links, unsubscribe_headers
 from newsletter.mail.message import DigestEmail
 from newsletter.models import Subscriber
@@ -24,6 +24,7 @@ GMAIL_CLIP_BYTES = 102 * 1024
 
 
 HTML_BUDGET_BYTES = 98 * 1024
+PREHEADER_CHARS = 149  # and an ellipsis: inbox previews show about 150 characters
 
 
 def subject_topic(items: Sequence[tuple[int, list[dict[str, object]]]]) -> tuple[str, int]:
@@ -105,7 +106,9 @@ def render_digest(
                 paper_count=len(shown),
                 more_count=more_count + len(cards) - keep,
                 heading=digest_heading(edition_on, len(shown), more_count + len(cards) - keep),
-                preheader=" · ".join(card.paper.title for card in shown[:2])[:150],
+                preheader=shorten(
+                    " · ".join(card.paper.title for card in shown[:2]), PREHEADER_CHARS
+                ),
             )
             rendered: RenderedEmail = render_email("digest", context)
             size = html_size_as_sent(rendered.html)
