@@ -14,7 +14,11 @@ from django.db import transaction
 from django.db.utils import InterfaceError, OperationalError
 from django.utils import timezone
 
-from newsletter import services, tldrs
+from newsletter import (
+    address_requests,  # noqa: F401 - registers the sign-up tasks with workers
+    services,
+    tldrs,
+)
 from newsletter.digests.building import BuildResult
 from newsletter.digests.claims import stale_digest_ids
 from newsletter.digests.delivery import RunReport, SendReport, build_and_send, digests_send

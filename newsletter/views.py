@@ -12,7 +12,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
-from newsletter import ratelimits, rating_views, selectors, services
+from newsletter import address_requests, ratelimits, rating_views, selectors, services
 from newsletter.forms import FilterForm, ManageLinkForm, PreferencesForm, SignupForm
 from newsletter.models import Subscriber
 from newsletter.rating_forms import ColdStartForm, request_too_big
@@ -148,7 +148,7 @@ def signup(request: HttpRequest) -> HttpResponse:
     if ratelimits.address_post_limited(request, email=email):
         return too_many(request)
     if not form.cleaned_data["website"]:
-        services.subscriber_subscribe(
+        address_requests.signup_enqueue(
             email=email, preferences=form.preferences(), liked=cold_start.liked()
         )
     return check_inbox(request)
@@ -167,7 +167,7 @@ def request_manage_link(request: HttpRequest) -> HttpResponse:
     if ratelimits.address_post_limited(request, email=email):
         return too_many(request)
     if not form.cleaned_data["website"]:
-        services.subscriber_request_manage_link(email=email)
+        address_requests.manage_link_request_enqueue(email=email)
     return check_inbox(request)
 
 
