@@ -299,3 +299,15 @@ class ProcessedWebhookEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.provider} {self.event_key}"
+
+
+class EditionRunRequest(models.Model):
+    """A day someone asked to send to every reader (send_digests_for_date): until each reader
+    confirmed by then has that edition, the sweeper builds what a lost task never did."""
+
+    edition_on = models.DateField(unique=True)
+    requested_at = models.DateTimeField()
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"run of {self.edition_on}"

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from newsletter import (
     address_requests,  # noqa: F401 - registers the sign-up tasks with workers
+    edition_runs,
     services,
     tldrs,
 )
@@ -92,15 +93,20 @@ def send_due_digests() -> int:
 def send_digests_for_date(edition_on: str) -> int:
     """Every confirmed reader's digest for one day. Twice is safe, as above (a retry after
     part of the run was fanned out enqueues those readers again, and they are skipped)."""
-    return enqueue_digest_batches(
-        active_subscriber_ids(), edition_on=dt.date.fromisoformat(edition_on)
-    )
+    day = dt.date.fromisoformat(edition_on)
+    edition_runs.edition_run_requested(edition_on=day)  # the sweeper finishes what dies
+    return enqueue_digest_batches(active_subscriber_ids(), edition_on=day)
 
 
 @shared_task(**DIGEST_DB_RETRY)
 def sweep_digests() -> int:
-    """Twice is safe: re-enqueued digests that someone holds are not claimable."""
-    return enqueue_stale_digests()
+    """Twice is safe: re-enqueued digests that someone holds are not claimable, and a
+    reader's edition is built once."""
+    swept = enqueue_stale_digests()
+    for edition_on, reader_ids in edition_runs.unfinished_edition_runs():
+        enqueue_digest_batches(reader_ids, edition_on=edition_on)
+        swept += len(reader_ids)
+    return swept
 
 
 # --- Enqueueing digest work, after commit -----------------------------------------------------

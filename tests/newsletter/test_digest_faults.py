@@ -9,6 +9,7 @@ fixed sleep."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import random
 import signal
@@ -16,12 +17,14 @@ import time
 from collections import Counter
 
 import pytest
+import redis
 from django.db import connection
 from django.utils import timezone
 
 from newsletter import tasks
 from newsletter.models import Digest, Subscriber
 from tests.newsletter.sending_helpers import (
+    UNACKED_KEY,
     SinkServer,
     count_digests,
     enqueue,
@@ -272,3 +275,43 @@ def test_soft_bounces_on_three_editions_suppress_the_address_and_the_others_go_o
     )  # tried once per edition; the fourth was never built
     assert full.email not in recipients
     assert len(recipients) == 19 * 4
+
+
+# --- 7. A fan-out task lost with its worker ------------------------------------------------------
+
+
+def reserved_tasks(broker: redis.Redis, *, name: str) -> set[bytes]:
+    """Delivery tags of the `name` tasks a worker has taken and not acknowledged."""
+    return {
+        tag
+        for tag, value in broker.hgetall(UNACKED_KEY).items()
+        if json.loads(value)[0]["headers"]["task"] == name
+    }
+
+
+def test_a_worker_killed_right_after_it_reserved_a_fan_out_task_loses_no_reader(processes, edition):
+    count = 200
+    readers(count, edition=edition)
+    processes.start_sink("--delay-ms", "5")
+    worker = processes.start_worker(concurrency=2, DIGEST_BATCH_SIZE="20")  # ten fan-out tasks
+    broker = redis.Redis.from_url(processes.broker)
+    enqueue(tasks.send_digests_for_date, edition.isoformat())
+    deadline = time.monotonic() + 60
+    taken: set[bytes] = set()
+    while not taken:
+        assert time.monotonic() < deadline, "no fan-out task was ever reserved"
+        taken = reserved_tasks(broker, name=tasks.build_and_send_digests.name)
+        time.sleep(0.002)
+
+    os.kill(worker.pid, signal.SIGKILL)  # the main process; its pool children die with it
+    worker.wait(10)
+    in_flight = held_message_ids()
+    # Its reservation stays in `unacked` until the visibility timeout (an hour), or is gone
+    # altogether if Redis had popped it and the worker had not yet recorded it there.
+    print(f"reserved {len(taken)}, still in unacked {len(taken & set(broker.hkeys(UNACKED_KEY)))}")
+
+    # No second run and no operator: the beat's sweeper and a supervisor restarting the worker.
+    sweep_until_sent(processes, count, timeout=120)
+
+    assert_each_arrived_once(processes, expected=message_ids(), in_flight=in_flight)
+    assert Digest.objects.filter(edition_on=edition).count() == count
