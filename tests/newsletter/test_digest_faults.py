@@ -22,6 +22,7 @@ from django.db import connection
 from django.utils import timezone
 
 from newsletter import tasks
+from newsletter.celery import app as celery_app
 from newsletter.models import Digest, Subscriber
 from tests.newsletter.sending_helpers import (
     UNACKED_KEY,
@@ -308,7 +309,11 @@ def test_a_worker_killed_right_after_it_reserved_a_fan_out_task_loses_no_reader(
     in_flight = held_message_ids()
     # Its reservation stays in `unacked` until the visibility timeout (an hour), or is gone
     # altogether if Redis had popped it and the worker had not yet recorded it there.
-    print(f"reserved {len(taken)}, still in unacked {len(taken & set(broker.hkeys(UNACKED_KEY)))}")
+    unacked = Counter(
+        json.loads(value)[0]["headers"]["task"] for value in broker.hvals(UNACKED_KEY)
+    )
+    queued = broker.llen(celery_app.conf.task_default_queue)
+    print(f"after the kill: unacked {dict(unacked)}, queued {queued}, held {len(in_flight)}")
 
     # No second run and no operator: the beat's sweeper and a supervisor restarting the worker.
     sweep_until_sent(processes, count, timeout=120)

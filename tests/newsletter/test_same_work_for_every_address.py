@@ -89,7 +89,7 @@ def test_a_sign_up_runs_the_same_queries_and_publishes_one_task_for_every_addres
         )
         assert all("<address>" not in statement for statement in sql), (state, sql)
         ((name, (address, preferences)),) = tasks
-        assert (name, address) == ("newsletter.tasks.handle_signup", email), state
+        assert (name, address) == ("newsletter.address_requests.handle_signup", email), state
         seen[state] = (sql, preferences)
 
     assert len({json.dumps(work, sort_keys=True) for work in seen.values()}) == 1
@@ -111,7 +111,7 @@ def test_email_me_a_link_runs_the_same_queries_and_publishes_one_task_for_every_
             path="/manage/link/",
             data={"email": email, "website": ""},
         )
-        assert tasks == [("newsletter.tasks.handle_manage_link_request", [email])], state
+        assert tasks == [("newsletter.address_requests.handle_manage_link_request", [email])], state
         seen[state] = sql
 
     assert sql == []  # the form needs no query at all
