@@ -276,6 +276,42 @@ MUTANTS = [
             "::test_a_reader_who_left_comes_back_only_through_a_fresh_confirmation",
         ),
     ),
+    Mutant(
+        name="webhook-events-not-deduplicated",
+        promise="a retried webhook event, or a second soft bounce of one message, counts once",
+        path="newsletter/webhook_events.py",
+        search="    except IntegrityError:\n        return False\n",
+        replace="    except IntegrityError:\n        return True\n",
+        tests=("tests/newsletter/test_digest_webhooks.py",),
+    ),
+    Mutant(
+        name="token-carries-the-address",
+        promise="a signed link never carries the reader's address",
+        path="newsletter/signing.py",
+        search='{"id": subject_id, "a": address_tag(email)}',
+        replace='{"id": subject_id, "a": address_tag(email), "e": email.lower()}',
+        tests=("tests/newsletter/test_opaque_links.py",),
+    ),
+    Mutant(
+        name="sign-up-decided-in-the-request",
+        promise="sign-up does the same work in the request for every address",
+        path="newsletter/views.py",
+        search="        address_requests.signup_enqueue(email=email, preferences=",
+        replace="        services.subscriber_subscribe(email=email, preferences=",
+        tests=("tests/newsletter/test_same_work_for_every_address.py",),
+    ),
+    Mutant(
+        name="requested-days-not-swept",
+        promise="the sweeper finishes a requested day whose fan-out task was lost",
+        path="newsletter/edition_runs.py",
+        search="        unfinished.append((request.edition_on, reader_ids))",
+        replace="        pass  # mutant: the lost readers are left",
+        tests=("tests/newsletter/test_edition_runs.py",),
+        fault_tests=(
+            "tests/newsletter/test_digest_faults.py"
+            "::test_a_worker_killed_right_after_it_reserved_a_fan_out_task_loses_no_reader",
+        ),
+    ),
 ]
 
 
