@@ -15,8 +15,11 @@ from django.conf import settings
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from newsletter.address_requests import liked_from_payload, liked_payload
 from newsletter.celery import app as celery_app
-from newsletter.models import Subscriber
+from newsletter.models import ImportedPaper, Subscriber
+from newsletter.paper_imports import ImportRecord
+from newsletter.services import LikedPapers
 from tests.factories import SubscriberFactory
 from tests.newsletter.subscription_helpers import signup_data
 
@@ -88,8 +91,12 @@ def test_a_sign_up_runs_the_same_queries_and_publishes_one_task_for_every_addres
             data=signup_data(email=email),
         )
         assert all("<address>" not in statement for statement in sql), (state, sql)
-        ((name, (address, preferences)),) = tasks
-        assert (name, address) == ("newsletter.address_requests.handle_signup", email), state
+        ((name, (address, preferences, liked)),) = tasks
+        assert (name, address, liked) == (
+            "newsletter.address_requests.handle_signup",
+            email,
+            None,  # nothing liked on this form
+        ), state
         seen[state] = (sql, preferences)
 
     assert len({json.dumps(work, sort_keys=True) for work in seen.values()}) == 1
@@ -133,3 +140,22 @@ def test_the_worker_decides_what_each_address_gets(
         ("pending@example.com", "Confirm your Paperboy subscription"),
         ("unsubscribed@example.com", "Your Paperboy subscription"),
     ]
+
+
+def test_the_papers_a_visitor_likes_travel_to_the_worker_as_json_unchanged():
+    liked = LikedPapers(
+        imported=(
+            ImportRecord(
+                origin=ImportedPaper.Origin.BIBTEX,
+                arxiv_id="2502.01234",
+                title="Diffusion, again",
+                abstract="We diffuse.",
+            ),
+        ),
+        up_ids=(3, 5),
+        down_ids=(8,),
+    )
+
+    travelled = json.loads(json.dumps(liked_payload(liked)))
+
+    assert liked_from_payload(travelled) == liked
