@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('newsletter', '0015_processed_webhook_events'),
+        ('newsletter', '0016_processed_webhook_events'),
     ]
 
     operations = [
