@@ -110,8 +110,9 @@ def test_a_topic_query_that_says_what_it_is_about_is_saved(admin_client):
 
 
 @pytest.mark.usefixtures("benchmark_papers")
-def test_a_readers_own_broad_query_is_their_choice(client):
-    response = client.post("/", signup_data(own_query="benchmark"), REMOTE_ADDR="203.0.113.9")
+def test_a_readers_own_broad_query_is_their_choice(client, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):  # the sign-up task stores it
+        response = client.post("/", signup_data(own_query="benchmark"), REMOTE_ADDR="203.0.113.9")
 
     assert "Check your inbox" in response.content.decode()
     assert Subscriber.objects.get().own_query == "benchmark"
