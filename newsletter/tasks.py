@@ -88,9 +88,8 @@ def send_due_digests() -> int:
 def send_digests_for_date(edition_on: str) -> int:
     """Every confirmed reader's digest for one day. Twice is safe, as above (a retry after
     part of the run was fanned out enqueues those readers again, and they are skipped)."""
-    return enqueue_digest_batches(
-        active_subscriber_ids(), edition_on=dt.date.fromisoformat(edition_on)
-    )
+    day = dt.date.fromisoformat(edition_on)
+    return enqueue_digest_batches(active_subscriber_ids(edition_on=day), edition_on=day)
 
 
 @shared_task(**DIGEST_DB_RETRY)

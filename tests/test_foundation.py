@@ -7,7 +7,7 @@ import os
 import re
 import subprocess
 import sys
-from email import message_from_bytes
+from email import message_from_bytes, policy
 from pathlib import Path
 
 import pytest
@@ -376,3 +376,20 @@ def test_compose_services_run_real_modules_of_this_project():
     for name in ("migrate", "web", "worker", "beat"):
         for variable in services[name]["environment"]:
             assert f"{variable}=" in example, f"{variable} missing from .env.example"
+
+
+@pytest.mark.parametrize(
+    "subject",
+    [
+        "4 new papers on Generative diffusion and 2 more topics — Tue 25 Mar",
+        "本周 21 篇新论文 主题：扩散模型 以及另外 1 个筛选条件 — 3月18日至24日",
+    ],
+)
+def test_an_eml_files_folded_subject_decodes_without_a_leading_space(tmp_path, subject):
+    message = EmailMultiAlternatives(subject, "words", "a@example.org", ["b@example.org"])
+
+    EmlFileBackend(file_path=str(tmp_path)).send_messages([message])
+
+    raw = next(tmp_path.glob("*.eml")).read_bytes()
+    assert message_from_bytes(raw, policy=policy.default)["Subject"] == subject
+    assert b"Subject: =?utf-8?" in raw

@@ -64,9 +64,16 @@ def due_subscriber_ids(*, now: dt.datetime) -> Iterator[int]:
         yield from due.order_by("pk").values_list("pk", flat=True).iterator(chunk_size=2000)
 
 
-def active_subscriber_ids(*, email: str | None = None) -> Iterator[int]:
-    """Every confirmed reader (or the one with `email`), streamed: `send_digests --date`."""
+def active_subscriber_ids(
+    *, email: str | None = None, edition_on: dt.date | None = None
+) -> Iterator[int]:
+    """Every confirmed reader (or the one with `email`), streamed: `send_digests --date`.
+
+    Weekly readers only when `edition_on` is their weekday: one email a week, whatever runs.
+    """
     readers = Subscriber.objects.filter(status=Subscriber.Status.ACTIVE)
+    if edition_on is not None and edition_on.weekday() != WEEKLY_ON:
+        readers = readers.filter(frequency=Subscriber.Frequency.DAILY)
     if email:
         readers = readers.filter(email__iexact=email)
     yield from readers.order_by("pk").values_list("pk", flat=True).iterator(chunk_size=2000)

@@ -208,7 +208,8 @@ def plan_digest(
         authors=subscriber.authors or (),
         eligible=eligible,
     )
-    static = window.ranking_keys(edition_on)
+    per_week = subscriber.frequency == Subscriber.Frequency.WEEKLY
+    static = window.ranking_keys(edition_on, per_week=per_week)
     agreeing, strong_hits, text_hits = matches.agreeing, matches.strong_hits, matches.text_hits
     author_hits = matches.author_hits
 
@@ -224,7 +225,8 @@ def plan_digest(
 
     candidates = matches.paper_ids
     limit = subscriber.max_papers + MORE_PAGE_LIMIT
-    shortlist = contenders(matches, candidates, window.edition_ranks(edition_on), limit)
+    ranks = window.edition_ranks(edition_on, per_week=per_week)
+    shortlist = contenders(matches, candidates, ranks, limit)
     kept = heapq.nsmallest(limit, shortlist, key=order)
     items = [
         PlannedItem(

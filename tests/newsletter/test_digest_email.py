@@ -95,6 +95,44 @@ def test_the_html_title_is_the_subject_and_the_header_has_date_and_counts():
     assert "And 1 more matching paper" in html
 
 
+def test_the_subject_names_authors_and_filters_as_what_they_are():
+    PaperFactory(title="Diffusion by Wang", authors=["Wang Hao"], announced_on=TUESDAY)
+    PaperFactory(title="Video by Wang", authors=["Wang Hao"], announced_on=TUESDAY)
+    PaperFactory(title="Video by someone else", announced_on=TUESDAY)
+    reader = SubscriberFactory(authors=["Wang Hao"], own_query="video")
+    built = digests_build(subscriber_ids=[reader.pk], edition_on=TUESDAY)
+
+    digests_send(digest_ids=built.digest_ids, token="t")
+
+    assert mail.outbox[-1].subject == (
+        "3 new papers matching your filter and 1 more author — Tue 25 Mar"
+    )
+
+
+def test_the_subject_counts_other_topics_filters_and_authors_each_by_name():
+    from newsletter.digests.titles import subject_about
+
+    items = [
+        (1, [{"kind": "author", "label": "Wang Hao"}]),
+        (2, [{"kind": "author", "label": "Wang Hao"}, {"kind": "query", "label": ""}]),
+        (3, [{"kind": "topic", "label": "Robots"}]),
+    ]
+
+    assert subject_about(items) == ("by Wang Hao", "and 1 more topic, 1 more filter")
+    assert subject_about(items[:2]) == ("by Wang Hao", "and 1 more filter")
+
+
+def test_a_chinese_digest_writes_its_dates_the_chinese_way():
+    _digest, message = sent_digest(language="zh-hans")
+    html, text = message.alternatives[0][0], message.body
+
+    assert message.subject.endswith(" — 3月25日 星期二")
+    assert "2025年3月25日 星期二 · 4 篇论文" in html
+    assert "2025年3月25日 星期二 · 4 篇论文" in text
+    assert "Ada Lovelace, Alan Turing · 3月25日" in text
+    assert "三月" not in html and "三月" not in text
+
+
 def test_a_card_shows_title_link_authors_badges_note_and_why():
     _digest, message = sent_digest()
     html, text = message.alternatives[0][0], message.body
