@@ -5,7 +5,16 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
-from newsletter import digest_views, feeds, health, rating_views, topic_views, views, webhooks
+from newsletter import (
+    digest_views,
+    feeds,
+    health,
+    rating_views,
+    site_views,
+    topic_views,
+    views,
+    webhooks,
+)
 from papers.public_cache import cached_public_page
 
 # Reader-facing pages: sign-up, confirm, manage, unsubscribe, digests, feeds, topics.
@@ -37,6 +46,8 @@ newsletter_urlpatterns = [
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
+    path("favicon.ico", site_views.favicon),
+    path("language/<str:code>/", site_views.switch_language, name="switch_language"),
     path(settings.ADMIN_URL, admin.site.urls),
     path("", include("papers.urls")),
     path("", include((newsletter_urlpatterns, "newsletter"))),
