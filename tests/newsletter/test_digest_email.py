@@ -4,6 +4,7 @@ same words, Gmail's clipping limit, view in browser, the "more" page, and send_d
 from __future__ import annotations
 
 import datetime as dt
+import io
 import re
 from email import message_from_bytes, policy
 from html.parser import HTMLParser
@@ -318,7 +319,22 @@ def test_send_digests_for_a_date_sends_everyone_once_and_a_rerun_sends_nothing(c
     assert len(mail.outbox) == 3
     assert first.out.strip().startswith("built 3, sent 3, skipped 1, failed 0")
     assert second.out.strip().startswith("built 0, sent 0, skipped 0, failed 0")
-    assert "4/4 readers" in first.err
+    assert first.err == ""  # not a terminal: no progress bar in logs or pipes
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_send_digests_on_a_terminal_shows_a_bar_with_rate_and_time_left():
+    readers_with_papers(3)
+    terminal = Terminal()
+
+    call_command("send_digests", "--date", "2025-03-25", stderr=terminal, stdout=io.StringIO())
+
+    bar = terminal.getvalue().split("\r")[-1]
+    assert re.search(r"^digests: 100%\|[█#]+\| 4/4 \[\d\d:\d\d<00:00, +[\d.]+readers/s\]", bar), bar
 
 
 def test_send_digests_subscriber_limits_the_run_to_one_address():
