@@ -140,3 +140,19 @@ def test_the_date_task_skips_weekly_readers_mid_week():
 
     assert mail.outbox == []
     assert not Digest.objects.filter(subscriber=weekly).exists()
+
+
+def test_the_weekly_digest_on_the_web_is_titled_by_its_week(client):
+    from newsletter.signing import Purpose, make_token
+
+    a_week_of_papers()
+    reader = weekly_reader()
+    send(reader, MONDAY)
+    digest = Digest.objects.get(subscriber=reader)
+    token = make_token(purpose=Purpose.VIEW_DIGEST, subject_id=digest.pk, email=reader.email)
+
+    page = client.get(f"/digest/{token}/").content.decode()
+    more = client.get(f"/digest/{token}/more/").content.decode()
+
+    assert "<h1>Your digest of 18–24 Mar</h1>" in page
+    assert "<h1>More papers for 18–24 Mar</h1>" in more
