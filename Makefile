@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1:8000
+# The demo's links (emails, the printed admin URL) follow the address it runs on.
+DEMO_ENV := DEBUG=1 SITE_URL=http://$(HOST)
 
 # The test suite runs on real PostgreSQL and Redis; these are the local defaults.
 TEST_DATABASE_URL := $(or $(DATABASE_URL),postgres://postgres@127.0.0.1:5432/paperboy)
@@ -24,10 +26,10 @@ $(VENV)/.installed: pyproject.toml
 ## Embedded demo: SQLite in var/, tasks run in-process, emails as .eml files in var/mail/.
 run: install
 	mkdir -p var/mail
-	DEBUG=1 $(BIN)/python manage.py migrate --noinput
-	DEBUG=1 $(BIN)/python manage.py setup_demo
+	$(DEMO_ENV) $(BIN)/python manage.py migrate --noinput
+	$(DEMO_ENV) $(BIN)/python manage.py setup_demo --env-file .env
 	@echo "Paperboy is starting on http://$(HOST)/ (emails land in var/mail/)"
-	DEBUG=1 $(BIN)/python manage.py runserver $(HOST)
+	$(DEMO_ENV) $(BIN)/python manage.py runserver $(HOST)
 
 ## The whole test suite on PostgreSQL + Redis (fails fast, saying how to start them).
 test: install

@@ -274,19 +274,26 @@ def wait_for_run(*, edition: date, expected: int, timeout: float) -> dict:
     def counts() -> dict[str, int]:
         return dict(edition_digests.values_list("status").annotate(n=Count("id")).order_by())
 
+    from papers.progress import CommandProgress, Step
+
+    progress = CommandProgress(desc="settled")
     started = time.monotonic()
     last_report = 0.0
     while True:
         elapsed = time.monotonic() - started
         unsettled = edition_digests.filter(status__in=unsettled_statuses).count()
         if unsettled == 0 and edition_digests.count() >= expected:
+            progress.close()
             return {"seconds": elapsed, "statuses": counts()}
         if elapsed > timeout:
+            progress.close()
             raise SystemExit(f"run not finished after {timeout:.0f} s: {counts()}")
         if elapsed - last_report >= 5:
             now = counts()
             settled = sum(n for status, n in now.items() if status not in unsettled_statuses)
-            print(f"  {elapsed:6.1f} s  {settled}/{expected} settled  {now}", flush=True)
+            line = f"  {elapsed:6.1f} s  {settled}/{expected} settled  {now}"
+            progress(Step(done=settled, total=expected, unit="digests", text=line))
+            sys.stdout.flush()
             last_report = elapsed
         time.sleep(1.0)
 
@@ -342,7 +349,7 @@ def main(argv: list[str] | None = None) -> int:
 
         redis.Redis.from_url(env["CELERY_BROKER_URL"]).flushdb()
         call_command("migrate", verbosity=0)
-        day = date(2026, 3, 24)
+        day = date(2026, 3, 23)  # a Monday: weekly readers are due too, so every reader gets one
         print(f"ingest: parsing and upserting {args.papers} Atom entries", flush=True)
         ingest = measure_ingest(args.papers)
         print(f"generating {args.papers} papers and {args.subscribers} subscribers", flush=True)

@@ -125,12 +125,13 @@ class TopicAdmin(admin.ModelAdmin):
     ]
     list_editable = ["is_active", "position"]
     list_filter = ["is_active"]
-    search_fields = ["name", "query", "description"]
+    search_fields = ["name", "name_zh", "query", "description"]
     prepopulated_fields = {"slug": ["name"]}
     fields = [
         "name",
         "slug",
         "description",
+        ("name_zh", "description_zh"),
         "query",
         "categories",
         "require_strong_match",

@@ -10,7 +10,7 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from newsletter.digests.claims import lease_length
-from newsletter.digests.editions import WINDOW_DAYS
+from newsletter.digests.editions import WINDOW_DAYS, gets_edition_of
 from newsletter.models import Digest, EditionRunRequest, Subscriber
 
 logger = logging.getLogger(__name__)
@@ -25,11 +25,13 @@ def edition_run_requested(*, edition_on: dt.date, now: dt.datetime | None = None
 
 
 def unbuilt_reader_ids(*, request: EditionRunRequest) -> list[int]:
-    """Active readers, confirmed when the run was asked for, without that edition's digest."""
+    """Active readers, confirmed when the run was asked for, without that edition's digest
+    (weekly readers only on their day: a mid-week run never becomes a weekly email)."""
     has_edition = Digest.objects.filter(subscriber=OuterRef("pk"), edition_on=request.edition_on)
     return list(
         Subscriber.objects.filter(
             ~Exists(has_edition),
+            gets_edition_of(request.edition_on),
             status=Subscriber.Status.ACTIVE,
             confirmed_at__lte=request.requested_at,
         )

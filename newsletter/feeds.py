@@ -28,13 +28,13 @@ class TopicFeed(PaperFeed):
         return get_object_or_404(Topic, slug=slug, is_active=True)
 
     def title(self, topic: Topic) -> str:
-        return f"{settings.SITE_NAME}: {topic.name}"
+        return f"{settings.SITE_NAME}: {topic.local_name}"
 
     def link(self, topic: Topic) -> str:
         return reverse("newsletter:topic", args=[topic.slug])
 
     def description(self, topic: Topic) -> str:
-        return topic.description or f"New research papers on {topic.name}."
+        return topic.local_description or f"New research papers on {topic.local_name}."
 
     def items(self, topic: Topic) -> list[Paper]:
         return papers_in_order(ids=topic_recent_paper_ids(topic=topic)[:FEED_SIZE])

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.utils import translation
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from email_validator import EmailNotValidError, validate_email
@@ -45,9 +46,13 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _INVISIBLE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
-@functools.lru_cache(maxsize=QUERY_CHECKS_REMEMBERED)
 def query_syntax_problem(query: str) -> str:
-    """What is wrong with the query's syntax ("" when nothing is)."""
+    """What is wrong with the query's syntax ("" when nothing is), in the page's language."""
+    return syntax_problem_in(query, translation.get_language() or "en")
+
+
+@functools.lru_cache(maxsize=QUERY_CHECKS_REMEMBERED)
+def syntax_problem_in(query: str, language: str) -> str:
     try:
         parse_query(query)
     except QuerySyntaxError as error:
@@ -294,6 +299,13 @@ class PreferencesForm(FilterForm):
     language = forms.ChoiceField(
         choices=settings.LANGUAGES, initial=settings.LANGUAGE_CODE, label=_("Language")
     )
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        # A reader on the Chinese page gets Chinese emails unless they choose otherwise.
+        page_language = translation.get_language()
+        if page_language in dict(settings.LANGUAGES):
+            self.fields["language"].initial = page_language
 
     def clean_time_zone(self) -> str:
         zone = self.cleaned_data["time_zone"]

@@ -39,6 +39,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import Stemmer
+from django.utils.translation import gettext
 
 MAX_QUERY_LENGTH = 500
 MAX_QUERY_TERMS = 40
@@ -242,7 +243,9 @@ def parse_query(text: str, *, synonyms: SynonymTable | None = None) -> Query:
     Unquoted words and ~ phrases take the synonyms in force (`synonyms`, else the app's).
     """
     if len(text) > MAX_QUERY_LENGTH:
-        raise QuerySyntaxError(f"Keep the query under {MAX_QUERY_LENGTH} characters.")
+        raise QuerySyntaxError(
+            gettext("Keep the query under %(limit)d characters.") % {"limit": MAX_QUERY_LENGTH}
+        )
     table = current_synonyms() if synonyms is None else synonyms
     required: list[list[Term]] = []
     excluded: list[Term] = []
@@ -250,10 +253,10 @@ def parse_query(text: str, *, synonyms: SynonymTable | None = None) -> Query:
     for item in _lex(text, table):
         if item is _OR:
             if not isinstance(previous, _Lexed) or previous.excluded:
-                raise QuerySyntaxError("Put OR between two words, like: video OR audio.")
+                raise QuerySyntaxError(gettext("Put OR between two words, like: video OR audio."))
         elif isinstance(item, _Lexed) and item.excluded:
             if previous is _OR:
-                raise QuerySyntaxError("OR cannot be followed by an excluded (-) word.")
+                raise QuerySyntaxError(gettext("OR cannot be followed by an excluded (-) word."))
             excluded.append(item.term)
         elif isinstance(item, _Lexed):
             if previous is _OR:
@@ -262,12 +265,16 @@ def parse_query(text: str, *, synonyms: SynonymTable | None = None) -> Query:
                 required.append([item.term])
         previous = item
     if previous is _OR:
-        raise QuerySyntaxError("The query ends with OR: add the word it should offer.")
+        raise QuerySyntaxError(gettext("The query ends with OR: add the word it should offer."))
     if not required:
-        raise QuerySyntaxError("Add at least one word to look for, not only excluded words.")
+        raise QuerySyntaxError(
+            gettext("Add at least one word to look for, not only excluded words.")
+        )
     term_count = sum(len(group) for group in required) + len(excluded)
     if term_count > MAX_QUERY_TERMS:
-        raise QuerySyntaxError(f"Use at most {MAX_QUERY_TERMS} words and phrases.")
+        raise QuerySyntaxError(
+            gettext("Use at most %(limit)d words and phrases.") % {"limit": MAX_QUERY_TERMS}
+        )
     return Query(
         required=tuple(dict.fromkeys(tuple(dict.fromkeys(group)) for group in required)),
         excluded=tuple(dict.fromkeys(excluded)),
@@ -286,17 +293,21 @@ def _lex(text: str, table: SynonymTable) -> list[object]:
             position += 1
             if position >= length or text[position].isspace():
                 raise QuerySyntaxError(
-                    "A lone '-' excludes nothing: write the word right after it, like -survey."
+                    gettext(
+                        "A lone '-' excludes nothing: write the word right after it, like -survey."
+                    )
                 )
         form, distance = Form.WORDS, 0
         if text[position] == '"':
             end = text.find('"', position + 1)
             if end == -1:
-                raise QuerySyntaxError('A quote is not closed: add the closing ".')
+                raise QuerySyntaxError(gettext('A quote is not closed: add the closing ".'))
             raw = text[position + 1 : end]
             position = end + 1
             if not raw.strip():
-                raise QuerySyntaxError('Empty quotes "" match nothing: put a phrase inside.')
+                raise QuerySyntaxError(
+                    gettext('Empty quotes "" match nothing: put a phrase inside.')
+                )
             form = Form.EXACT
             near = _NEAR_SUFFIX.match(text, position)
             if near:
@@ -305,13 +316,22 @@ def _lex(text: str, table: SynonymTable) -> list[object]:
                 distance = int(near[1]) if near[1] else NEAR_DEFAULT_DISTANCE
                 if distance > MAX_NEAR_DISTANCE:
                     raise QuerySyntaxError(
-                        f"A ~ phrase allows at most {MAX_NEAR_DISTANCE} words between its "
-                        f'words, like "{raw.strip()[:30]}"~{NEAR_DEFAULT_DISTANCE}.'
+                        gettext(
+                            "A ~ phrase allows at most %(limit)d words between its words, "
+                            'like "%(phrase)s"~%(default)d.'
+                        )
+                        % {
+                            "limit": MAX_NEAR_DISTANCE,
+                            "phrase": raw.strip()[:30],
+                            "default": NEAR_DEFAULT_DISTANCE,
+                        }
                     )
             if position < length and not text[position].isspace():
                 raise QuerySyntaxError(
-                    "Leave a space after a closing quote (or write ~ right after it, like "
-                    '"image generation"~).'
+                    gettext(
+                        "Leave a space after a closing quote (or write ~ right after it, like "
+                        '"image generation"~).'
+                    )
                 )
         else:
             match = _BARE_TERM.match(text, position)
@@ -323,15 +343,22 @@ def _lex(text: str, table: SynonymTable) -> list[object]:
                 continue
         words = tuple(normalise_words(raw))
         if not words:
-            raise QuerySyntaxError(f"“{raw[:40]}” has no letters or digits to search for.")
+            raise QuerySyntaxError(
+                gettext("“%(text)s” has no letters or digits to search for.") % {"text": raw[:40]}
+            )
         if len(words) > MAX_PHRASE_WORDS:
-            raise QuerySyntaxError(f"Keep phrases to {MAX_PHRASE_WORDS} words or fewer.")
+            raise QuerySyntaxError(
+                gettext("Keep phrases to %(limit)d words or fewer.") % {"limit": MAX_PHRASE_WORDS}
+            )
         if form is Form.NEAR and len(words) == 1:
             form, distance = Form.WORDS, 0
         if form is Form.NEAR and len(words) > MAX_NEAR_WORDS:
             raise QuerySyntaxError(
-                f"A ~ phrase may have at most {MAX_NEAR_WORDS} words; quote longer ones "
-                "without ~ or split them."
+                gettext(
+                    "A ~ phrase may have at most %(limit)d words; quote longer ones "
+                    "without ~ or split them."
+                )
+                % {"limit": MAX_NEAR_WORDS}
             )
         synonyms = () if form is Form.EXACT else table.alternatives(words)
         items.append(_Lexed(Term(words, form, distance, synonyms), excluded))
@@ -663,8 +690,10 @@ class PaperIndex:
         )
         if cost > MAX_PHRASE_CHECKS:
             raise QueryTooBroad(
-                "This query has too many phrases of common words to check: use fewer phrases, "
-                "rarer words, or plain words instead of quoted phrases."
+                gettext(
+                    "This query has too many phrases of common words to check: use fewer "
+                    "phrases, rarer words, or plain words instead of quoted phrases."
+                )
             )
 
     def search(self, query: Query, *, strong_only: bool = False) -> frozenset[int]:

@@ -6,6 +6,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
+from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
 
@@ -15,6 +16,18 @@ class Topic(models.Model):
     name = models.CharField(max_length=100, unique=True)
     slug = models.SlugField(max_length=100, unique=True)
     description = models.CharField(max_length=300, blank=True)
+    name_zh = models.CharField(
+        _("Chinese name"),
+        max_length=100,
+        blank=True,
+        help_text=_("Shown on Chinese pages and in Chinese emails; blank: the English name."),
+    )
+    description_zh = models.CharField(
+        _("Chinese description"),
+        max_length=300,
+        blank=True,
+        help_text=_("Blank: the English description."),
+    )
     query = models.CharField(max_length=500, blank=True, help_text=_("Search syntax."))
     categories = models.JSONField(default=list, blank=True, help_text=_("e.g. cs.CV"))
     require_strong_match = models.BooleanField(
@@ -39,6 +52,26 @@ class Topic(models.Model):
 
     def get_absolute_url(self) -> str:
         return f"/topics/{self.slug}/"
+
+    def name_in(self, language: str | None) -> str:
+        """The editor's Chinese name for a Chinese reader, else (or when blank) the English."""
+        if (language or "").lower().startswith("zh") and self.name_zh:
+            return self.name_zh
+        return self.name
+
+    def description_in(self, language: str | None) -> str:
+        if (language or "").lower().startswith("zh") and self.description_zh:
+            return self.description_zh
+        return self.description
+
+    @property
+    def local_name(self) -> str:
+        """The name in the active language (pages, feeds)."""
+        return self.name_in(translation.get_language())
+
+    @property
+    def local_description(self) -> str:
+        return self.description_in(translation.get_language())
 
 
 class Synonym(models.Model):

@@ -40,11 +40,15 @@ REVISION_KINDS = frozenset({Paper.AnnounceType.REPLACE})
 REVISED_CROSS_KINDS = frozenset({Paper.AnnounceType.REPLACE_CROSS})
 
 
-def paper_score(*, upvotes: int, announced_on: dt.date, edition_on: dt.date) -> float:
+def paper_score(
+    *, upvotes: int, announced_on: dt.date, edition_on: dt.date, per_week: bool = False
+) -> float:
     """The reader-independent part of a paper's score: Hugging Face upvotes (log: trending,
-    not only famous) and recency."""
+    not only famous) and recency, counted in whole weeks for a weekly digest so every day of
+    its week competes alike (by days, the newest day filled the email)."""
     age_days = max(0, (edition_on - announced_on).days)
-    return 0.25 * math.log2(1 + upvotes) - 0.5 * age_days
+    age = age_days // 7 if per_week else age_days
+    return 0.25 * math.log2(1 + upvotes) - 0.5 * age
 
 
 @dataclass(frozen=True)
@@ -71,8 +75,10 @@ class PaperWindow:
     _queries: dict[str, Query | None] = field(default_factory=dict)
     _authors: dict[str, frozenset[int]] = field(default_factory=dict)
     _strong_hits: dict[str, frozenset[int]] = field(default_factory=dict)
-    _ranking_keys: dict[dt.date, dict[int, tuple[bool, float, int]]] = field(default_factory=dict)
-    _edition_ranks: dict[dt.date, dict[int, int]] = field(default_factory=dict)
+    _ranking_keys: dict[tuple[dt.date, bool], dict[int, tuple[bool, float, int]]] = field(
+        default_factory=dict
+    )
+    _edition_ranks: dict[tuple[dt.date, bool], dict[int, int]] = field(default_factory=dict)
     _words: dict[tuple[str, int], tuple[tuple[str, ...], str]] = field(default_factory=dict)
     _windows: dict[tuple[dt.date, dt.date, bool, bool], frozenset[int]] = field(
         default_factory=dict
@@ -178,10 +184,12 @@ class PaperWindow:
             hits = self._strong_hits[query.canonical] = self.index.matches(query).strong
         return hits
 
-    def ranking_keys(self, edition_on: dt.date) -> dict[int, tuple[bool, float, int]]:
+    def ranking_keys(
+        self, edition_on: dt.date, *, per_week: bool = False
+    ) -> dict[int, tuple[bool, float, int]]:
         """Per paper, once per edition: (not featured, its own score, a tie-break position by
         upvotes, then recency, then id), so ranking a reader adds only their part."""
-        keys = self._ranking_keys.get(edition_on)
+        keys = self._ranking_keys.get((edition_on, per_week))
         if keys is None:
             order = sorted(
                 self.facts,
@@ -191,13 +199,14 @@ class PaperWindow:
                     pid,
                 ),
             )
-            keys = self._ranking_keys[edition_on] = {
+            keys = self._ranking_keys[(edition_on, per_week)] = {
                 pid: (
                     not self.facts[pid].is_featured,
                     paper_score(
                         upvotes=self.facts[pid].hf_upvotes,
                         announced_on=self.facts[pid].announced_on,
                         edition_on=edition_on,
+                        per_week=per_week,
                     ),
                     position,
                 )
@@ -205,14 +214,16 @@ class PaperWindow:
             }
         return keys
 
-    def edition_ranks(self, edition_on: dt.date) -> dict[int, int]:
+    def edition_ranks(self, edition_on: dt.date, *, per_week: bool = False) -> dict[int, int]:
         """Per paper, its place in the edition's own order (featured first, then its score):
         the order of any set of papers that a reader's part does not tell apart."""
-        ranks = self._edition_ranks.get(edition_on)
+        ranks = self._edition_ranks.get((edition_on, per_week))
         if ranks is None:
-            keys = self.ranking_keys(edition_on)
+            keys = self.ranking_keys(edition_on, per_week=per_week)
             order = sorted(keys, key=lambda pid: (keys[pid][0], -keys[pid][1], keys[pid][2]))
-            ranks = self._edition_ranks[edition_on] = {pid: i for i, pid in enumerate(order)}
+            ranks = self._edition_ranks[(edition_on, per_week)] = {
+                pid: i for i, pid in enumerate(order)
+            }
         return ranks
 
     def matched_words(self, query: Query, paper_id: int) -> tuple[tuple[str, ...], str]:

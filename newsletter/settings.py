@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -14,7 +15,10 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
 
 env = environ.Env()
-environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+# `make run` writes the demo's own .env here; ENV_FILE= (empty) reads none (the test suite).
+ENV_FILE = env.str("ENV_FILE", default=str(BASE_DIR / ".env"))
+if ENV_FILE:
+    environ.Env.read_env(ENV_FILE, overwrite=False)
 
 DEBUG = env.bool("DEBUG", default=False)
 SECRET_KEY = env.str("SECRET_KEY", default="")
@@ -30,6 +34,18 @@ SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
 SITE_NAME = env.str("SITE_NAME", default="Paperboy")
 SITE_HOST = urlsplit(SITE_URL).hostname or "localhost"
 SITE_IS_HTTPS = SITE_URL.startswith("https://")
+
+
+def _mail_domain(host: str) -> str:
+    """The site's host name for addresses; a bare IP (the demo's 127.0.0.1) is no mail domain."""
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return host
+    return "paperboy.localhost"
+
+
+MAIL_DOMAIN = _mail_domain(SITE_HOST)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=[SITE_HOST, "127.0.0.1", "localhost"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[SITE_URL])
 
@@ -113,12 +129,12 @@ else:
     vars().update(env.email_url_config(EMAIL_URL))
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)
 EMAIL_SSL_CAFILE = env.str("EMAIL_SSL_CAFILE", default="")
-DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default=f"Paperboy <digest@{SITE_HOST}>")
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default=f"Paperboy <digest@{MAIL_DOMAIN}>")
 SERVER_EMAIL = env.str("SERVER_EMAIL", default=DEFAULT_FROM_EMAIL)
 SENDER_ADDRESS_LINE = env.str(
     "SENDER_ADDRESS_LINE", default="Paperboy · self-hosted research digests"
 )
-UNSUBSCRIBE_MAILTO = env.str("UNSUBSCRIBE_MAILTO", default=f"unsubscribe@{SITE_HOST}")
+UNSUBSCRIBE_MAILTO = env.str("UNSUBSCRIBE_MAILTO", default=f"unsubscribe@{MAIL_DOMAIN}")
 DKIM_PRIVATE_KEY_PATH = env.str("DKIM_PRIVATE_KEY_PATH", default="")
 DKIM_SELECTOR = env.str("DKIM_SELECTOR", default="paperboy")
 DKIM_DOMAIN = env.str("DKIM_DOMAIN", default=SITE_HOST)

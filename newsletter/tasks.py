@@ -95,7 +95,7 @@ def send_digests_for_date(edition_on: str) -> int:
     part of the run was fanned out enqueues those readers again, and they are skipped)."""
     day = dt.date.fromisoformat(edition_on)
     edition_runs.edition_run_requested(edition_on=day)  # the sweeper finishes what dies
-    return enqueue_digest_batches(active_subscriber_ids(), edition_on=day)
+    return enqueue_digest_batches(active_subscriber_ids(edition_on=day), edition_on=day)
 
 
 @shared_task(**DIGEST_DB_RETRY)

@@ -5,7 +5,16 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
-from newsletter import digest_views, feeds, health, rating_views, topic_views, views, webhooks
+from newsletter import (
+    digest_views,
+    feeds,
+    health,
+    rating_views,
+    site_views,
+    topic_views,
+    views,
+    webhooks,
+)
 from papers.public_cache import cached_public_page
 
 # Reader-facing pages: sign-up, confirm, manage, unsubscribe, digests, feeds, topics.
@@ -35,8 +44,14 @@ newsletter_urlpatterns = [
     ),
 ]
 
+# The app list beside every admin page took 300 px from the paper list, which then hid its
+# last columns at 1280 px; the admin's home page lists the apps already.
+admin.site.enable_nav_sidebar = False
+
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
+    path("favicon.ico", site_views.favicon),
+    path("language/<str:code>/", site_views.switch_language, name="switch_language"),
     path(settings.ADMIN_URL, admin.site.urls),
     path("", include("papers.urls")),
     path("", include((newsletter_urlpatterns, "newsletter"))),

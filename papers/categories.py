@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from django.utils.translation import gettext
+
 
 class CategoryError(ValueError):
     """Text that is not an arXiv category; the message says what was expected."""
@@ -18,6 +20,8 @@ def parse_categories(text: str | Iterable[str]) -> list[str]:
         if not item:
             continue
         if not re.fullmatch(r"[a-zA-Z-]+(\.[a-zA-Z-]+)?", item) or len(item) > 20:
-            raise CategoryError(f"“{item[:40]}” is not an arXiv category like cs.CV.")
+            raise CategoryError(
+                gettext("“%(text)s” is not an arXiv category like cs.CV.") % {"text": item[:40]}
+            )
         categories.append(item)
     return list(dict.fromkeys(categories))

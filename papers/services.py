@@ -31,6 +31,7 @@ from papers import schedule
 from papers.http_client import FetchError, PoliteClient
 from papers.ingest import IngestResult, ingest_records
 from papers.models import FetchRun, Paper, Source
+from papers.progress import Step
 from papers.sources import arxiv_api, arxiv_rss, hf_daily
 from papers.sources.detect import detect_kind
 from papers.sources.records import (
@@ -419,7 +420,15 @@ def listing_metadata_lookup(
                 records=document.records, kind=ARXIV_API, rejections=document.rejections
             ),
         )
-        progress(f"  looked up {start + len(batch)} of {len(ids)} ids through the API")
+        done = start + len(batch)
+        progress(
+            Step(
+                done=done,
+                total=len(ids),
+                unit="ids",
+                text=f"  looked up {done} of {len(ids)} ids through the API",
+            )
+        )
     missing = len(set(ids) - set(_ids_described(ids)))
     problems = [failure] if failure else []
     if total.rejected:
@@ -517,7 +526,11 @@ def arxiv_search_fetch(
             ),
         )
         start += document.entries_read
-        progress(f"  {start} of {expected} entries")
+        progress(
+            Step(
+                done=start, total=expected, unit="entries", text=f"  {start} of {expected} entries"
+            )
+        )
     if failure and not total.entries_read:
         return _run_finish(run, status=FetchRun.Status.FAILED, error=failure, result=total)
     if not total.entries_read:

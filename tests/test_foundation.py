@@ -7,7 +7,7 @@ import os
 import re
 import subprocess
 import sys
-from email import message_from_bytes
+from email import message_from_bytes, policy
 from pathlib import Path
 
 import pytest
@@ -35,7 +35,12 @@ PRODUCTION_ENV = {
 
 def run_manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     """Run manage.py in a clean environment holding only `env` (plus PATH)."""
-    clean = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp"), **env}
+    clean = {
+        "PATH": os.environ["PATH"],
+        "HOME": os.environ.get("HOME", "/tmp"),
+        "ENV_FILE": "",
+        **env,
+    }
     return subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=ROOT,
@@ -171,6 +176,106 @@ def test_setup_demo_creates_an_admin_and_prints_its_login(db, capsys):
     assert admin.is_superuser and admin.check_password(password)
 
 
+def test_setup_demo_keeps_an_existing_admins_password_and_prints_no_login(db, capsys):
+    from django.contrib.auth import get_user_model
+    from django.core.management import call_command
+
+    call_command("setup_demo")
+    admin = get_user_model().objects.get(username="admin")
+    admin.set_password("chosen-by-the-editor")
+    admin.save()
+    capsys.readouterr()
+
+    call_command("setup_demo")
+
+    output = capsys.readouterr().out
+    admin.refresh_from_db()
+    assert admin.check_password("chosen-by-the-editor")
+    assert "password unchanged" in output
+    assert "admin login:" not in output
+
+
+def test_setup_demo_prints_a_new_login_on_request(db, capsys):
+    from django.contrib.auth import get_user_model
+    from django.core.management import call_command
+
+    call_command("setup_demo")
+    first = re.search(r"password (\S+)", capsys.readouterr().out).group(1)
+
+    call_command("setup_demo", "--reset-password")
+
+    second = re.search(r"password (\S+)", capsys.readouterr().out).group(1)
+    admin = get_user_model().objects.get(username="admin")
+    assert second != first
+    assert admin.check_password(second) and not admin.check_password(first)
+
+
+def test_make_run_gives_every_demo_command_the_address_it_runs_on():
+    dry_run = subprocess.run(
+        ["make", "-n", "run", "HOST=127.0.0.1:8790"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    commands = [line for line in dry_run.splitlines() if "manage.py" in line]
+
+    assert [line.split("manage.py")[1].split()[0] for line in commands] == [
+        "migrate",
+        "setup_demo",
+        "runserver",
+    ]
+    assert all("SITE_URL=http://127.0.0.1:8790 " in line for line in commands), commands
+    assert commands[-1].endswith("runserver 127.0.0.1:8790")
+
+
+def test_after_the_demo_wrote_its_env_manage_commands_run_in_debug_with_its_key(tmp_path):
+    from newsletter.demo import demo_env_write
+
+    env_file = tmp_path / ".env"
+    assert demo_env_write(path=env_file, site_url="http://127.0.0.1:8790") == "created"
+    show = "from django.conf import settings as s; print(s.DEBUG, s.SITE_URL, len(s.SECRET_KEY))"
+
+    result = run_manage("shell", "-c", show, env={"ENV_FILE": str(env_file)})
+    without = run_manage("shell", "-c", show, env={})
+
+    assert result.stdout.split()[-3:] == ["True", "http://127.0.0.1:8790", "67"], result.stderr
+    assert "SECRET_KEY is not set" in without.stderr
+
+
+def test_the_demo_env_follows_a_new_address_and_keeps_its_key(tmp_path):
+    from newsletter.demo import demo_env_write
+
+    env_file = tmp_path / ".env"
+    demo_env_write(path=env_file, site_url="http://127.0.0.1:8000")
+    key = re.search(r"^SECRET_KEY=(.+)$", env_file.read_text(), re.M).group(1)
+
+    assert demo_env_write(path=env_file, site_url="http://127.0.0.1:8790") == "updated"
+    assert demo_env_write(path=env_file, site_url="http://127.0.0.1:8790") == "kept"
+    text = env_file.read_text()
+    assert re.findall(r"^SITE_URL=.*$", text, re.M) == ["SITE_URL=http://127.0.0.1:8790"]
+    assert f"SECRET_KEY={key}\n" in text
+
+
+def test_the_demo_never_touches_a_env_file_it_did_not_write(tmp_path):
+    from newsletter.demo import demo_env_write
+
+    env_file = tmp_path / ".env"
+    env_file.write_text("SECRET_KEY=production\nSITE_URL=https://papers.example.org\n")
+
+    assert demo_env_write(path=env_file, site_url="http://127.0.0.1:8790") == "kept"
+    assert env_file.read_text() == "SECRET_KEY=production\nSITE_URL=https://papers.example.org\n"
+
+
+def test_the_sender_is_a_mail_domain_not_the_demos_bare_ip():
+    demo = product_settings(SITE_URL="http://127.0.0.1:8790")
+    hosted = product_settings(SITE_URL="https://papers.example.org")
+
+    assert demo["DEFAULT_FROM_EMAIL"] == "Paperboy <digest@paperboy.localhost>"
+    assert demo["UNSUBSCRIBE_MAILTO"] == "unsubscribe@paperboy.localhost"
+    assert hosted["DEFAULT_FROM_EMAIL"] == "Paperboy <digest@papers.example.org>"
+
+
 def test_log_lines_name_the_command_that_wrote_them():
     result = run_manage(
         "shell",
@@ -271,3 +376,20 @@ def test_compose_services_run_real_modules_of_this_project():
     for name in ("migrate", "web", "worker", "beat"):
         for variable in services[name]["environment"]:
             assert f"{variable}=" in example, f"{variable} missing from .env.example"
+
+
+@pytest.mark.parametrize(
+    "subject",
+    [
+        "4 new papers on Generative diffusion and 2 more topics — Tue 25 Mar",
+        "本周 21 篇新论文 主题：扩散模型 以及另外 1 个筛选条件 — 3月18日至24日",
+    ],
+)
+def test_an_eml_files_folded_subject_decodes_without_a_leading_space(tmp_path, subject):
+    message = EmailMultiAlternatives(subject, "words", "a@example.org", ["b@example.org"])
+
+    EmlFileBackend(file_path=str(tmp_path)).send_messages([message])
+
+    raw = next(tmp_path.glob("*.eml")).read_bytes()
+    assert message_from_bytes(raw, policy=policy.default)["Subject"] == subject
+    assert b"Subject: =?utf-8?" in raw

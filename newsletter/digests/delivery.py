@@ -134,6 +134,7 @@ def compose(digest: Digest, batch: Batch) -> DigestEmail | None:
         more_count=digest.more_count,
         message_id=digest.message_id,
         digest_id=digest.pk,
+        covers=(digest.covers_from, digest.covers_to),
     )
     return email
 

@@ -65,9 +65,23 @@ def due_subscriber_ids(*, now: dt.datetime) -> Iterator[int]:
         yield from due.order_by("pk").values_list("pk", flat=True).iterator(chunk_size=2000)
 
 
-def active_subscriber_ids(*, email: str | None = None) -> Iterator[int]:
-    """Every confirmed reader (or the one with `email`), streamed: `send_digests --date`."""
+def gets_edition_of(edition_on: dt.date) -> Q:
+    """Which readers a day has an edition for: daily ones always, weekly ones on their day."""
+    if edition_on.weekday() == WEEKLY_ON:
+        return Q()
+    return Q(frequency=Subscriber.Frequency.DAILY)
+
+
+def active_subscriber_ids(
+    *, email: str | None = None, edition_on: dt.date | None = None
+) -> Iterator[int]:
+    """Every confirmed reader (or the one with `email`), streamed: `send_digests --date`.
+
+    Weekly readers only when `edition_on` is their weekday: one email a week, whatever runs.
+    """
     readers = Subscriber.objects.filter(status=Subscriber.Status.ACTIVE)
+    if edition_on is not None:
+        readers = readers.filter(gets_edition_of(edition_on))
     if email:  # through the lower(email) unique index, which iexact's UPPER() cannot use
         readers = readers.alias(mailbox=Lower("email")).filter(mailbox=email.lower())
     yield from readers.order_by("pk").values_list("pk", flat=True).iterator(chunk_size=2000)

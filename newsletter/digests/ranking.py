@@ -107,6 +107,7 @@ def match_reader(
     categories: Sequence[str],
     authors: Sequence[str],
     eligible: frozenset[int],
+    language: str = "en",
 ) -> ReaderMatches:
     """Every eligible paper a reader's choice matches, with what matched it.
 
@@ -121,7 +122,8 @@ def match_reader(
             categories=topic.categories,
             strong_only=topic.require_strong_match,
         )
-        filters.append((query, ids & eligible, {"kind": "topic", "label": topic.name}))
+        label = topic.name_in(language)
+        filters.append((query, ids & eligible, {"kind": "topic", "label": label}))
     if own_query.strip() or categories:
         query, ids = window.filter_matches(query=own_query, categories=categories)
         kind = "query" if own_query.strip() else "category"
@@ -207,8 +209,10 @@ def plan_digest(
         categories=subscriber.categories or (),
         authors=subscriber.authors or (),
         eligible=eligible,
+        language=subscriber.language,
     )
-    static = window.ranking_keys(edition_on)
+    per_week = subscriber.frequency == Subscriber.Frequency.WEEKLY
+    static = window.ranking_keys(edition_on, per_week=per_week)
     agreeing, strong_hits, text_hits = matches.agreeing, matches.strong_hits, matches.text_hits
     author_hits = matches.author_hits
 
@@ -224,7 +228,8 @@ def plan_digest(
 
     candidates = matches.paper_ids
     limit = subscriber.max_papers + MORE_PAGE_LIMIT
-    shortlist = contenders(matches, candidates, window.edition_ranks(edition_on), limit)
+    ranks = window.edition_ranks(edition_on, per_week=per_week)
+    shortlist = contenders(matches, candidates, ranks, limit)
     kept = heapq.nsmallest(limit, shortlist, key=order)
     items = [
         PlannedItem(

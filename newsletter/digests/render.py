@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-import functools
 from collections.abc import Sequence
 
 from django.utils import translation
-from django.utils.formats import date_format
-from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
 
 from newsletter.digests.cards import Card, shorten
+from newsletter.digests.titles import digest_heading, edition_label, is_weekly, subject_about
 from newsletter.emails import base_context, subscriber_links, unsubscribe_headers
 from newsletter.mail.message import DigestEmail
 from newsletter.models import Subscriber
@@ -27,46 +24,6 @@ HTML_BUDGET_BYTES = 98 * 1024
 PREHEADER_CHARS = 149  # and an ellipsis: inbox previews show about 150 characters
 
 
-def subject_topic(items: Sequence[tuple[int, list[dict[str, object]]]]) -> tuple[str, int]:
-    """The phrase naming what most papers matched, and how many other topics matched."""
-    counts: dict[tuple[str, str], int] = {}
-    for _paper_id, reasons in items:
-        for reason in reasons:
-            kind = "filter" if reason.get("kind") in ("query", "category") else reason.get("kind")
-            key = (str(kind), "" if kind == "filter" else str(reason.get("label") or ""))
-            counts[key] = counts.get(key, 0) + 1
-    if not counts:
-        return "", 0
-    (kind, label), _count = max(counts.items(), key=lambda entry: entry[1])
-    if kind == "topic":
-        about = _("on %(topic)s") % {"topic": label}
-    elif kind == "author":
-        about = _("by %(author)s") % {"author": label}
-    else:
-        about = _("matching your filter")
-    return about, len(counts) - 1
-
-
-@functools.lru_cache(maxsize=64)
-def _long_date(day: dt.date, language: str) -> str:
-    with translation.override(language):
-        return date_format(day, "l j F Y")
-
-
-def digest_heading(edition_on: dt.date, paper_count: int, more_count: int) -> str:
-    """'Tuesday 25 March 2025 · 10 papers · 4 more on the web': the header line."""
-    parts = [
-        _long_date(edition_on, translation.get_language() or "en"),
-        ngettext("%(count)d paper", "%(count)d papers", paper_count) % {"count": paper_count},
-    ]
-    if more_count:
-        parts.append(
-            ngettext("%(count)d more on the web", "%(count)d more on the web", more_count)
-            % {"count": more_count}
-        )
-    return " · ".join(parts)
-
-
 def render_digest(
     *,
     subscriber: Subscriber,
@@ -77,6 +34,7 @@ def render_digest(
     more_count: int,
     message_id: str,
     digest_id: int | None,
+    covers: tuple[dt.date, dt.date] | None = None,
 ) -> DigestEmail:
     """Render the digest; if the HTML would be clipped by Gmail, move cards to the "more"
     page until it fits (the reader always sees the footer and the unsubscribe link)."""
@@ -87,7 +45,7 @@ def render_digest(
         view_url = signed_url(**link)
         more_url = signed_url(**link, url_name="newsletter:digest_more")
     with translation.override(subscriber.language):
-        about, other_topics = subject_topic(items)
+        about, others = subject_about(items)
         context = {
             **base_context(language=subscriber.language),
             **links,
@@ -96,7 +54,9 @@ def render_digest(
             "edition_on": edition_on,
             "matched_count": matched_count,
             "about": about,
-            "other_topics": other_topics,
+            "others": others,
+            "weekly": is_weekly(subscriber),
+            "when": edition_label(subscriber=subscriber, edition_on=edition_on, covers=covers),
         }
         keep = len(cards)
         while True:
@@ -105,7 +65,13 @@ def render_digest(
                 cards=shown,
                 paper_count=len(shown),
                 more_count=more_count + len(cards) - keep,
-                heading=digest_heading(edition_on, len(shown), more_count + len(cards) - keep),
+                heading=digest_heading(
+                    subscriber=subscriber,
+                    edition_on=edition_on,
+                    covers=covers,
+                    paper_count=len(shown),
+                    more_count=more_count + len(cards) - keep,
+                ),
                 preheader=shorten(
                     " · ".join(card.paper.title for card in shown[:2]), PREHEADER_CHARS
                 ),

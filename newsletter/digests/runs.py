@@ -37,7 +37,7 @@ def _run_subscriber_ids(
 ) -> list[int]:
     # Ids only (a few MB for 100k readers), so the progress bar knows its end.
     if edition_on is not None:
-        return list(active_subscriber_ids(email=email))
+        return list(active_subscriber_ids(email=email, edition_on=edition_on))
     due = due_subscriber_ids(now=now)
     if email:
         wanted = set(active_subscriber_ids(email=email))
@@ -114,6 +114,7 @@ def unsaved_emails(plans: Sequence[DigestPlan]) -> list[tuple[DigestPlan, Digest
                         subscriber_id=subscriber.pk, edition_on=plan.edition_on
                     ),
                     digest_id=None,
+                    covers=(plan.covers_from, plan.covers_to),
                 ),
             )
         )

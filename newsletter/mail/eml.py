@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import uuid
+from email import generator, policy
+from io import BytesIO
 from pathlib import Path
 
 from django.conf import settings
@@ -27,7 +29,7 @@ class EmlFileBackend(BaseEmailBackend):
                 continue
             stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
             path = self.folder / f"{stamp}-{uuid.uuid4().hex[:8]}.eml"
-            path.write_bytes(message.message().as_bytes(linesep="\r\n"))
+            path.write_bytes(eml_bytes(message))
             sent += 1
         return sent
 
@@ -38,3 +40,14 @@ def write_eml(email: DigestEmail, folder: Path, *, name: str) -> Path:
     path = folder / f"{name}.eml"
     path.write_bytes(mime_bytes(email))
     return path
+
+
+# Django has already folded its encoded headers; folding them again at 78 put the Subject's
+# first encoded-word on a line of its own, and readers decoded it with a leading space.
+_UNFOLDED = policy.compat32.clone(linesep="\r\n", max_line_length=998)
+
+
+def eml_bytes(message: EmailMessage) -> bytes:
+    out = BytesIO()
+    generator.BytesGenerator(out, mangle_from_=False, policy=_UNFOLDED).flatten(message.message())
+    return out.getvalue()

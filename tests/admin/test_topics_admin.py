@@ -110,6 +110,20 @@ def test_categories_are_typed_as_text_and_stored_as_a_list(admin_client):
     assert topic.query == '"sparse attention" OR "linear attention"'
 
 
+def test_an_editor_gives_a_topic_its_chinese_name_and_description(admin_client):
+    form = admin_client.get("/admin/newsletter/topic/add/").content.decode()
+    response = admin_client.post(
+        "/admin/newsletter/topic/add/",
+        topic_form(name_zh="稀疏注意力", description_zh="稀疏与线性注意力机制。"),
+    )
+
+    assert 'name="name_zh"' in form and 'name="description_zh"' in form
+    assert response.status_code == 302
+    topic = Topic.objects.get(slug="sparse-attention")
+    assert (topic.name_zh, topic.description_zh) == ("稀疏注意力", "稀疏与线性注意力机制。")
+    assert topic.name_in("zh-hans") == "稀疏注意力" and topic.name_in("en") == "Sparse attention"
+
+
 def test_a_bad_category_is_refused(admin_client):
     response = admin_client.post("/admin/newsletter/topic/add/", topic_form(categories="cs.CV!"))
 

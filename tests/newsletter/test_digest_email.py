@@ -4,6 +4,7 @@ same words, Gmail's clipping limit, view in browser, the "more" page, and send_d
 from __future__ import annotations
 
 import datetime as dt
+import io
 import re
 from email import message_from_bytes, policy
 from html.parser import HTMLParser
@@ -93,6 +94,44 @@ def test_the_html_title_is_the_subject_and_the_header_has_date_and_counts():
     assert "Tuesday 25 March 2025 · 3 papers · 1 more on the web" in html
     assert "Tuesday 25 March 2025 · 3 papers · 1 more on the web" in message.body
     assert "And 1 more matching paper" in html
+
+
+def test_the_subject_names_authors_and_filters_as_what_they_are():
+    PaperFactory(title="Diffusion by Wang", authors=["Wang Hao"], announced_on=TUESDAY)
+    PaperFactory(title="Video by Wang", authors=["Wang Hao"], announced_on=TUESDAY)
+    PaperFactory(title="Video by someone else", announced_on=TUESDAY)
+    reader = SubscriberFactory(authors=["Wang Hao"], own_query="video")
+    built = digests_build(subscriber_ids=[reader.pk], edition_on=TUESDAY)
+
+    digests_send(digest_ids=built.digest_ids, token="t")
+
+    assert mail.outbox[-1].subject == (
+        "3 new papers matching your filter and 1 more author — Tue 25 Mar"
+    )
+
+
+def test_the_subject_counts_other_topics_filters_and_authors_each_by_name():
+    from newsletter.digests.titles import subject_about
+
+    items = [
+        (1, [{"kind": "author", "label": "Wang Hao"}]),
+        (2, [{"kind": "author", "label": "Wang Hao"}, {"kind": "query", "label": ""}]),
+        (3, [{"kind": "topic", "label": "Robots"}]),
+    ]
+
+    assert subject_about(items) == ("by Wang Hao", "and 1 more topic, 1 more filter")
+    assert subject_about(items[:2]) == ("by Wang Hao", "and 1 more filter")
+
+
+def test_a_chinese_digest_writes_its_dates_the_chinese_way():
+    _digest, message = sent_digest(language="zh-hans")
+    html, text = message.alternatives[0][0], message.body
+
+    assert message.subject.endswith(" — 3月25日 星期二")
+    assert "2025年3月25日 星期二 · 4 篇论文" in html
+    assert "2025年3月25日 星期二 · 4 篇论文" in text
+    assert "Ada Lovelace, Alan Turing · 3月25日" in text
+    assert "三月" not in html and "三月" not in text
 
 
 def test_a_card_shows_title_link_authors_badges_note_and_why():
@@ -280,7 +319,22 @@ def test_send_digests_for_a_date_sends_everyone_once_and_a_rerun_sends_nothing(c
     assert len(mail.outbox) == 3
     assert first.out.strip().startswith("built 3, sent 3, skipped 1, failed 0")
     assert second.out.strip().startswith("built 0, sent 0, skipped 0, failed 0")
-    assert "4/4 readers" in first.err
+    assert first.err == ""  # not a terminal: no progress bar in logs or pipes
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_send_digests_on_a_terminal_shows_a_bar_with_rate_and_time_left():
+    readers_with_papers(3)
+    terminal = Terminal()
+
+    call_command("send_digests", "--date", "2025-03-25", stderr=terminal, stdout=io.StringIO())
+
+    bar = terminal.getvalue().split("\r")[-1]
+    assert re.search(r"^digests: 100%\|[█#]+\| 4/4 \[\d\d:\d\d<00:00, +[\d.]+readers/s\]", bar), bar
 
 
 def test_send_digests_subscriber_limits_the_run_to_one_address():

@@ -13,7 +13,7 @@ from django.utils import timezone
 from newsletter import tasks
 from newsletter.digests.building import digests_build
 from newsletter.digests.editions import WINDOW_DAYS
-from newsletter.edition_runs import unfinished_edition_runs
+from newsletter.edition_runs import unbuilt_reader_ids, unfinished_edition_runs
 from newsletter.models import Digest, EditionRunRequest, Subscriber, Topic
 from tests.clock import TODAY
 from tests.factories import PaperFactory, SubscriberFactory, TopicFactory
@@ -130,3 +130,22 @@ def test_a_day_older_than_the_window_is_not_walked(django_capture_on_commit_call
 
     assert unfinished_edition_runs() == []
     assert not Digest.objects.filter(subscriber=ada).exists()
+
+
+def test_a_weekly_reader_is_swept_only_into_a_run_of_their_weekday():
+    topic = TopicFactory(query="diffusion")
+    SubscriberFactory(email="daily@example.com", topics=[topic])
+    SubscriberFactory(
+        email="weekly@example.com", topics=[topic], frequency=Subscriber.Frequency.WEEKLY
+    )
+    monday = TODAY - dt.timedelta(days=TODAY.weekday() + 7)
+    wednesday = monday + dt.timedelta(days=2)
+    asked = timezone.now() + dt.timedelta(seconds=1)
+
+    def unbuilt(day: dt.date) -> list[str]:
+        request = EditionRunRequest(edition_on=day, requested_at=asked)
+        ids = unbuilt_reader_ids(request=request)
+        return sorted(Subscriber.objects.filter(pk__in=ids).values_list("email", flat=True))
+
+    assert unbuilt(wednesday) == ["daily@example.com"]
+    assert unbuilt(monday) == ["daily@example.com", "weekly@example.com"]

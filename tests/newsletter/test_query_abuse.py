@@ -69,7 +69,7 @@ def test_the_query_check_remembers_a_bounded_number_of_queries(db):
 
     # validated_query itself remembers nothing; the syntax verdicts it keeps are bounded.
     assert not hasattr(forms.validated_query, "cache_info")
-    info = forms.query_syntax_problem.cache_info()
+    info = forms.syntax_problem_in.cache_info()
     assert info.maxsize == forms.QUERY_CHECKS_REMEMBERED <= 1024
     assert info.currsize <= info.maxsize
 

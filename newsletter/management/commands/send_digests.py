@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-import sys
 from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from newsletter.digests.runs import dry_run, run_digests
+from papers.progress import CommandProgress
 
 
 class Command(BaseCommand):
@@ -34,6 +34,13 @@ class Command(BaseCommand):
         parser.add_argument("--subscriber", help="only this reader's digest")
 
     def handle(self, *args, **options) -> None:
+        self.bar = CommandProgress(messages=self.stdout, bar_stream=self.stderr, desc="digests")
+        try:
+            self._run(**options)
+        finally:
+            self.bar.close()
+
+    def _run(self, **options) -> None:
         edition_on: dt.date | None = options["date"]
         if options["dry_run"] or options["to"]:
             if options["to"] and not options["subscriber"]:
@@ -46,7 +53,7 @@ class Command(BaseCommand):
                 send_to=options["to"],
                 progress=self.progress,
             )
-            self.end_progress()
+            self.bar.close()
             where = f"sent to {options['to']}" if options["to"] else f"written to {out_dir}"
             self.stdout.write(f"dry run: {written} digests {where}; nothing recorded")
             return
@@ -55,17 +62,8 @@ class Command(BaseCommand):
             subscriber_email=options["subscriber"],
             progress=self.progress,
         )
-        self.end_progress()
+        self.bar.close()
         self.stdout.write(report.summary())
 
     def progress(self, done: int, total: int) -> None:
-        width = 30
-        filled = width * done // max(total, 1)
-        bar = "#" * filled + "." * (width - filled)
-        ending = "\r" if sys.stderr.isatty() else "\n"
-        self.stderr.write(f"[{bar}] {done}/{total} readers", ending=ending)
-        self._progress_shown = True
-
-    def end_progress(self) -> None:
-        if getattr(self, "_progress_shown", False) and sys.stderr.isatty():
-            self.stderr.write("")
+        self.bar.count(done, total, unit="readers")

@@ -17,6 +17,16 @@
     } catch (error) { /* an old browser keeps the server's default */ }
   }
 
+  // The panel's count, repeated in a bar that stays on screen on a phone (see signup.css).
+  var count = document.getElementById("preview-count");
+  function showCount() {
+    if (!count) { return; }
+    var line = panel.querySelector(".rate, .error");
+    count.textContent = line ? line.textContent.replace(/\s+/g, " ").trim() : "";
+    count.hidden = !line;
+  }
+  showCount();
+
   var FILTERS = ["topics", "own_query", "categories", "authors", "include_cross_lists"];
   var timer = null;
   var inFlight = null;
@@ -48,6 +58,7 @@
     }).then(function (html) {
       panel.innerHTML = html;  // our own server-rendered, escaped fragment
       panel.removeAttribute("aria-busy");
+      showCount();
     }).catch(function () {
       panel.removeAttribute("aria-busy");
     });

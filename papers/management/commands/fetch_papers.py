@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from papers import services
 from papers.models import FetchRun, Source
+from papers.progress import CommandProgress
 
 
 class Command(BaseCommand):
@@ -33,20 +34,11 @@ class Command(BaseCommand):
             if named is None:
                 names = ", ".join(Source.objects.values_list("name", flat=True)) or "none"
                 raise CommandError(f"no source named {source!r} (sources: {names})")
-        if file is not None:
-            if not file.is_file():
-                raise CommandError(f"{file} is not a file")
-            runs = [services.file_ingest(path=file, source=named, on=date, progress=self._say)]
-        else:
-            sources = [named] if named else list(Source.objects.filter(enabled=True))
-            if not sources:
-                raise CommandError("no enabled source to fetch; enable one in admin")
-            runs = []
-            for each in sources:
-                try:
-                    runs += services.source_fetch(source_id=each.pk, on=date, progress=self._say)
-                except services.SourceBusy as busy:
-                    raise CommandError(f"{each.name}: {busy}") from None
+        progress = CommandProgress(messages=self.stdout, bar_stream=self.stderr)
+        try:
+            runs = self._fetch(named=named, date=date, file=file, progress=progress)
+        finally:
+            progress.close()
         for run in runs:
             self._report(run)
         self.stdout.write(_summary(runs))
@@ -54,8 +46,28 @@ class Command(BaseCommand):
         if failed:
             raise CommandError(f"{len(failed)} of {len(runs)} fetches failed: {failed[0].error}")
 
-    def _say(self, message: str) -> None:
-        self.stdout.write(message)
+    def _fetch(
+        self,
+        *,
+        named: Source | None,
+        date: dt.date | None,
+        file: Path | None,
+        progress: CommandProgress,
+    ) -> list[FetchRun]:
+        if file is not None:
+            if not file.is_file():
+                raise CommandError(f"{file} is not a file")
+            return [services.file_ingest(path=file, source=named, on=date, progress=progress)]
+        sources = [named] if named else list(Source.objects.filter(enabled=True))
+        if not sources:
+            raise CommandError("no enabled source to fetch; enable one in admin")
+        runs: list[FetchRun] = []
+        for each in sources:
+            try:
+                runs += services.source_fetch(source_id=each.pk, on=date, progress=progress)
+            except services.SourceBusy as busy:
+                raise CommandError(f"{each.name}: {busy}") from None
+        return runs
 
     def _report(self, run: FetchRun) -> None:
         name = run.source.name if run.source else "file"
