@@ -83,12 +83,13 @@ def test_the_language_choice_starts_at_the_pages_language(client):
 
 
 def test_signing_up_on_the_chinese_page_without_changing_the_choice_gives_chinese_emails(
-    client,
+    client, django_capture_on_commit_callbacks
 ):
     page = client.get("/", **CHINESE).content.decode()
     assert '<option value="zh-hans" selected>' in page
 
-    client.post("/", signup_data(language="zh-hans"), **CHINESE)
+    with django_capture_on_commit_callbacks(execute=True):  # the sign-up task stores the reader
+        client.post("/", signup_data(language="zh-hans"), **CHINESE)
 
     assert Subscriber.objects.get().language == "zh-hans"
 
