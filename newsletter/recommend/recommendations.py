@@ -12,8 +12,9 @@ import scipy.sparse as sp
 
 from newsletter.recommend.scoring import ReaderScores, model_weight
 
-# A recommendation must be a paper the model thinks the reader more likely likes than not.
-RECOMMEND_ABOVE = 0.5
+# A recommendation must stand out among the window's papers for this reader's model: two
+# robust standard deviations above the typical paper (see scoring.opinions).
+RECOMMEND_ABOVE = 2.0 / 3.0
 RECOMMENDED = "recommended"
 
 
@@ -30,7 +31,7 @@ def reranked(
     if not ids:
         return []
     keys = [order(pid) for pid in ids]
-    opinion = model_weight(personal.ratings) * (2.0 * personal.of(ids) - 1.0)
+    opinion = model_weight(personal.ratings) * personal.opinions_of(ids)
     return [
         pid
         for _key, pid in heapq.nsmallest(
@@ -62,10 +63,11 @@ def recommended(
     if rows.size == 0:
         return []
     scores = personal.probabilities[rows].copy()
+    scores[personal.opinions[rows] < RECOMMEND_ABOVE] = -np.inf
     if excluded:
-        scores[np.isin(rows, matrix.rows(excluded))] = -1.0
+        scores[np.isin(rows, matrix.rows(excluded))] = -np.inf
     best = np.argsort(-scores, kind="stable")[:count]
-    best = best[scores[best] >= RECOMMEND_ABOVE]
+    best = best[np.isfinite(scores[best])]
     if best.size == 0:
         return []
     chosen = rows[best]

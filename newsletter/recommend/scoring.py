@@ -31,10 +31,25 @@ def model_weight(ratings: int) -> float:
     return MODEL_WEIGHT * ratings / (ratings + HALF_WEIGHT_AT) if ratings > 0 else 0.0
 
 
-def blended(rule: float | np.ndarray, probability: float | np.ndarray, *, ratings: int):
+# How far from the window's typical paper (in robust standard deviations) an opinion counts.
+OPINION_CLIP = 3.0
+
+
+def blended(rule: float | np.ndarray, opinion: float | np.ndarray, *, ratings: int):
     """The digest's score with the model's: the rule score plus the model's opinion in
     [-1, 1] (a liked-like paper up, a 👎-like one down), weighted by the ratings behind it."""
-    return rule + model_weight(ratings) * (2.0 * probability - 1.0)
+    return rule + model_weight(ratings) * opinion
+
+
+def opinions(table: np.ndarray) -> np.ndarray:
+    """Each row's scores relative to its own papers, in [-1, 1]. A model trained on a few
+    dozen papers gives unseen ones probabilities squeezed near its intercept; what it knows is
+    their order and spread, so the blend takes standard scores, not raw probabilities. Robust
+    ones (median, MAD): the reader's own rated papers, far out, must not set the scale."""
+    median = np.median(table, axis=1, keepdims=True)
+    spread = 1.4826 * np.median(np.abs(table - median), axis=1, keepdims=True)
+    spread[spread == 0] = 1.0
+    return np.clip((table - median) / spread, -OPINION_CLIP, OPINION_CLIP) / OPINION_CLIP
 
 
 @dataclass
@@ -107,18 +122,20 @@ def window_matrix(window) -> PaperMatrix:
 
 @dataclass
 class ReaderScores:
-    """One reader's model probability for every paper of the window (row order)."""
+    """One reader's model probability and opinion (see `opinions`) for every paper of the
+    window (row order)."""
 
     subscriber_id: int
     ratings: int
     positives: int
     probabilities: np.ndarray
+    opinions: np.ndarray
     model: TrainedModel
     vectors: sp.csr_matrix | np.ndarray  # the window's papers in the model's representation
     matrix: PaperMatrix
 
-    def of(self, paper_ids: Sequence[int]) -> np.ndarray:
-        return self.probabilities[self.matrix.rows(paper_ids)]
+    def opinions_of(self, paper_ids: Sequence[int]) -> np.ndarray:
+        return self.opinions[self.matrix.rows(paper_ids)]
 
 
 def probabilities(models: Sequence[TrainedModel], papers) -> np.ndarray:
@@ -188,6 +205,11 @@ def reader_scores(*, subscriber_ids: Sequence[int], window) -> dict[int, ReaderS
             continue
         vectors = matrix.embeddings if kind == "embeddings" else matrix.tfidf
         table = probabilities([model for *_rest, model in members], vectors)
-        for (sid, ratings, positives, model), row in zip(members, table, strict=True):
-            scores[sid] = ReaderScores(sid, ratings, positives, row, model, vectors, matrix)
+        relative = opinions(table)
+        for (sid, ratings, positives, model), row, opinion in zip(
+            members, table, relative, strict=True
+        ):
+            scores[sid] = ReaderScores(
+                sid, ratings, positives, row, opinion, model, vectors, matrix
+            )
     return scores

@@ -36,6 +36,11 @@ def fresh_representation():
     digests.forget_paper_windows()
 
 
+def a_busy_day() -> list[str]:
+    """A day's many papers on other subjects: what a recommendation must stand out from."""
+    return [f"{title}, part {part}" for part in range(1, 4) for title in OTHER]
+
+
 def broad_topic():
     return TopicFactory(name="Everything", slug="everything", query="we OR our")
 
@@ -169,7 +174,8 @@ def test_the_blend_weighs_the_model_more_as_ratings_grow():
     assert weights[0] == 0.0
     assert weights == sorted(weights)
     assert weights[2] == pytest.approx(scoring.MODEL_WEIGHT / 2)
-    assert scoring.blended(1.0, 0.5, ratings=20) == pytest.approx(1.0)
+    assert scoring.blended(1.0, 0.0, ratings=20) == pytest.approx(1.0)
+    assert scoring.blended(1.0, -1.0, ratings=20) == pytest.approx(1.0 - weights[3])
 
 
 def test_recommendations_come_from_outside_the_filters_labelled_with_a_liked_paper(settings):
@@ -186,7 +192,7 @@ def test_recommendations_come_from_outside_the_filters_labelled_with_a_liked_pap
             origin=ImportedPaper.Origin.BIBTEX,
             imported_at=NOW,
         )
-    make_papers(VIDEO[3:5] + LANGUAGE[3:] + OTHER[:3], day=TODAY)
+    make_papers(VIDEO[3:5] + LANGUAGE[3:] + a_busy_day(), day=TODAY)
     tasks.schedule_reader_retrain(subscriber.pk)
 
     (plan,) = digests.preview_plans(subscriber_ids=[subscriber.pk], edition_on=TODAY)
@@ -212,6 +218,7 @@ def test_a_paper_sent_before_is_never_recommended(settings):
     make_papers(OTHER, day=EARLIER - dt.timedelta(days=1))
     rate(subscriber, make_papers(VIDEO[:2] + LANGUAGE[:3], day=EARLIER), Rating.Vote.UP)
     sent_before, *others = make_papers(LANGUAGE[3:], day=TODAY)
+    make_papers(a_busy_day(), day=TODAY)
     earlier = DigestFactory(subscriber=subscriber, edition_on=TODAY - dt.timedelta(days=1))
     DigestItem.objects.create(digest=earlier, subscriber=subscriber, paper=sent_before, rank=1)
     tasks.schedule_reader_retrain(subscriber.pk)
