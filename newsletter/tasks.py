@@ -196,11 +196,19 @@ def schedule_reader_retrain(subscriber_id: int) -> bool:
 
 @shared_task(**DIGEST_DB_RETRY)
 def retrain_reader_models() -> int:
-    """Train every reader whose model is stale, in chunks. Twice is safe: a trained model
-    is no longer stale, so a second run finds nothing (or only votes cast since)."""
+    """Fan the stale readers out in chunks to the workers; returns how many. Twice is safe:
+    a chunk trained already is no longer stale, and training a reader again gives the same
+    model."""
     cache.delete(RETRAIN_SCHEDULED_KEY)  # votes from now on schedule the next run
-    trained = 0
-    for ids in chunked(recommend_training.stale_reader_ids(), RETRAIN_CHUNK):
-        trained += recommend_training.reader_models_train(subscriber_ids=ids)
-    logger.info("retrained %d reader models", trained)
+    stale = recommend_training.stale_reader_ids()
+    for ids in chunked(stale, RETRAIN_CHUNK):
+        train_reader_models.delay(ids)
+    return len(stale)
+
+
+@shared_task(**DIGEST_DB_RETRY)
+def train_reader_models(subscriber_ids: list[int]) -> int:
+    """Twice is safe: the same examples train the same model (fixed seeds), stored in place."""
+    trained = recommend_training.reader_models_train(subscriber_ids=subscriber_ids)
+    logger.info("trained %d reader models", trained)
     return trained

@@ -21,7 +21,7 @@ from newsletter.recommend.training import TrainedModel
 logger = logging.getLogger(__name__)
 
 # The model's say grows with the reader's ratings: half its full weight at this many.
-MODEL_WEIGHT = 6.0
+MODEL_WEIGHT = 10.0
 HALF_WEIGHT_AT = 5
 # Interest rows multiplied at once: bounds the dense (papers x rows) block in memory.
 ROWS_PER_PRODUCT = 64
