@@ -274,3 +274,80 @@ def test_an_unreachable_embeddings_endpoint_falls_back_to_tfidf_and_says_so(sett
     assert set(after[:2]) == set(VIDEO[4:])
     assert "embeddings unavailable" in caplog.text
     assert Rating.objects.count() == 8
+
+
+class FakeEmbeddings:
+    """An OpenAI-compatible /embeddings endpoint on 127.0.0.1: a text's vector counts its
+    video and language words (enough to tell the two subjects apart)."""
+
+    def __init__(self) -> None:
+        import http.server
+        import json
+        import threading
+
+        self.requests: list[dict] = []
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                outer.requests.append(
+                    {"path": self.path, "body": body, "auth": self.headers.get("Authorization")}
+                )
+                data = [
+                    {"index": i, "embedding": outer.vector(text)}
+                    for i, text in enumerate(body["input"])
+                ]
+                payload = json.dumps({"data": data}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+
+    @staticmethod
+    def vector(text: str) -> list[float]:
+        words = text.lower().split()
+        video = sum(w.strip(".,;:") in {"video", "frames", "temporal", "motion"} for w in words)
+        language = sum(
+            w.strip(".,;:") in {"language", "tokens", "text", "reasoning"} for w in words
+        )
+        return [float(video), float(language), 0.5]
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_an_embeddings_endpoint_is_used_for_training_and_scoring(settings):
+    server = FakeEmbeddings()
+    settings.RECOMMEND_EMBEDDINGS_URL = server.url
+    settings.RECOMMEND_EMBEDDINGS_MODEL = "fake-embedder"
+    settings.RECOMMEND_EMBEDDINGS_API_KEY = "secret-key"
+    try:
+        subscriber = reader_who_likes_video(max_papers=4, recommendations_enabled=False)
+        make_papers(LANGUAGE[4:] + VIDEO[4:], day=TODAY)
+
+        tasks.schedule_reader_retrain(subscriber.pk)
+        window = digests.paper_window(since=TODAY - dt.timedelta(days=7), until=TODAY)
+        (scores,) = scoring.reader_scores(subscriber_ids=[subscriber.pk], window=window).values()
+        after = titles_in_plan(subscriber)
+    finally:
+        server.close()
+
+    model = ReaderModel.objects.get(subscriber=subscriber)
+    assert model.embedding_model == "api:fake-embedder"
+    assert model.embedding_weights is not None
+    assert isinstance(scores.vectors, np.ndarray) and scores.vectors.shape[1] == 3
+    assert set(after[:2]) == set(VIDEO[4:])
+    assert {request["path"] for request in server.requests} == {"/v1/embeddings"}
+    assert {request["auth"] for request in server.requests} == {"Bearer secret-key"}
+    assert {request["body"]["model"] for request in server.requests} == {"fake-embedder"}
