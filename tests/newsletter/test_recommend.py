@@ -123,7 +123,8 @@ def test_many_votes_share_one_debounced_retrain_run(settings):
     assert ReaderModel.objects.filter(trained_at__isnull=False).count() == 0
 
 
-def test_two_interests_are_kept_apart_and_both_score_high():
+def test_two_interests_are_kept_apart_and_both_score_high(monkeypatch):
+    monkeypatch.setattr(training, "LIKED_PER_INTEREST", 3)
     video = representation.current_tfidf().vectors([f"{t}\n{t}" for t in VIDEO])
     language = representation.current_tfidf().vectors([f"{t}\n{t}" for t in LANGUAGE])
     other = representation.current_tfidf().vectors(OTHER)
@@ -138,6 +139,8 @@ def test_two_interests_are_kept_apart_and_both_score_high():
     )
 
     assert model is not None and model.interest_count == 2
+    single = training.train(liked=video[:3], disliked=other[:2], background=other[2:], interests=2)
+    assert single is not None and single.interest_count == 1  # too few 👍 to split
     assert sorted(np.bincount(model.liked_interest)) == [3, 3]
     assert model.liked_interest[0] == model.liked_interest[1] == model.liked_interest[2]
     unseen = sp.vstack([video[3:], language[3:], other[:2]], format="csr")
