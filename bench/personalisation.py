@@ -127,7 +127,7 @@ class Reader:
 
     def order(self, n: int) -> tuple[bool, float, int]:
         """The digest's key for a matched paper: not featured, -rule score, tie-break."""
-        from newsletter.digests import reader_score
+        from newsletter.digests.ranking import reader_score
 
         agreeing, title_hit = self.matches[n]
         score = reader_score(

@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 from django.db.models import F
 
-from newsletter import digests, sending, tasks
+from newsletter import paper_index, tasks
+from newsletter.digests.building import unsaved_plans
+from newsletter.digests.cards import why_text
 from newsletter.models import DigestItem, ImportedPaper, Rating, ReaderModel, TermStatistics
 from newsletter.recommend import representation, scoring, training
 from tests.clock import NOW, TODAY
@@ -33,7 +35,7 @@ def fresh_representation():
     representation._tfidf_cache.clear()
     yield
     representation._tfidf_cache.clear()
-    digests.forget_paper_windows()
+    paper_index.forget_paper_indexes()
 
 
 def a_busy_day() -> list[str]:
@@ -54,7 +56,7 @@ def reader_who_likes_video(**fields):
 
 
 def titles_in_plan(subscriber, *, in_email: bool = True) -> list[str]:
-    (plan,) = digests.preview_plans(subscriber_ids=[subscriber.pk], edition_on=TODAY)
+    (plan,) = unsaved_plans(subscriber_ids=[subscriber.pk], edition_on=TODAY)
     from papers.models import Paper
 
     by_id = Paper.objects.in_bulk([item.paper_id for item in plan.items])
@@ -198,7 +200,7 @@ def test_recommendations_come_from_outside_the_filters_labelled_with_a_liked_pap
     make_papers(VIDEO[3:5] + LANGUAGE[3:] + a_busy_day(), day=TODAY)
     tasks.schedule_reader_retrain(subscriber.pk)
 
-    (plan,) = digests.preview_plans(subscriber_ids=[subscriber.pk], edition_on=TODAY)
+    (plan,) = unsaved_plans(subscriber_ids=[subscriber.pk], edition_on=TODAY)
 
     recommended = [item for item in plan.items if item.reasons[0]["kind"] == "recommended"]
     from papers.models import Paper
@@ -208,7 +210,7 @@ def test_recommendations_come_from_outside_the_filters_labelled_with_a_liked_pap
     assert titles <= set(LANGUAGE[3:])
     assert all(item.in_email for item in recommended)
     assert all(item.reasons[0]["label"] in LANGUAGE[:3] for item in recommended)
-    why = sending.why_text(recommended[0].reasons)
+    why = why_text(recommended[0].reasons)
     assert why.startswith("Recommended for you: like “")
     matched = [item for item in plan.items if item.reasons[0]["kind"] != "recommended"]
     assert {Paper.objects.get(pk=item.paper_id).title for item in matched} == set(VIDEO[3:5])
@@ -226,7 +228,7 @@ def test_a_paper_sent_before_is_never_recommended(settings):
     DigestItem.objects.create(digest=earlier, subscriber=subscriber, paper=sent_before, rank=1)
     tasks.schedule_reader_retrain(subscriber.pk)
 
-    (plan,) = digests.preview_plans(subscriber_ids=[subscriber.pk], edition_on=TODAY)
+    (plan,) = unsaved_plans(subscriber_ids=[subscriber.pk], edition_on=TODAY)
 
     recommended = {i.paper_id for i in plan.items if i.reasons[0]["kind"] == "recommended"}
     assert recommended
@@ -242,7 +244,7 @@ def test_no_recommendations_when_the_reader_turned_them_off():
     make_papers(VIDEO[3:5] + LANGUAGE[3:], day=TODAY)
     tasks.schedule_reader_retrain(subscriber.pk)
 
-    (plan,) = digests.preview_plans(subscriber_ids=[subscriber.pk], edition_on=TODAY)
+    (plan,) = unsaved_plans(subscriber_ids=[subscriber.pk], edition_on=TODAY)
 
     assert [i for i in plan.items if i.reasons[0]["kind"] == "recommended"] == []
     assert len(plan.items) == 2
@@ -340,7 +342,7 @@ def test_an_embeddings_endpoint_is_used_for_training_and_scoring(settings):
         make_papers(LANGUAGE[4:] + VIDEO[4:], day=TODAY)
 
         tasks.schedule_reader_retrain(subscriber.pk)
-        window = digests.paper_window(since=TODAY - dt.timedelta(days=7), until=TODAY)
+        window = paper_index.paper_window(since=TODAY - dt.timedelta(days=7), until=TODAY)
         (scores,) = scoring.reader_scores(subscriber_ids=[subscriber.pk], window=window).values()
         after = titles_in_plan(subscriber)
     finally:
