@@ -399,6 +399,7 @@ def main(argv: list[str] | None = None) -> int:
         if rated:
             print(f"training: {rated} readers' models on the workers", flush=True)
             training["seconds"] = wait_for_training(timeout=args.timeout)
+            training["peak_rss_mb"] = [peak_rss_mb(pid) for pid in process_tree(workers.pid)]
         expected = Subscriber.objects.filter(status=Subscriber.Status.ACTIVE).count()
         print(f"run: {expected} readers, {args.concurrency} worker processes", flush=True)
         send_digests_for_date.delay(day.isoformat())
@@ -440,7 +441,11 @@ def main(argv: list[str] | None = None) -> int:
         "ingest": ingest,
         "matching": matching,
         "run_seconds": round(run["seconds"], 1),
-        "training": {"readers": training["readers"], "seconds": round(training["seconds"], 1)},
+        "training": {
+            "readers": training["readers"],
+            "seconds": round(training["seconds"], 1),
+            "worker_peak_rss_mb_after_training": training.get("peak_rss_mb", []),
+        },
         "statuses": run["statuses"],
         "emails_per_second": round(ours_per_s, 1),
         "rendering": rendering,

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
-from django.db.models import Count, Max
 from django.utils import timezone
 
 from newsletter.recommend import representation
@@ -29,33 +29,35 @@ MIN_SIMILARITY = 0.1
 class Corpus:
     paper_ids: np.ndarray
     vectors: sp.csr_matrix
-    key: str
+    tfidf: representation.Tfidf
+    built: float
 
 
 _lock = threading.Lock()
-_corpus: dict[tuple[object, ...], Corpus] = {}
+_corpus: dict[str, Corpus] = {}
+# New papers and editors' hides reach the lists within this, as on the cached public pages.
+CORPUS_SECONDS = 300
 
 
 def corpus() -> Corpus:
-    """Recent visible papers as unit vectors, built once per process and kept until the set
-    of papers changes (one aggregate tells)."""
-    since = timezone.localdate() - dt.timedelta(days=NEIGHBOUR_DAYS)
-    recent = visible_papers().filter(announced_on__gte=since)
-    state = recent.aggregate(count=Count("id"), newest=Max("id"), updated=Max("updated_at"))
-    tfidf = representation.current_tfidf()
-    key = (since, tfidf.key, *state.values())
+    """Recent visible papers as unit vectors, built once per process and rebuilt after
+    CORPUS_SECONDS (a page view costs no query for it in between)."""
     with _lock:
-        found = _corpus.get(key)
-        if found is None:
-            newest_first = recent.order_by("-announced_on", "-id")
-            rows = list(newest_first.values_list("id", "title", "abstract")[:NEIGHBOUR_LIMIT])
-            found = Corpus(
-                paper_ids=np.asarray([pid for pid, _t, _a in rows], dtype=np.int64),
-                vectors=tfidf.vectors([paper_text(t, a) for _pid, t, a in rows]),
-                key=tfidf.key,
-            )
-            _corpus.clear()
-            _corpus[key] = found
+        found = _corpus.get("recent")
+        if found is not None and time.monotonic() - found.built < CORPUS_SECONDS:
+            return found
+        since = timezone.localdate() - dt.timedelta(days=NEIGHBOUR_DAYS)
+        newest_first = (
+            visible_papers().filter(announced_on__gte=since).order_by("-announced_on", "-id")
+        )
+        rows = list(newest_first.values_list("id", "title", "abstract")[:NEIGHBOUR_LIMIT])
+        tfidf = representation.current_tfidf()
+        found = _corpus["recent"] = Corpus(
+            paper_ids=np.asarray([pid for pid, _t, _a in rows], dtype=np.int64),
+            vectors=tfidf.vectors([paper_text(t, a) for _pid, t, a in rows]),
+            tfidf=tfidf,
+            built=time.monotonic(),
+        )
     return found
 
 
@@ -66,8 +68,7 @@ def similar_paper_ids(*, papers: Sequence[Paper], count: int = SHOWN) -> dict[in
     found = corpus()
     if found.paper_ids.size == 0:
         return {paper.pk: [] for paper in papers}
-    tfidf = representation.current_tfidf()
-    queries = tfidf.vectors([paper_text(paper.title, paper.abstract) for paper in papers])
+    queries = found.tfidf.vectors([paper_text(paper.title, paper.abstract) for paper in papers])
     similarity = (queries @ found.vectors.T).toarray()
     result: dict[int, list[int]] = {}
     for paper, row in zip(papers, similarity, strict=True):
