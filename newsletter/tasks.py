@@ -25,10 +25,10 @@ from newsletter.digests.building import BuildResult
 from newsletter.digests.claims import stale_digest_ids
 from newsletter.digests.delivery import RunReport, SendReport, build_and_send, digests_send
 from newsletter.digests.editions import active_subscriber_ids, chunked, due_subscriber_ids
-from newsletter.recommend import training as recommend_training
 
 # Re-exported: services enqueue the retrain, so it lives beside them (as sign-up emails do).
-from newsletter.rating_tasks import schedule_reader_retrain  # noqa: F401
+from newsletter.rating_tasks import RETRAIN_SCHEDULED_KEY, schedule_reader_retrain  # noqa: F401
+from newsletter.recommend import training as recommend_training
 
 logger = logging.getLogger(__name__)
 
@@ -177,21 +177,7 @@ def make_digest_summaries(digest_ids: list[int]) -> str:
     return tldrs.digest_summaries_make(digest_ids=digest_ids)
 
 # --- Personalisation -------------------------------------------------------------------------
-RETRAIN_SCHEDULED_KEY = "recommend:retrain-scheduled"
 RETRAIN_CHUNK = 200
-
-
-@shared_task
-def schedule_reader_retrain(subscriber_id: int) -> bool:
-    """After a vote or an import: mark the reader's model stale and make sure one batched
-    retrain runs soon (debounced: every reader asking meanwhile shares that run). Twice is
-    safe: the mark is a timestamp and the run is scheduled once per delay."""
-    if not recommend_training.reader_retrain_request(subscriber_id=subscriber_id):
-        return False
-    delay = settings.RECOMMEND_RETRAIN_DELAY_SECONDS
-    if cache.add(RETRAIN_SCHEDULED_KEY, subscriber_id, timeout=max(1, delay)):
-        retrain_reader_models.apply_async(countdown=delay, expires=delay + 3600)
-    return True
 
 
 @shared_task(**DIGEST_DB_RETRY)

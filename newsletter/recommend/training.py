@@ -43,6 +43,8 @@ def _rows(matrix) -> int:
 
 
 def _stack(parts: Sequence):
+    if not any(_rows(part) for part in parts):
+        return parts[0]
     parts = [part for part in parts if _rows(part)]
     if any(sp.issparse(part) for part in parts):
         return sp.vstack(parts, format="csr")

@@ -356,3 +356,14 @@ def test_an_embeddings_endpoint_is_used_for_training_and_scoring(settings):
     assert {request["path"] for request in server.requests} == {"/v1/embeddings"}
     assert {request["auth"] for request in server.requests} == {"Bearer secret-key"}
     assert {request["body"]["model"] for request in server.requests} == {"fake-embedder"}
+
+
+def test_a_first_vote_with_no_other_papers_trains_nothing_and_fails_nothing():
+    subscriber = SubscriberFactory()
+    rate(subscriber, make_papers(VIDEO[:1], day=EARLIER), Rating.Vote.UP)
+
+    assert tasks.schedule_reader_retrain(subscriber.pk) is True
+
+    model = ReaderModel.objects.get(subscriber=subscriber)
+    assert (model.weights, model.interest_count, model.rating_count) == (None, 0, 1)
+    assert not model.is_stale
