@@ -10,7 +10,6 @@ from collections.abc import Iterable
 
 from celery import shared_task
 from django.conf import settings
-from django.core.cache import cache
 from django.db import transaction
 from django.db.utils import InterfaceError, OperationalError
 from django.utils import timezone
@@ -27,8 +26,11 @@ from newsletter.digests.delivery import RunReport, SendReport, build_and_send, d
 from newsletter.digests.editions import active_subscriber_ids, chunked, due_subscriber_ids
 
 # Re-exported: services enqueue the retrain, so it lives beside them (as sign-up emails do).
-from newsletter.rating_tasks import RETRAIN_SCHEDULED_KEY, schedule_reader_retrain  # noqa: F401
-from newsletter.recommend import training as recommend_training
+from newsletter.rating_tasks import (  # noqa: F401
+    retrain_reader_models,
+    schedule_reader_retrain,
+    train_reader_models,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -175,26 +177,3 @@ def enqueue_stale_digests(*, now: dt.datetime | None = None) -> int:
 def make_digest_summaries(digest_ids: list[int]) -> str:
     """Twice is safe: a paper and language with a summary, or tried today, is skipped."""
     return tldrs.digest_summaries_make(digest_ids=digest_ids)
-
-# --- Personalisation -------------------------------------------------------------------------
-RETRAIN_CHUNK = 200
-
-
-@shared_task(**DIGEST_DB_RETRY)
-def retrain_reader_models() -> int:
-    """Fan the stale readers out in chunks to the workers; returns how many. Twice is safe:
-    a chunk trained already is no longer stale, and training a reader again gives the same
-    model."""
-    cache.delete(RETRAIN_SCHEDULED_KEY)  # votes from now on schedule the next run
-    stale = recommend_training.stale_reader_ids()
-    for ids in chunked(stale, RETRAIN_CHUNK):
-        train_reader_models.delay(ids)
-    return len(stale)
-
-
-@shared_task(**DIGEST_DB_RETRY)
-def train_reader_models(subscriber_ids: list[int]) -> int:
-    """Twice is safe: the same examples train the same model (fixed seeds), stored in place."""
-    trained = recommend_training.reader_models_train(subscriber_ids=subscriber_ids)
-    logger.info("trained %d reader models", trained)
-    return trained
