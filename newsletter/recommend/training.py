@@ -167,7 +167,10 @@ def train(
                 negative_weight,
             ]
         )
-        model = LogisticRegression(C=REGULARISATION_C, solver="liblinear", random_state=seed)
+        # dual: the solver liblinear advises when papers are far fewer than features.
+        model = LogisticRegression(
+            C=REGULARISATION_C, solver="liblinear", dual=True, max_iter=1000, random_state=seed
+        )
         if sp.issparse(features):
             # Only the few thousand hashed features these papers use: liblinear's time grows
             # with the width it is given (2**18 columns: seconds a reader; these: ~50 ms).
