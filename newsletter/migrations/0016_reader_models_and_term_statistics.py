@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('newsletter', '0014_reader_ratings_and_imported_papers'),
+        ('newsletter', '0015_sharper_starting_topics'),
     ]
 
     operations = [
