@@ -93,7 +93,7 @@ class World:
         for topic in topics:
             if topic.query.strip():
                 query = matcher.matching.parse_query(topic.query, synonyms=matcher.synonyms)
-                title_hits[topic.slug] = matcher.index.title_hit_papers(query)
+                title_hits[topic.slug] = matcher.index.matches(query).strong
         order = list(range(len(papers)))
         random.Random(7).shuffle(order)  # stands in for the edition's upvotes/recency order
         return cls(
@@ -131,7 +131,7 @@ class Reader:
 
         agreeing, title_hit = self.matches[n]
         score = reader_score(
-            title_hit=title_hit, text_hit=True, author_hit=False, agreeing_filters=agreeing
+            strong_hit=title_hit, text_hit=True, author_hit=False, agreeing_filters=agreeing
         )
         return False, -score, WORLD.tie_break[n]
 
