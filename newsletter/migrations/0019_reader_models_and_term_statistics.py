@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('newsletter', '0015_sharper_starting_topics'),
+        ('newsletter', '0018_topic_chinese_name_and_description'),
     ]
 
     operations = [
