@@ -13,7 +13,7 @@ TEST_CACHE_URL := $(or $(CACHE_URL),rediscache://127.0.0.1:6379/2)
 TEST_ENV := DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) \
 	CACHE_URL=$(TEST_CACHE_URL) SECRET_KEY=test-only-secret-key EMAIL_URL=memorymail://
 
-.PHONY: install run test test-faults mutate bench relevance lint format clean
+.PHONY: install run test test-faults mutate bench relevance personalisation lint format clean
 
 install: $(VENV)/.installed
 
@@ -49,6 +49,10 @@ bench: install
 ## How well the starting topics find what a curator would pick (bench/data/relevance.jsonl).
 relevance: install
 	$(BIN)/python -m bench.relevance $(RELEVANCE_ARGS)
+
+## Do readers' models learn? precision@10 after 0/5/10/20 ratings (bench/personalisation.py).
+personalisation: install
+	$(BIN)/python -m bench.personalisation $(PERSONALISATION_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

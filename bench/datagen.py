@@ -131,3 +131,30 @@ def make_day(
         count=subscribers, topics=topic_rows, distinct_own_queries=distinct_own_queries, rng=rng
     )
     return {"papers": papers, "topics": len(topic_rows), "subscribers": created}
+
+
+def make_ratings(*, share: float, day: date, seed: int, low: int = 5, high: int = 50) -> int:
+    """`share` of the readers rate `low`..`high` papers of the days before `day` (about two
+    👍 for each 👎) and ask for a retrain, as a vote does; returns how many readers."""
+    from django.utils import timezone
+
+    from newsletter.models import Rating, ReaderModel
+
+    rng = random.Random(seed)
+    history = list(Paper.objects.filter(announced_on__lt=day).values_list("pk", flat=True))
+    readers = list(Subscriber.objects.order_by("pk").values_list("pk", flat=True))
+    raters = sorted(rng.sample(readers, round(share * len(readers)))) if history else []
+    now = timezone.now()
+    for start in range(0, len(raters), 2000):
+        chunk = raters[start : start + 2000]
+        ratings = [
+            Rating(subscriber_id=reader, paper_id=paper, vote=rng.choice([1, 1, -1]), rated_at=now)
+            for reader in chunk
+            for paper in rng.sample(history, min(len(history), rng.randint(low, high)))
+        ]
+        with transaction.atomic():
+            Rating.objects.bulk_create(ratings, batch_size=5000)
+            ReaderModel.objects.bulk_create(
+                [ReaderModel(subscriber_id=reader, requested_at=now) for reader in chunk]
+            )
+    return len(raters)

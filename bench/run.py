@@ -3,6 +3,7 @@
     make bench                                   # 2,000 papers, 100,000 subscribers
     make bench BENCH_ARGS="--quick"              # the same pipeline, small, under a minute
     make bench BENCH_ARGS="--subscribers 20000 --starttls"
+    make bench BENCH_ARGS="--subscribers 20000 --rated-share 0.2"   # personalised readers
 
 It creates a throwaway PostgreSQL database (<DATABASE_URL's name>_bench) and uses Redis db 7
 (`--broker-db`), starts an aiosmtpd sink in its own process and Celery workers (prefork,
@@ -45,6 +46,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--starttls", action="store_true", help="sink offers STARTTLS; use it")
     parser.add_argument(
         "--no-pipelining", action="store_true", help="sink doesn't offer PIPELINING (RFC 2920)"
+    )
+    parser.add_argument(
+        "--rated-share",
+        type=float,
+        default=0.0,
+        help="readers with 5-50 ratings: their models are trained (timed) before the run",
     )
     parser.add_argument("--quick", action="store_true", help="1,500 subscribers, 400 papers")
     parser.add_argument("--broker-db", type=int, default=7)
@@ -298,6 +305,22 @@ def wait_for_run(*, edition: date, expected: int, timeout: float) -> dict:
         time.sleep(1.0)
 
 
+def wait_for_training(*, timeout: float) -> float:
+    """Enqueue the batched retrain (as a vote's debounced run would) and wait until no reader
+    model is stale: the training part of a day."""
+    from newsletter.recommend.training import stale_reader_ids
+    from newsletter.tasks import retrain_reader_models
+
+    started = time.monotonic()
+    retrain_reader_models.delay()
+    while stale_reader_ids():
+        elapsed = time.monotonic() - started
+        if elapsed > timeout:
+            raise SystemExit(f"training not finished after {timeout:.0f} s")
+        time.sleep(1.0)
+    return time.monotonic() - started
+
+
 def check_deliveries(sink_log: Path) -> dict:
     from bench.smtp_sink import read_log
     from newsletter.models import Digest
@@ -341,7 +364,7 @@ def main(argv: list[str] | None = None) -> int:
         from django.core.management import call_command
         from django.db import connection
 
-        from bench.datagen import make_day
+        from bench.datagen import make_day, make_ratings
         from bench.floor import measure_floor
         from newsletter.celery import app
         from newsletter.models import Subscriber
@@ -362,6 +385,7 @@ def main(argv: list[str] | None = None) -> int:
             day=day,
             seed=7,
         )
+        rated = make_ratings(share=args.rated_share, day=day, seed=7) if args.rated_share else 0
         generate_s = time.perf_counter() - started
         with connection.cursor() as cursor:  # what autovacuum would have done by morning
             cursor.execute("ANALYZE")
@@ -371,6 +395,11 @@ def main(argv: list[str] | None = None) -> int:
 
         workers = start_workers(args, env)
         wait_for_workers(app)
+        training = {"readers": rated, "seconds": 0.0}
+        if rated:
+            print(f"training: {rated} readers' models on the workers", flush=True)
+            training["seconds"] = wait_for_training(timeout=args.timeout)
+            training["peak_rss_mb"] = [peak_rss_mb(pid) for pid in process_tree(workers.pid)]
         expected = Subscriber.objects.filter(status=Subscriber.Status.ACTIVE).count()
         print(f"run: {expected} readers, {args.concurrency} worker processes", flush=True)
         send_digests_for_date.delay(day.isoformat())
@@ -412,6 +441,11 @@ def main(argv: list[str] | None = None) -> int:
         "ingest": ingest,
         "matching": matching,
         "run_seconds": round(run["seconds"], 1),
+        "training": {
+            "readers": training["readers"],
+            "seconds": round(training["seconds"], 1),
+            "worker_peak_rss_mb_after_training": training.get("peak_rss_mb", []),
+        },
         "statuses": run["statuses"],
         "emails_per_second": round(ours_per_s, 1),
         "rendering": rendering,
@@ -466,6 +500,8 @@ def print_table(r: dict) -> None:
         ("rendering", f"{r['rendering']['render_ms_per_email']} ms/email "
                       f"(+ MIME {r['rendering']['mime_ms_per_email']} ms)"),
         ("whole run (match+render+send)", f"{r['run_seconds']} s wall"),
+        ("training (readers with ratings)", f"{r['training']['seconds']} s wall, "
+                                            f"{r['training']['readers']:,} readers"),
         ("sending, end to end", f"{r['emails_per_second']} emails/s"),
         ("floor: raw smtplib, same size", f"{r['floor']['per_second']} emails/s "
                                           f"over {r['concurrency']} connections"),

@@ -12,6 +12,7 @@ from django.views.decorators.http import require_safe
 from newsletter.digests.cards import why_text
 from newsletter.models import Digest, DigestItem
 from newsletter.ratings import RatingLinks, rating_links
+from newsletter.recommend.neighbours import similar_papers
 from newsletter.signing import BadToken, Purpose, row_from_token
 from newsletter.tldrs import tldr
 from newsletter.views import bad_link
@@ -26,6 +27,7 @@ class DigestEntry:
     why: str
     feedback: RatingLinks | None = None
     tldr: str = ""
+    similar: tuple[Paper, ...] = ()
 
 
 def digest_from_token(token: str) -> Digest:
@@ -68,6 +70,12 @@ def digest_entries(digest: Digest, *, in_email: bool) -> list[DigestEntry]:
     ]
 
 
+def with_similar(entries: list[DigestEntry]) -> list[DigestEntry]:
+    """Each entry with its "more like this" papers (newsletter.recommend.neighbours)."""
+    similar = similar_papers(papers=[entry.paper for entry in entries])
+    return [replace(entry, similar=tuple(similar.get(entry.paper.pk, ()))) for entry in entries]
+
+
 def _page(request: HttpRequest, token: str, *, in_email: bool, template: str) -> HttpResponse:
     try:
         digest = digest_from_token(token)
@@ -86,6 +94,7 @@ def _page(request: HttpRequest, token: str, *, in_email: bool, template: str) ->
         )
         for entry in digest_entries(digest, in_email=in_email)
     ]
+    entries = with_similar(entries)
     response = render(request, template, {"digest": digest, "entries": entries, "token": token})
     response["X-Robots-Tag"] = "noindex"
     return response

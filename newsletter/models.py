@@ -344,3 +344,60 @@ class EditionRunRequest(models.Model):
 
     def __str__(self) -> str:
         return f"run of {self.edition_on}"
+
+
+# --- Personalisation (newsletter/recommend/) ---------------------------------------------------
+
+
+class ReaderModel(models.Model):
+    """A reader's learned taste: one small linear model per interest over the papers' text,
+    retrained by a batched task after new ratings (never inside a web request)."""
+
+    subscriber = models.OneToOneField(
+        Subscriber, on_delete=models.CASCADE, related_name="reader_model"
+    )
+    requested_at = models.DateTimeField(
+        null=True, blank=True, help_text=_("A new rating or import asked for a retrain.")
+    )
+    trained_at = models.DateTimeField(null=True, blank=True)
+    features = models.CharField(
+        max_length=100, blank=True, help_text=_("The text representation the weights are for.")
+    )
+    rating_count = models.PositiveIntegerField(default=0)
+    positive_count = models.PositiveIntegerField(default=0)
+    interest_count = models.PositiveSmallIntegerField(default=0)
+    # numpy .npz bytes: per-interest weights and intercepts, and the liked papers' vectors
+    # (for the "like <paper>" line); liked_titles lists those papers in the same order.
+    weights = models.BinaryField(null=True, blank=True)
+    liked_titles = models.JSONField(default=list, blank=True)
+    embedding_model = models.CharField(max_length=200, blank=True)
+    embedding_weights = models.BinaryField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["requested_at"], name="reader_model_requested")]
+
+    def __str__(self) -> str:
+        return f"{self.subscriber} · {self.interest_count} interests, {self.rating_count} ratings"
+
+    @property
+    def is_stale(self) -> bool:
+        return self.trained_at is None or (
+            self.requested_at is not None and self.requested_at > self.trained_at
+        )
+
+
+class TermStatistics(models.Model):
+    """Document frequencies of the hashed word features over the catalogue: the stored IDF
+    that keeps the default representation's feature space stable as papers arrive."""
+
+    features = models.CharField(max_length=100, unique=True)
+    document_count = models.PositiveIntegerField()
+    document_frequencies = models.BinaryField()
+    built_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-built_at"]
+        verbose_name_plural = "term statistics"
+
+    def __str__(self) -> str:
+        return f"{self.features} over {self.document_count} papers"

@@ -218,6 +218,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": _cron("SCHEDULE_FETCH_ARXIV", "20 * * * *"),
         "options": {"expires": 50 * 60},
     },
+    # Catches up readers whose debounced retrain was lost (a flushed broker); a no-op otherwise.
+    "retrain-reader-models": {
+        "task": "newsletter.tasks.retrain_reader_models",
+        "schedule": _cron("SCHEDULE_RETRAIN_READERS", "40 * * * *"),
+        "options": {"expires": 50 * 60},
+    },
     "fetch-hf-daily-papers": {
         "task": "papers.tasks.fetch_hf_daily_papers",
         "schedule": _cron("SCHEDULE_FETCH_HF", "50 */6 * * *"),
@@ -320,6 +326,23 @@ if SUMMARY_API_URL and not (SUMMARY_MODEL and SUMMARY_API_URL.startswith(("http:
     )
 # Evenings arXiv skips beyond its published holidays (papers/schedule.py), YYYY-MM-DD, commas.
 ARXIV_HOLIDAYS = env.list("ARXIV_HOLIDAYS", default=[])
+
+# --- Personalisation (newsletter/recommend/) ----------------------------------------------
+# A vote or an import asks for a retrain; one batched run, this many seconds later, trains
+# every reader who asked meanwhile.
+RECOMMEND_RETRAIN_DELAY_SECONDS = env.int("RECOMMEND_RETRAIN_DELAY_SECONDS", default=300)
+# Papers outside a reader's filters that their model adds to the email (0: never).
+RECOMMEND_MAX_RECOMMENDED = env.int("RECOMMEND_MAX_RECOMMENDED", default=3)
+# Optional embeddings instead of the built-in TF-IDF: an OpenAI-compatible endpoint (the URL
+# up to /embeddings) or a local sentence-transformers model directory. Either unreachable:
+# the built-in representation is used and the log says so; nothing is ever downloaded.
+RECOMMEND_EMBEDDINGS_URL = env.str("RECOMMEND_EMBEDDINGS_URL", default="").rstrip("/")
+RECOMMEND_EMBEDDINGS_MODEL = env.str("RECOMMEND_EMBEDDINGS_MODEL", default="")
+RECOMMEND_EMBEDDINGS_API_KEY = env.str("RECOMMEND_EMBEDDINGS_API_KEY", default="")
+RECOMMEND_EMBEDDINGS_TIMEOUT = env.float("RECOMMEND_EMBEDDINGS_TIMEOUT", default=10.0)
+RECOMMEND_EMBEDDINGS_DIR = env.str("RECOMMEND_EMBEDDINGS_DIR", default="")
+if RECOMMEND_EMBEDDINGS_URL and not RECOMMEND_EMBEDDINGS_MODEL:
+    raise ImproperlyConfigured("RECOMMEND_EMBEDDINGS_URL needs RECOMMEND_EMBEDDINGS_MODEL")
 
 # --- Logging: one line per event on stdout, tagged with the task or command -------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")

@@ -26,7 +26,11 @@ from newsletter.digests.delivery import RunReport, SendReport, build_and_send, d
 from newsletter.digests.editions import active_subscriber_ids, chunked, due_subscriber_ids
 
 # Re-exported: services enqueue the retrain, so it lives beside them (as sign-up emails do).
-from newsletter.rating_tasks import schedule_reader_retrain  # noqa: F401
+from newsletter.rating_tasks import (  # noqa: F401
+    retrain_reader_models,
+    schedule_reader_retrain,
+    train_reader_models,
+)
 
 logger = logging.getLogger(__name__)
 

@@ -15,6 +15,7 @@ from newsletter import (
     views,
     webhooks,
 )
+from newsletter.recommend import views as recommend_views
 from papers.public_cache import cached_public_page
 
 # Reader-facing pages: sign-up, confirm, manage, unsubscribe, digests, feeds, topics.
@@ -30,6 +31,7 @@ newsletter_urlpatterns = [
     path("digest/<str:token>/more/", digest_views.digest_more, name="digest_more"),
     path("feed/<str:token>/", feeds.SubscriberFeed(), name="feed"),
     path("rate/<str:token>/", rating_views.rate, name="rate"),
+    path("papers/<int:paper_id>/like-this/", recommend_views.paper_like_this, name="like_this"),
     path("topics/", topic_views.topic_list, name="topics"),
     path("topics/<slug:slug>/", topic_views.topic_papers, name="topic"),
     path(

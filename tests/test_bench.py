@@ -84,3 +84,28 @@ def test_the_matching_benchmark_runs_and_refuses_the_crafted_queries(tmp_path):
     report = json.loads(out.read_text())
     assert [point["subscribers"] for point in report["curve"]] == [15, 150, 1500]
     assert report["index"]["papers"] == 1400
+
+
+def test_the_personalisation_benchmark_runs_and_reports_every_checkpoint(tmp_path):
+    out = tmp_path / "personalisation.json"
+
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.personalisation", "--quick", "--json-out", str(out)],
+        cwd=ROOT,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "newsletter.settings"},
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    report = json.loads(out.read_text())
+    assert (report["learn"], report["judged"]) == ("tuning", "held-out")
+    assert list(report["kinds"]) == ["one interest", "two interests"]
+    one = report["kinds"]["one interest"]["precision_at_10"]
+    two = report["kinds"]["two interests"]["precision_at_10"]
+    assert list(one["keyword"]) == ["0", "5", "10", "20"]
+    assert one["model"]["0"] is None  # no ratings, no model
+    assert one["blend"]["0"] == one["keyword"]["0"]  # without a model the blend is the rules
+    assert "blend (one model)" in two and "blend (one model)" not in one
+    assert "precision@10 on the held-out papers" in result.stdout

@@ -18,6 +18,7 @@ from newsletter.digests.editions import WINDOW_DAYS, message_id_for, reader_edit
 from newsletter.digests.ranking import DigestPlan, plan_digest
 from newsletter.models import Digest, DigestItem, Subscriber, Topic
 from newsletter.paper_index import paper_window
+from newsletter.recommend.scoring import reader_scores
 from papers.selectors import visible_papers
 
 
@@ -74,6 +75,7 @@ def plan_digests(
     ).values_list("subscriber_id", "more_paper_ids"):
         sent[subscriber_id].update(more_paper_ids)
 
+    personal = reader_scores(subscriber_ids=ids, window=window)  # personalisation
     return [
         plan_digest(
             subscriber=subscriber,
@@ -83,6 +85,7 @@ def plan_digests(
             previous_covers_to=previous.get((subscriber.pk, editions[subscriber.pk])),
             latest_day=latest_day[editions[subscriber.pk]],
             already_sent=sent.get(subscriber.pk, frozenset()),
+            personal=personal.get(subscriber.pk),
         )
         for subscriber in subscribers
     ]

@@ -172,6 +172,12 @@ def why_text(reasons: Sequence[dict[str, object]]) -> str:
             part = _("your categories: %(categories)s") % {"categories": label}
         elif kind == "author":
             part = _("author %(name)s") % {"name": label}
+        elif kind == "recommended":  # personalisation: outside the reader's filters
+            part = (
+                _("Recommended for you: like “%(title)s”") % {"title": shorten(label, 90)}
+                if label
+                else _("Recommended for you")
+            )
         else:
             continue
         if part not in parts:

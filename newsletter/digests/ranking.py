@@ -9,10 +9,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from django.conf import settings
+
 from newsletter.digests.editions import coverage
 from newsletter.matching import Query
 from newsletter.models import Subscriber, Topic
 from newsletter.paper_index import PaperWindow
+from newsletter.recommend import recommendations
+from newsletter.recommend.scoring import ReaderScores
 
 # Papers past the email's top N that the "K more" page lists; beyond that only counted.
 MORE_PAGE_LIMIT = 50
@@ -183,9 +187,11 @@ def plan_digest(
     previous_covers_to: dt.date | None,
     latest_day: dt.date | None,
     already_sent: frozenset[int] | set[int] = frozenset(),
+    personal: ReaderScores | None = None,
 ) -> DigestPlan:
     """One reader's ranked papers for one edition: top max_papers in the email, the next
-    MORE_PAGE_LIMIT on the "more" page, minus anything an earlier digest already sent."""
+    MORE_PAGE_LIMIT on the "more" page, minus anything an earlier digest already sent; with
+    a trained model (`personal`), re-ranked by it and with a few recommendations."""
     covers_from, covers_to = coverage(
         edition_on=edition_on,
         frequency=subscriber.frequency,
@@ -200,6 +206,7 @@ def plan_digest(
         cross_lists=subscriber.include_cross_lists,
         revisions=subscriber.include_revisions,
     )
+    window_eligible = eligible
     if already_sent:
         eligible = eligible - frozenset(already_sent)
     matches = match_reader(
@@ -229,8 +236,11 @@ def plan_digest(
     candidates = matches.paper_ids
     limit = subscriber.max_papers + MORE_PAGE_LIMIT
     ranks = window.edition_ranks(edition_on, per_week=per_week)
-    shortlist = contenders(matches, candidates, ranks, limit)
-    kept = heapq.nsmallest(limit, shortlist, key=order)
+    if personal is None:
+        shortlist = contenders(matches, candidates, ranks, limit)
+        kept = heapq.nsmallest(limit, shortlist, key=order)
+    else:  # personalisation (newsletter/recommend): the reader's model re-ranks
+        kept = recommendations.reranked(personal, candidates=candidates, order=order, limit=limit)
     items = [
         PlannedItem(
             paper_id=pid,
@@ -240,4 +250,33 @@ def plan_digest(
         )
         for position, pid in enumerate(kept, start=1)
     ]
+    if personal is not None and subscriber.recommendations_enabled:
+        items = with_recommendations(
+            items,
+            recommendations.recommended(
+                personal,
+                eligible=window_eligible,
+                excluded=candidates | set(already_sent),
+                count=settings.RECOMMEND_MAX_RECOMMENDED,
+            ),
+        )
     return DigestPlan(subscriber, edition_on, covers_from, covers_to, items, len(candidates))
+
+
+def with_recommendations(
+    items: list[PlannedItem], recommended: Sequence[tuple[int, str]]
+) -> list[PlannedItem]:
+    """The email's matched papers, then the recommended ones (labelled, with the liked paper
+    each is like), then the "more" page's."""
+    if not recommended:
+        return items
+    in_email = [item for item in items if item.in_email]
+    more = [item for item in items if not item.in_email]
+    extra = [
+        PlannedItem(pid, 0, True, [{"kind": recommendations.RECOMMENDED, "label": like}])
+        for pid, like in recommended
+    ]
+    return [
+        item._replace(rank=position)
+        for position, item in enumerate([*in_email, *extra, *more], start=1)
+    ]

@@ -25,6 +25,8 @@ def subject_about(items: Reasons) -> tuple[str, str]:
     counts: dict[tuple[str, str], int] = {}
     for _paper_id, reasons in items:
         for reason in reasons:
+            if reason.get("kind") == "recommended":
+                continue  # personalisation: the subject names what the reader chose
             kind = _kind(reason)
             key = (kind, "" if kind == "filter" else str(reason.get("label") or ""))
             counts[key] = counts.get(key, 0) + 1

@@ -17,6 +17,7 @@ from django.core.management.base import CommandError
 from newsletter.digests.building import digests_build
 from newsletter.digests.delivery import digests_send
 from newsletter.models import Digest, DigestItem, Subscriber
+from newsletter.recommend import neighbours
 from newsletter.signing import Purpose, make_token
 from papers.models import Paper
 from tests.factories import PaperFactory, SubscriberFactory, TopicFactory
@@ -248,8 +249,9 @@ def test_view_in_browser_shows_the_emails_papers(client, django_assert_num_queri
     digest, _message = sent_digest(max_papers=3)
     token = view_token(digest)
 
-    # The digest, its papers, and their LLM summaries in the reader's language.
-    with django_assert_num_queries(3):
+    neighbours.corpus()  # built once per process; the page adds one query for its cards
+    # The digest, its papers, their LLM summaries in the reader's language, the neighbours.
+    with django_assert_num_queries(4):
         response = client.get(f"/digest/{token}/")
 
     body = response.content.decode()

@@ -15,6 +15,7 @@ from newsletter.digests.building import digests_build
 from newsletter.digests.delivery import digests_send
 from newsletter.models import Digest, Rating
 from newsletter.ratings import rating_links, rating_token
+from newsletter.recommend import neighbours
 from newsletter.signing import Purpose, make_token
 from tests.clock import NOW
 from tests.factories import PaperFactory, SubscriberFactory, TopicFactory
@@ -290,8 +291,9 @@ def test_the_view_in_browser_and_more_pages_carry_the_votes_too(client, django_a
         purpose=Purpose.VIEW_DIGEST, subject_id=digest.pk, email=digest.subscriber.email
     )
 
+    neighbours.corpus()  # built once per process; the page adds one query for its cards
     # the digest with its reader, its papers, and their TL;DRs: signing the votes costs no query
-    with django_assert_num_queries(3):
+    with django_assert_num_queries(4):
         view = client.get(f"/digest/{token}/").content.decode()
     more = client.get(f"/digest/{token}/more/").content.decode()
 

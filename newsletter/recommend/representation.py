@@ -1,0 +1,230 @@
+"""Papers as vectors: hashed TF-IDF over title + abstract (offline, default) with the IDF
+stored in the database, or an operator's embeddings (an OpenAI-compatible endpoint or a local
+model directory) with a logged fall-back to TF-IDF when they are unreachable."""
+
+from __future__ import annotations
+
+import functools
+import io
+import logging
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import requests
+import scipy.sparse as sp
+from django.conf import settings
+from django.utils import timezone
+from sklearn.feature_extraction.text import HashingVectorizer
+from sklearn.preprocessing import normalize
+
+from newsletter.models import TermStatistics
+
+logger = logging.getLogger(__name__)
+
+# Hashing keeps the feature space fixed as papers arrive (no vocabulary to refit), so a
+# reader's stored weights stay valid; 2**18 buckets collide rarely for unigrams + bigrams.
+TFIDF = "hashed-tfidf-v1"
+N_FEATURES = 2**18
+EMBEDDING_BATCH = 128
+
+
+def paper_text(title: str, abstract: str) -> str:
+    # The title twice: it says what a paper is about more densely than its abstract.
+    return f"{title}\n{title}\n{abstract}"
+
+
+@functools.cache
+def _hasher() -> HashingVectorizer:
+    return HashingVectorizer(
+        n_features=N_FEATURES,
+        ngram_range=(1, 2),
+        stop_words="english",
+        alternate_sign=False,
+        norm=None,
+        dtype=np.float32,
+    )
+
+
+def term_counts(texts: Sequence[str]) -> sp.csr_matrix:
+    """Sublinear term frequencies (1 + log tf) in the hashed space."""
+    counts = _hasher().transform(texts).tocsr()
+    counts.data = 1.0 + np.log(counts.data)
+    return counts
+
+
+def document_frequencies(texts: Iterable[str], *, chunk: int = 2000) -> tuple[np.ndarray, int]:
+    frequencies = np.zeros(N_FEATURES, dtype=np.int64)
+    total = 0
+    batch: list[str] = []
+    for text in texts:
+        batch.append(text)
+        if len(batch) >= chunk:
+            frequencies += np.bincount(term_counts(batch).indices, minlength=N_FEATURES)
+            total += len(batch)
+            batch = []
+    if batch:
+        frequencies += np.bincount(term_counts(batch).indices, minlength=N_FEATURES)
+        total += len(batch)
+    return frequencies, total
+
+
+@dataclass(frozen=True)
+class Tfidf:
+    """The default representation, fixed by one TermStatistics row."""
+
+    key: str  # what a reader model's weights are for: TFIDF + the statistics' id
+    idf: np.ndarray
+
+    @classmethod
+    def from_frequencies(cls, *, key: str, frequencies: np.ndarray, documents: int) -> Tfidf:
+        idf = np.log((1.0 + documents) / (1.0 + frequencies)) + 1.0
+        return cls(key=key, idf=idf.astype(np.float32))
+
+    def vectors(self, texts: Sequence[str]) -> sp.csr_matrix:
+        """Rows of unit length: a dot product is a cosine similarity."""
+        if not texts:
+            return sp.csr_matrix((0, N_FEATURES), dtype=np.float32)
+        counts = term_counts(texts)
+        counts.data *= self.idf[counts.indices]
+        return normalize(counts, copy=False)
+
+
+def term_statistics_build(*, texts: Iterable[str]) -> TermStatistics:
+    """Count document frequencies over `texts` (the catalogue) and store them."""
+    frequencies, documents = document_frequencies(texts)
+    buffer = io.BytesIO()
+    nonzero = np.flatnonzero(frequencies)
+    np.savez_compressed(buffer, index=nonzero.astype(np.int32), count=frequencies[nonzero])
+    statistics, _created = TermStatistics.objects.update_or_create(
+        features=TFIDF,
+        defaults={
+            "document_count": documents,
+            "document_frequencies": buffer.getvalue(),
+            "built_at": timezone.now(),
+        },
+    )
+    return statistics
+
+
+def _catalogue_texts() -> Iterable[str]:
+    from papers.selectors import visible_papers
+
+    rows = visible_papers().order_by().values_list("title", "abstract")
+    for title, abstract in rows.iterator(chunk_size=2000):
+        yield paper_text(title, abstract)
+
+
+_tfidf_lock = threading.Lock()
+_tfidf_cache: dict[tuple[int, object], Tfidf] = {}
+
+
+def current_tfidf() -> Tfidf:
+    """The stored TF-IDF, loaded once per process; built from the catalogue the first time."""
+    statistics = TermStatistics.objects.filter(features=TFIDF).only("pk", "built_at").first()
+    if statistics is None:
+        statistics = term_statistics_build(texts=_catalogue_texts())
+    cache_key = (statistics.pk, statistics.built_at)
+    with _tfidf_lock:
+        cached = _tfidf_cache.get(cache_key)
+        if cached is None:
+            row = TermStatistics.objects.get(pk=statistics.pk)
+            stored = np.load(io.BytesIO(bytes(row.document_frequencies)))
+            frequencies = np.zeros(N_FEATURES, dtype=np.int64)
+            frequencies[stored["index"]] = stored["count"]
+            cached = Tfidf.from_frequencies(
+                key=f"{TFIDF}:{row.pk}:{row.built_at:%Y%m%d%H%M%S}",
+                frequencies=frequencies,
+                documents=row.document_count,
+            )
+            _tfidf_cache.clear()
+            _tfidf_cache[cache_key] = cached
+    return cached
+
+
+# --- Optional embeddings ------------------------------------------------------------------
+
+
+class EmbeddingsUnavailable(Exception):
+    """The configured embeddings could not be had; callers use TF-IDF instead."""
+
+
+def embeddings_model_name() -> str:
+    """What embedding weights are for ('' when no embeddings are configured)."""
+    if settings.RECOMMEND_EMBEDDINGS_URL:
+        return f"api:{settings.RECOMMEND_EMBEDDINGS_MODEL}"
+    if settings.RECOMMEND_EMBEDDINGS_DIR:
+        return f"dir:{settings.RECOMMEND_EMBEDDINGS_DIR}"
+    return ""
+
+
+def _endpoint_embeddings(texts: Sequence[str]) -> np.ndarray:
+    headers = {}
+    if settings.RECOMMEND_EMBEDDINGS_API_KEY:
+        headers["Authorization"] = f"Bearer {settings.RECOMMEND_EMBEDDINGS_API_KEY}"
+    rows: list[list[float]] = []
+    for start in range(0, len(texts), EMBEDDING_BATCH):
+        batch = list(texts[start : start + EMBEDDING_BATCH])
+        try:
+            response = requests.post(
+                f"{settings.RECOMMEND_EMBEDDINGS_URL}/embeddings",
+                json={"model": settings.RECOMMEND_EMBEDDINGS_MODEL, "input": batch},
+                headers=headers,
+                timeout=settings.RECOMMEND_EMBEDDINGS_TIMEOUT,
+            )
+            response.raise_for_status()
+            data = sorted(response.json()["data"], key=lambda item: item["index"])
+            vectors = [item["embedding"] for item in data]
+        except (requests.RequestException, ValueError, KeyError, TypeError) as error:
+            raise EmbeddingsUnavailable(f"{settings.RECOMMEND_EMBEDDINGS_URL}: {error}") from error
+        if len(vectors) != len(batch):
+            raise EmbeddingsUnavailable(f"asked {len(batch)} embeddings, got {len(vectors)}")
+        rows.extend(vectors)
+    return np.asarray(rows, dtype=np.float32)
+
+
+@functools.cache
+def _local_model(path: str):  # pragma: no cover - needs the optional extra and a model
+    try:
+        from sentence_transformers import SentenceTransformer
+    except ImportError as error:
+        raise EmbeddingsUnavailable("sentence-transformers is not installed") from error
+    try:
+        # local_files_only: a directory that is not a model must fail, never download.
+        return SentenceTransformer(path, local_files_only=True)
+    except (OSError, ValueError) as error:
+        raise EmbeddingsUnavailable(f"{path}: {error}") from error
+
+
+def embed(texts: Sequence[str]) -> np.ndarray:
+    """Unit-length embeddings of `texts`; EmbeddingsUnavailable when none are configured or
+    the endpoint or model cannot answer."""
+    if not texts:
+        return np.zeros((0, 0), dtype=np.float32)
+    if settings.RECOMMEND_EMBEDDINGS_URL:
+        vectors = _endpoint_embeddings(texts)
+    elif settings.RECOMMEND_EMBEDDINGS_DIR:
+        from pathlib import Path
+
+        if not Path(settings.RECOMMEND_EMBEDDINGS_DIR).is_dir():
+            raise EmbeddingsUnavailable(f"{settings.RECOMMEND_EMBEDDINGS_DIR}: no such directory")
+        vectors = np.asarray(
+            _local_model(settings.RECOMMEND_EMBEDDINGS_DIR).encode(list(texts)), dtype=np.float32
+        )
+    else:
+        raise EmbeddingsUnavailable("no embeddings configured")
+    if vectors.ndim != 2 or not np.isfinite(vectors).all():
+        raise EmbeddingsUnavailable("the embeddings are not a finite matrix")
+    return normalize(vectors)
+
+
+def embed_or_none(texts: Sequence[str], *, purpose: str) -> np.ndarray | None:
+    """embed(), or None (logged) when embeddings are configured but unavailable."""
+    if not embeddings_model_name():
+        return None
+    try:
+        return embed(texts)
+    except EmbeddingsUnavailable as error:
+        logger.warning("embeddings unavailable for %s, using TF-IDF: %s", purpose, error)
+        return None

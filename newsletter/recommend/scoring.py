@@ -1,0 +1,215 @@
+"""Scores of a batch of readers over a window's papers: every reader's interest weights
+stacked into one matrix and multiplied by the papers' matrix once (never a Python loop over
+reader x paper), and the blend of that model score with the digest's rule score."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import weakref
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.sparse as sp
+
+from newsletter.models import ReaderModel
+from newsletter.recommend import representation
+from newsletter.recommend.representation import paper_text
+from newsletter.recommend.training import TrainedModel
+
+logger = logging.getLogger(__name__)
+
+# The model's say grows with the reader's ratings: half its full weight at this many.
+MODEL_WEIGHT = 10.0
+HALF_WEIGHT_AT = 5
+# Interest rows multiplied at once: bounds the dense (papers x rows) block in memory.
+ROWS_PER_PRODUCT = 64
+
+
+def model_weight(ratings: int) -> float:
+    return MODEL_WEIGHT * ratings / (ratings + HALF_WEIGHT_AT) if ratings > 0 else 0.0
+
+
+# How far from the window's typical paper (in robust standard deviations) an opinion counts.
+OPINION_CLIP = 3.0
+
+
+def blended(rule: float | np.ndarray, opinion: float | np.ndarray, *, ratings: int):
+    """The digest's score with the model's: the rule score plus the model's opinion in
+    [-1, 1] (a liked-like paper up, a 👎-like one down), weighted by the ratings behind it."""
+    return rule + model_weight(ratings) * opinion
+
+
+def opinions(table: np.ndarray) -> np.ndarray:
+    """Each row's scores relative to its own papers, in [-1, 1]. A model trained on a few
+    dozen papers gives unseen ones probabilities squeezed near its intercept; what it knows is
+    their order and spread, so the blend takes standard scores, not raw probabilities. Robust
+    ones (median, MAD): the reader's own rated papers, far out, must not set the scale."""
+    median = np.median(table, axis=1, keepdims=True)
+    spread = 1.4826 * np.median(np.abs(table - median), axis=1, keepdims=True)
+    spread[spread == 0] = 1.0
+    return np.clip((table - median) / spread, -OPINION_CLIP, OPINION_CLIP) / OPINION_CLIP
+
+
+@dataclass
+class PaperMatrix:
+    """A window's papers as rows: TF-IDF always, embeddings when configured and reachable."""
+
+    paper_ids: np.ndarray
+    row_of: dict[int, int]
+    tfidf: sp.csr_matrix
+    tfidf_key: str
+    embeddings: np.ndarray | None
+    _rows: dict[frozenset[int], np.ndarray] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @classmethod
+    def build(cls, papers: Sequence[tuple[int, str, str]]) -> PaperMatrix:
+        tfidf = representation.current_tfidf()
+        texts = [paper_text(title, abstract) for _pid, title, abstract in papers]
+        ids = np.asarray([pid for pid, _title, _abstract in papers], dtype=np.int64)
+        return cls(
+            paper_ids=ids,
+            row_of={int(pid): row for row, pid in enumerate(ids)},
+            tfidf=tfidf.vectors(texts),
+            tfidf_key=tfidf.key,
+            embeddings=representation.embed_or_none(texts, purpose="digest papers")
+            if texts
+            else None,
+        )
+
+    def rows(self, paper_ids: Iterable[int]) -> np.ndarray:
+        row_of = self.row_of
+        return np.fromiter((row_of[pid] for pid in paper_ids if pid in row_of), dtype=np.int64)
+
+    def rows_of_set(self, paper_ids: frozenset[int]) -> np.ndarray:
+        """Rows of a set many readers share (a window's eligible papers), computed once."""
+        with self._lock:
+            rows = self._rows.get(paper_ids)
+            if rows is None:
+                if len(self._rows) > 32:
+                    self._rows.clear()
+                rows = self._rows[paper_ids] = self.rows(paper_ids)
+        return rows
+
+
+_matrix_lock = threading.Lock()
+# Keyed by the window's id while it lives (a PaperWindow is not hashable): the digest code's
+# own cache decides how long a window lives, and its matrix goes with it.
+_matrices: dict[int, PaperMatrix] = {}
+
+
+def window_matrix(window) -> PaperMatrix:
+    """The papers of a digest run's window (newsletter's PaperWindow) as a matrix, built once
+    per window and process."""
+    with _matrix_lock:
+        matrix = _matrices.get(id(window))
+        if matrix is None:
+            from papers.models import Paper
+
+            ids = sorted(window.facts)
+            papers: list[tuple[int, str, str]] = []
+            for start in range(0, len(ids), 5000):
+                papers += Paper.objects.filter(pk__in=ids[start : start + 5000]).values_list(
+                    "id", "title", "abstract"
+                )
+            papers.sort()
+            matrix = _matrices[id(window)] = PaperMatrix.build(papers)
+            weakref.finalize(window, _matrices.pop, id(window), None)
+    return matrix
+
+
+@dataclass
+class ReaderScores:
+    """One reader's model probability and opinion (see `opinions`) for every paper of the
+    window (row order)."""
+
+    subscriber_id: int
+    ratings: int
+    positives: int
+    probabilities: np.ndarray
+    opinions: np.ndarray
+    model: TrainedModel
+    vectors: sp.csr_matrix | np.ndarray  # the window's papers in the model's representation
+    matrix: PaperMatrix
+
+    def opinions_of(self, paper_ids: Sequence[int]) -> np.ndarray:
+        return self.opinions[self.matrix.rows(paper_ids)]
+
+
+def probabilities(models: Sequence[TrainedModel], papers) -> np.ndarray:
+    """(readers x papers): each reader's best interest, as a probability. The interests of
+    every reader are stacked and multiplied with the papers in one product per block."""
+    coefs = [model.coef for model in models]
+    stacked = sp.vstack(coefs, format="csr") if sp.issparse(coefs[0]) else np.vstack(coefs)
+    intercepts = np.concatenate([model.intercept for model in models]).astype(np.float32)
+    by_interest = np.empty((stacked.shape[0], papers.shape[0]), dtype=np.float32)
+    for start in range(0, stacked.shape[0], ROWS_PER_PRODUCT):
+        block = stacked[start : start + ROWS_PER_PRODUCT]
+        product = papers @ block.T
+        product = product.toarray() if sp.issparse(product) else np.asarray(product)
+        by_interest[start : start + block.shape[0]] = product.T
+    by_interest += intercepts[:, None]
+    np.negative(by_interest, out=by_interest)
+    np.exp(by_interest, out=by_interest)
+    by_interest += 1.0
+    np.reciprocal(by_interest, out=by_interest)
+    starts = np.cumsum([0] + [model.interest_count for model in models[:-1]])
+    return np.maximum.reduceat(by_interest, starts, axis=0)
+
+
+def reader_scores(*, subscriber_ids: Sequence[int], window) -> dict[int, ReaderScores]:
+    """Scores of the readers (of a digest chunk) who have a trained model; two queries and
+    one product per representation, however many readers and papers."""
+    rows = list(
+        ReaderModel.objects.filter(
+            subscriber_id__in=list(subscriber_ids), weights__isnull=False
+        ).values_list(
+            "subscriber_id",
+            "features",
+            "rating_count",
+            "positive_count",
+            "weights",
+            "liked_titles",
+            "embedding_model",
+            "embedding_weights",
+        )
+    )
+    if not rows:
+        return {}
+    matrix = window_matrix(window)
+    if matrix.paper_ids.size == 0:
+        return {}
+    embedding_name = representation.embeddings_model_name()
+    groups: dict[str, list[tuple[int, int, int, TrainedModel]]] = {"tfidf": [], "embeddings": []}
+    outdated = 0
+    for sid, features, ratings, positives, weights, titles, emb_model, emb_weights in rows:
+        if (
+            matrix.embeddings is not None
+            and emb_weights is not None
+            and emb_model == embedding_name
+        ):
+            model = TrainedModel.from_bytes(emb_weights, liked_titles=titles)
+            groups["embeddings"].append((sid, ratings, positives, model))
+        elif features == matrix.tfidf_key:
+            model = TrainedModel.from_bytes(weights, liked_titles=titles)
+            groups["tfidf"].append((sid, ratings, positives, model))
+        else:
+            outdated += 1  # trained on other term statistics: the next retrain fixes it
+    if outdated:
+        logger.info("%d reader models are for older term statistics; not used", outdated)
+    scores: dict[int, ReaderScores] = {}
+    for kind, members in groups.items():
+        if not members:
+            continue
+        vectors = matrix.embeddings if kind == "embeddings" else matrix.tfidf
+        table = probabilities([model for *_rest, model in members], vectors)
+        relative = opinions(table)
+        for (sid, ratings, positives, model), row, opinion in zip(
+            members, table, relative, strict=True
+        ):
+            scores[sid] = ReaderScores(
+                sid, ratings, positives, row, opinion, model, vectors, matrix
+            )
+    return scores

@@ -1,0 +1,369 @@
+"""A model per reader: trained by the batched task from 👍/👎 and imports, re-ranking the
+digest, recommending outside the filters (never twice), and falling back from embeddings."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pytest
+from django.db.models import F
+
+from newsletter import paper_index, tasks
+from newsletter.digests.building import unsaved_plans
+from newsletter.digests.cards import why_text
+from newsletter.models import DigestItem, ImportedPaper, Rating, ReaderModel, TermStatistics
+from newsletter.recommend import representation, scoring, training
+from tests.clock import NOW, TODAY
+from tests.factories import DigestFactory, SubscriberFactory, TopicFactory
+from tests.newsletter.recommend_helpers import (
+    LANGUAGE,
+    OTHER,
+    VIDEO,
+    abstract_for,
+    make_papers,
+    rate,
+)
+
+pytestmark = pytest.mark.django_db
+
+EARLIER = TODAY - dt.timedelta(days=20)
+
+
+@pytest.fixture(autouse=True)
+def fresh_representation():
+    representation._tfidf_cache.clear()
+    yield
+    representation._tfidf_cache.clear()
+    paper_index.forget_paper_indexes()
+
+
+def a_busy_day() -> list[str]:
+    """A day's many papers on other subjects: what a recommendation must stand out from."""
+    return [f"{title}, part {part}" for part in range(1, 4) for title in OTHER]
+
+
+def broad_topic():
+    return TopicFactory(name="Everything", slug="everything", query="we OR our")
+
+
+def reader_who_likes_video(**fields):
+    subscriber = SubscriberFactory(topics=[broad_topic()], **fields)
+    make_papers(OTHER, day=EARLIER - dt.timedelta(days=1))
+    rate(subscriber, make_papers(VIDEO[:4], day=EARLIER), Rating.Vote.UP)
+    rate(subscriber, make_papers(LANGUAGE[:4], day=EARLIER), Rating.Vote.DOWN)
+    return subscriber
+
+
+def titles_in_plan(subscriber, *, in_email: bool = True) -> list[str]:
+    (plan,) = unsaved_plans(subscriber_ids=[subscriber.pk], edition_on=TODAY)
+    from papers.models import Paper
+
+    by_id = Paper.objects.in_bulk([item.paper_id for item in plan.items])
+    return [by_id[item.paper_id].title for item in plan.items if item.in_email == in_email]
+
+
+def test_a_vote_schedules_a_retrain_that_trains_the_reader():
+    subscriber = reader_who_likes_video()
+
+    assert tasks.schedule_reader_retrain(subscriber.pk) is True
+
+    model = ReaderModel.objects.get(subscriber=subscriber)
+    assert model.trained_at is not None
+    assert not model.is_stale
+    assert (model.rating_count, model.positive_count) == (8, 4)
+    assert model.interest_count == 1
+    assert set(model.liked_titles) == set(VIDEO[:4])
+
+
+def test_retraining_twice_trains_nobody_the_second_time():
+    subscriber = reader_who_likes_video()
+    tasks.schedule_reader_retrain(subscriber.pk)
+    trained_at = ReaderModel.objects.get(subscriber=subscriber).trained_at
+
+    assert tasks.retrain_reader_models() == 0
+
+    assert ReaderModel.objects.get(subscriber=subscriber).trained_at == trained_at
+
+
+def test_a_new_vote_makes_the_model_stale_until_the_next_run():
+    subscriber = reader_who_likes_video()
+    tasks.schedule_reader_retrain(subscriber.pk)
+    # A vote just after the run read the examples:
+    ReaderModel.objects.filter(subscriber=subscriber).update(
+        requested_at=F("trained_at") + dt.timedelta(milliseconds=1)
+    )
+
+    assert training.stale_reader_ids() == [subscriber.pk]
+    assert tasks.retrain_reader_models() == 1
+    assert training.stale_reader_ids() == []
+
+
+def test_retrain_for_an_unknown_reader_stores_nothing():
+    assert tasks.schedule_reader_retrain(987654) is False
+    assert ReaderModel.objects.count() == 0
+
+
+def test_many_votes_share_one_debounced_retrain_run(settings):
+    import redis
+
+    from newsletter.celery import app
+
+    client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    client.delete("celery")
+    readers = [SubscriberFactory() for _ in range(3)]
+    app.conf.task_always_eager = False
+    try:
+        for reader in readers:
+            tasks.schedule_reader_retrain.run(reader.pk)
+    finally:
+        app.conf.task_always_eager = True
+    queued = [message for message in client.lrange("celery", 0, -1) if b"retrain" in message]
+    client.delete("celery")
+    assert len(queued) == 1
+    assert ReaderModel.objects.filter(requested_at__isnull=False).count() == 3
+    assert ReaderModel.objects.filter(trained_at__isnull=False).count() == 0
+
+
+def test_two_interests_are_kept_apart_and_both_score_high(monkeypatch):
+    monkeypatch.setattr(training, "LIKED_PER_INTEREST", 3)
+    video = representation.current_tfidf().vectors([f"{t}\n{t}" for t in VIDEO])
+    language = representation.current_tfidf().vectors([f"{t}\n{t}" for t in LANGUAGE])
+    other = representation.current_tfidf().vectors(OTHER)
+    import scipy.sparse as sp
+
+    model = training.train(
+        liked=sp.vstack([video[:3], language[:3]], format="csr"),
+        disliked=other[:2],
+        background=other[2:],
+        interests=2,
+        seed=1,
+    )
+
+    assert model is not None and model.interest_count == 2
+    single = training.train(liked=video[:3], disliked=other[:2], background=other[2:], interests=2)
+    assert single is not None and single.interest_count == 1  # too few 👍 to split
+    assert sorted(np.bincount(model.liked_interest)) == [3, 3]
+    assert model.liked_interest[0] == model.liked_interest[1] == model.liked_interest[2]
+    unseen = sp.vstack([video[3:], language[3:], other[:2]], format="csr")
+    scores = scoring.probabilities([model], unseen)[0]
+    assert scores[:6].min() > scores[6:].max()
+
+
+def test_a_reader_with_only_dislikes_gets_a_model_that_only_demotes():
+    other = representation.current_tfidf().vectors(OTHER)
+    language = representation.current_tfidf().vectors(LANGUAGE)
+
+    model = training.train(liked=other[:0], disliked=language[:4], background=other, seed=1)
+
+    assert model is not None and model.interest_count == 1
+    scores = scoring.probabilities([model], language[4:])[0]
+    assert scores.max() < 0.5
+
+
+def test_the_model_reranks_the_digest_and_demotes_papers_like_the_dislikes():
+    subscriber = reader_who_likes_video(max_papers=4, recommendations_enabled=False)
+    make_papers(LANGUAGE[4:] + VIDEO[4:] + OTHER[:2], day=TODAY)
+    before = titles_in_plan(subscriber)
+
+    tasks.schedule_reader_retrain(subscriber.pk)
+    after = titles_in_plan(subscriber)
+
+    assert set(after[:2]) == set(VIDEO[4:])
+    assert not set(after) & set(LANGUAGE[4:])
+    assert set(before[:2]) != set(VIDEO[4:])  # the rule score alone did not put them first
+
+
+def test_the_blend_weighs_the_model_more_as_ratings_grow():
+    weights = [scoring.model_weight(n) for n in (0, 1, 5, 20, 100)]
+    assert weights[0] == 0.0
+    assert weights == sorted(weights)
+    assert weights[2] == pytest.approx(scoring.MODEL_WEIGHT / 2)
+    assert scoring.blended(1.0, 0.0, ratings=20) == pytest.approx(1.0)
+    assert scoring.blended(1.0, -1.0, ratings=20) == pytest.approx(1.0 - weights[3])
+
+
+def test_recommendations_come_from_outside_the_filters_labelled_with_a_liked_paper(settings):
+    settings.RECOMMEND_MAX_RECOMMENDED = 2
+    topic = TopicFactory(name="Video", slug="video", query="video")
+    subscriber = SubscriberFactory(topics=[topic])
+    make_papers(OTHER, day=EARLIER - dt.timedelta(days=1))
+    rate(subscriber, make_papers(VIDEO[:3], day=EARLIER), Rating.Vote.UP)
+    for title in LANGUAGE[:3]:
+        ImportedPaper.objects.create(
+            subscriber=subscriber,
+            title=title,
+            abstract=abstract_for(title),
+            origin=ImportedPaper.Origin.BIBTEX,
+            imported_at=NOW,
+        )
+    make_papers(VIDEO[3:5] + LANGUAGE[3:] + a_busy_day(), day=TODAY)
+    tasks.schedule_reader_retrain(subscriber.pk)
+
+    (plan,) = unsaved_plans(subscriber_ids=[subscriber.pk], edition_on=TODAY)
+
+    recommended = [item for item in plan.items if item.reasons[0]["kind"] == "recommended"]
+    from papers.models import Paper
+
+    titles = {Paper.objects.get(pk=item.paper_id).title for item in recommended}
+    assert len(recommended) == 2
+    assert titles <= set(LANGUAGE[3:])
+    assert all(item.in_email for item in recommended)
+    assert all(item.reasons[0]["label"] in LANGUAGE[:3] for item in recommended)
+    why = why_text(recommended[0].reasons)
+    assert why.startswith("Recommended for you: like “")
+    matched = [item for item in plan.items if item.reasons[0]["kind"] != "recommended"]
+    assert {Paper.objects.get(pk=item.paper_id).title for item in matched} == set(VIDEO[3:5])
+
+
+def test_a_paper_sent_before_is_never_recommended(settings):
+    settings.RECOMMEND_MAX_RECOMMENDED = 3
+    topic = TopicFactory(name="Video", slug="video", query="video")
+    subscriber = SubscriberFactory(topics=[topic])
+    make_papers(OTHER, day=EARLIER - dt.timedelta(days=1))
+    rate(subscriber, make_papers(VIDEO[:2] + LANGUAGE[:3], day=EARLIER), Rating.Vote.UP)
+    sent_before, *others = make_papers(LANGUAGE[3:], day=TODAY)
+    make_papers(a_busy_day(), day=TODAY)
+    earlier = DigestFactory(subscriber=subscriber, edition_on=TODAY - dt.timedelta(days=1))
+    DigestItem.objects.create(digest=earlier, subscriber=subscriber, paper=sent_before, rank=1)
+    tasks.schedule_reader_retrain(subscriber.pk)
+
+    (plan,) = unsaved_plans(subscriber_ids=[subscriber.pk], edition_on=TODAY)
+
+    recommended = {i.paper_id for i in plan.items if i.reasons[0]["kind"] == "recommended"}
+    assert recommended
+    assert sent_before.pk not in recommended
+    assert recommended <= {paper.pk for paper in others}
+
+
+def test_no_recommendations_when_the_reader_turned_them_off():
+    topic = TopicFactory(name="Video", slug="video", query="video")
+    subscriber = SubscriberFactory(topics=[topic], recommendations_enabled=False)
+    make_papers(OTHER, day=EARLIER - dt.timedelta(days=1))
+    rate(subscriber, make_papers(VIDEO[:2] + LANGUAGE[:3], day=EARLIER), Rating.Vote.UP)
+    make_papers(VIDEO[3:5] + LANGUAGE[3:], day=TODAY)
+    tasks.schedule_reader_retrain(subscriber.pk)
+
+    (plan,) = unsaved_plans(subscriber_ids=[subscriber.pk], edition_on=TODAY)
+
+    assert [i for i in plan.items if i.reasons[0]["kind"] == "recommended"] == []
+    assert len(plan.items) == 2
+
+
+def test_the_term_statistics_are_built_once_and_kept_as_papers_arrive():
+    make_papers(OTHER)
+    first = representation.current_tfidf()
+    make_papers(VIDEO)
+    representation._tfidf_cache.clear()
+
+    again = representation.current_tfidf()
+
+    assert TermStatistics.objects.count() == 1
+    assert again.key == first.key
+    assert TermStatistics.objects.get().document_count == len(OTHER)
+
+
+def test_an_unreachable_embeddings_endpoint_falls_back_to_tfidf_and_says_so(settings, caplog):
+    settings.RECOMMEND_EMBEDDINGS_URL = "http://127.0.0.1:9/v1"
+    settings.RECOMMEND_EMBEDDINGS_MODEL = "test-model"
+    settings.RECOMMEND_EMBEDDINGS_TIMEOUT = 2
+    subscriber = reader_who_likes_video(max_papers=4, recommendations_enabled=False)
+    make_papers(LANGUAGE[4:] + VIDEO[4:], day=TODAY)
+
+    tasks.schedule_reader_retrain(subscriber.pk)
+    after = titles_in_plan(subscriber)
+
+    model = ReaderModel.objects.get(subscriber=subscriber)
+    assert model.weights is not None
+    assert model.embedding_weights is None
+    assert set(after[:2]) == set(VIDEO[4:])
+    assert "embeddings unavailable" in caplog.text
+    assert Rating.objects.count() == 8
+
+
+class FakeEmbeddings:
+    """An OpenAI-compatible /embeddings endpoint on 127.0.0.1: a text's vector counts its
+    video and language words (enough to tell the two subjects apart)."""
+
+    def __init__(self) -> None:
+        import http.server
+        import json
+        import threading
+
+        self.requests: list[dict] = []
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                outer.requests.append(
+                    {"path": self.path, "body": body, "auth": self.headers.get("Authorization")}
+                )
+                data = [
+                    {"index": i, "embedding": outer.vector(text)}
+                    for i, text in enumerate(body["input"])
+                ]
+                payload = json.dumps({"data": data}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+
+    @staticmethod
+    def vector(text: str) -> list[float]:
+        words = text.lower().split()
+        video = sum(w.strip(".,;:") in {"video", "frames", "temporal", "motion"} for w in words)
+        language = sum(
+            w.strip(".,;:") in {"language", "tokens", "text", "reasoning"} for w in words
+        )
+        return [float(video), float(language), 0.5]
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_an_embeddings_endpoint_is_used_for_training_and_scoring(settings):
+    server = FakeEmbeddings()
+    settings.RECOMMEND_EMBEDDINGS_URL = server.url
+    settings.RECOMMEND_EMBEDDINGS_MODEL = "fake-embedder"
+    settings.RECOMMEND_EMBEDDINGS_API_KEY = "secret-key"
+    try:
+        subscriber = reader_who_likes_video(max_papers=4, recommendations_enabled=False)
+        make_papers(LANGUAGE[4:] + VIDEO[4:], day=TODAY)
+
+        tasks.schedule_reader_retrain(subscriber.pk)
+        window = paper_index.paper_window(since=TODAY - dt.timedelta(days=7), until=TODAY)
+        (scores,) = scoring.reader_scores(subscriber_ids=[subscriber.pk], window=window).values()
+        after = titles_in_plan(subscriber)
+    finally:
+        server.close()
+
+    model = ReaderModel.objects.get(subscriber=subscriber)
+    assert model.embedding_model == "api:fake-embedder"
+    assert model.embedding_weights is not None
+    assert isinstance(scores.vectors, np.ndarray) and scores.vectors.shape[1] == 3
+    assert set(after[:2]) == set(VIDEO[4:])
+    assert {request["path"] for request in server.requests} == {"/v1/embeddings"}
+    assert {request["auth"] for request in server.requests} == {"Bearer secret-key"}
+    assert {request["body"]["model"] for request in server.requests} == {"fake-embedder"}
+
+
+def test_a_first_vote_with_no_other_papers_trains_nothing_and_fails_nothing():
+    subscriber = SubscriberFactory()
+    rate(subscriber, make_papers(VIDEO[:1], day=EARLIER), Rating.Vote.UP)
+
+    assert tasks.schedule_reader_retrain(subscriber.pk) is True
+
+    model = ReaderModel.objects.get(subscriber=subscriber)
+    assert (model.weights, model.interest_count, model.rating_count) == (None, 0, 1)
+    assert not model.is_stale
