@@ -283,6 +283,11 @@ ARXIV_RSS_URL = env.str("ARXIV_RSS_URL", default="https://rss.arxiv.org/rss/")
 HF_DAILY_PAPERS_URL = env.str(
     "HF_DAILY_PAPERS_URL", default="https://huggingface.co/api/daily_papers"
 )
+# Hugging Face keeps adding papers and upvotes to a day's list for two weeks: lists of the
+# last HF_REFRESH_DAYS days are read again every HF_REFRESH_HOURS (today's and yesterday's on
+# every tick), one request per list.
+HF_REFRESH_DAYS = env.int("HF_REFRESH_DAYS", default=14)
+HF_REFRESH_HOURS = env.int("HF_REFRESH_HOURS", default=24)
 HTTP_USER_AGENT = env.str("HTTP_USER_AGENT", default=f"Paperboy/0.1 (+{SITE_URL}; research digest)")
 # arXiv asks for at most one request every 3 seconds.
 ARXIV_REQUEST_INTERVAL = env.float("ARXIV_REQUEST_INTERVAL", default=3.0)
