@@ -12,7 +12,7 @@ from django.db.models import QuerySet
 from django.db.models.functions import Lower
 
 from newsletter.matching import PaperIndex, filter_paper_ids
-from newsletter.models import ImportedPaper, Rating, Subscriber, Topic
+from newsletter.models import Digest, DigestItem, FollowUp, ImportedPaper, Rating, Subscriber, Topic
 from newsletter.paper_index import recent_papers
 from newsletter.signing import BadToken, Purpose, read_token, row_from_token
 from papers.models import Paper
@@ -221,3 +221,70 @@ def visible_paper_ids(*, ids: Iterable[int]) -> list[int]:
     if not wanted:
         return []
     return sorted(visible_papers().filter(pk__in=wanted).values_list("pk", flat=True))
+
+
+# --- Follow-ups (issue 15) ------------------------------------------------------------------
+
+
+def papers_got_since(
+    *, subscriber_ids: Sequence[int], paper_ids: Iterable[int], since: dt.datetime
+) -> dict[tuple[int, int], dt.datetime]:
+    """Per (reader, paper) among these, when the reader first got the paper since `since`:
+    in a digest's email that was sent, or by giving it a 👍. Two queries, each served by its
+    (subscriber, paper) unique index."""
+    paper_ids = list(paper_ids)
+    got: dict[tuple[int, int], dt.datetime] = {}
+    if not subscriber_ids or not paper_ids:
+        return got
+    sent = DigestItem.objects.filter(
+        subscriber_id__in=list(subscriber_ids),
+        paper_id__in=paper_ids,
+        digest__status=Digest.Status.SENT,
+        digest__sent_at__gte=since,
+    ).values_list("subscriber_id", "paper_id", "digest__sent_at")
+    liked = Rating.objects.filter(
+        subscriber_id__in=list(subscriber_ids),
+        paper_id__in=paper_ids,
+        vote=Rating.Vote.UP,
+        rated_at__gte=since,
+    ).values_list("subscriber_id", "paper_id", "rated_at")
+    for subscriber_id, paper_id, at in (*sent, *liked):
+        key = (subscriber_id, paper_id)
+        got[key] = min(got.get(key, at), at)
+    return got
+
+
+def followups_told(
+    *, subscriber_ids: Sequence[int], paper_ids: Iterable[int]
+) -> set[tuple[int, int, str]]:
+    """(reader, paper, kind) of the follow-ups these readers' digests already carry."""
+    return set(
+        FollowUp.objects.filter(
+            subscriber_id__in=list(subscriber_ids), paper_id__in=list(paper_ids)
+        ).values_list("subscriber_id", "paper_id", "kind")
+    )
+
+
+@dataclass(frozen=True)
+class DigestFollowUp:
+    """One follow-up line of a built digest, with what its paper's block shows."""
+
+    paper_id: int
+    arxiv_id: str
+    title: str
+    kind: str
+    detail: dict[str, object]
+
+
+def digest_followups(*, digest_ids: Sequence[int]) -> dict[int, list[DigestFollowUp]]:
+    """Per digest, its follow-ups in email order, less papers hidden since: one query."""
+    found: dict[int, list[DigestFollowUp]] = {}
+    for digest_id, paper_id, arxiv_id, title, kind, detail in (
+        FollowUp.objects.filter(digest_id__in=list(digest_ids), paper__is_hidden=False)
+        .order_by("digest_id", "position")
+        .values_list("digest_id", "paper_id", "paper__arxiv_id", "paper__title", "kind", "detail")
+    ):
+        found.setdefault(digest_id, []).append(
+            DigestFollowUp(paper_id, arxiv_id, title, kind, detail)
+        )
+    return found

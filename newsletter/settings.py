@@ -278,6 +278,15 @@ DIGEST_BATCH_SIZE = env.int("DIGEST_BATCH_SIZE", default=500)
 DIGEST_LEASE_SECONDS = env.int("DIGEST_LEASE_SECONDS", default=600)
 DIGEST_RETRY_SECONDS = env.int("DIGEST_RETRY_SECONDS", default=60)
 SOFT_BOUNCE_LIMIT = env.int("SOFT_BOUNCE_LIMIT", default=3)
+# Follow-ups (newsletter/followups.py): news of papers a reader got (or 👍'd) in the last
+# FOLLOWUP_DAYS days, at most FOLLOWUPS_PER_EMAIL papers' news per digest. Trending: the
+# upvotes reach FOLLOWUP_TRENDING_UPVOTES, or grow FOLLOWUP_TRENDING_FACTOR times by at least
+# FOLLOWUP_TRENDING_MIN_GAIN, after the reader got the paper.
+FOLLOWUP_DAYS = env.int("FOLLOWUP_DAYS", default=30)
+FOLLOWUPS_PER_EMAIL = env.int("FOLLOWUPS_PER_EMAIL", default=3)
+FOLLOWUP_TRENDING_UPVOTES = env.int("FOLLOWUP_TRENDING_UPVOTES", default=100)
+FOLLOWUP_TRENDING_FACTOR = env.float("FOLLOWUP_TRENDING_FACTOR", default=3.0)
+FOLLOWUP_TRENDING_MIN_GAIN = env.int("FOLLOWUP_TRENDING_MIN_GAIN", default=25)
 ARXIV_API_URL = env.str("ARXIV_API_URL", default="https://export.arxiv.org/api/query")
 ARXIV_RSS_URL = env.str("ARXIV_RSS_URL", default="https://rss.arxiv.org/rss/")
 HF_DAILY_PAPERS_URL = env.str(

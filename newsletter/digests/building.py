@@ -16,8 +16,10 @@ from newsletter.digests.bulk_sql import copy_insert, copy_rows, relax_commit_dur
 from newsletter.digests.claims import lease_length
 from newsletter.digests.editions import WINDOW_DAYS, message_id_for, reader_editions
 from newsletter.digests.ranking import DigestPlan, plan_digest
+from newsletter.followups import plans_add_followups
 from newsletter.models import Digest, DigestItem, Subscriber, Topic
 from newsletter.paper_index import paper_window
+from newsletter.services import followups_record
 from papers.selectors import visible_papers
 
 
@@ -74,7 +76,7 @@ def plan_digests(
     ).values_list("subscriber_id", "more_paper_ids"):
         sent[subscriber_id].update(more_paper_ids)
 
-    return [
+    plans = [
         plan_digest(
             subscriber=subscriber,
             topics=followed.get(subscriber.pk, ()),
@@ -86,6 +88,8 @@ def plan_digests(
         )
         for subscriber in subscribers
     ]
+    plans_add_followups(plans)  # follow-ups hook
+    return plans
 
 
 @dataclass
@@ -187,6 +191,7 @@ def save_plans(plans: Sequence[DigestPlan], *, claimed_by: str = "") -> list[Dig
             if item.in_email
         ),
     )
+    followups_record(digests=digests, plans=plans)  # follow-ups hook: same transaction
     by_edition: dict[dt.date, list[int]] = defaultdict(list)
     for plan in plans:
         by_edition[plan.edition_on].append(plan.subscriber.pk)

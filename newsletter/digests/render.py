@@ -13,6 +13,7 @@ from django.utils.translation import ngettext
 
 from newsletter.digests.cards import Card, shorten
 from newsletter.emails import base_context, subscriber_links, unsubscribe_headers
+from newsletter.followups import FollowUpCard
 from newsletter.mail.message import DigestEmail
 from newsletter.models import Subscriber
 from newsletter.rendering import RenderedEmail, render_email
@@ -55,10 +56,11 @@ def _long_date(day: dt.date, language: str) -> str:
 
 def digest_heading(edition_on: dt.date, paper_count: int, more_count: int) -> str:
     """'Tuesday 25 March 2025 · 10 papers · 4 more on the web': the header line."""
-    parts = [
-        _long_date(edition_on, translation.get_language() or "en"),
-        ngettext("%(count)d paper", "%(count)d papers", paper_count) % {"count": paper_count},
-    ]
+    parts = [_long_date(edition_on, translation.get_language() or "en")]
+    if paper_count:  # an email of follow-ups alone has none
+        parts.append(
+            ngettext("%(count)d paper", "%(count)d papers", paper_count) % {"count": paper_count}
+        )
     if more_count:
         parts.append(
             ngettext("%(count)d more on the web", "%(count)d more on the web", more_count)
@@ -77,6 +79,7 @@ def render_digest(
     more_count: int,
     message_id: str,
     digest_id: int | None,
+    followups: Sequence[FollowUpCard] = (),
 ) -> DigestEmail:
     """Render the digest; if the HTML would be clipped by Gmail, move cards to the "more"
     page until it fits (the reader always sees the footer and the unsubscribe link)."""
@@ -97,6 +100,7 @@ def render_digest(
             "matched_count": matched_count,
             "about": about,
             "other_topics": other_topics,
+            "followups": followups,
         }
         keep = len(cards)
         while True:
@@ -107,7 +111,10 @@ def render_digest(
                 more_count=more_count + len(cards) - keep,
                 heading=digest_heading(edition_on, len(shown), more_count + len(cards) - keep),
                 preheader=shorten(
-                    " · ".join(card.paper.title for card in shown[:2]), PREHEADER_CHARS
+                    " · ".join(
+                        [card.paper.title for card in shown[:2]] or [f.title for f in followups[:2]]
+                    ),
+                    PREHEADER_CHARS,
                 ),
             )
             rendered: RenderedEmail = render_email("digest", context)

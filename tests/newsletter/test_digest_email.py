@@ -209,8 +209,8 @@ def test_view_in_browser_shows_the_emails_papers(client, django_assert_num_queri
     digest, _message = sent_digest(max_papers=3)
     token = view_token(digest)
 
-    # The digest, its papers, and their LLM summaries in the reader's language.
-    with django_assert_num_queries(3):
+    # The digest, its papers, their LLM summaries in the reader's language, its follow-ups.
+    with django_assert_num_queries(4):
         response = client.get(f"/digest/{token}/")
 
     body = response.content.decode()
