@@ -24,10 +24,10 @@ from newsletter.selectors import (
     DigestFollowUp,
     digest_followups,
     followups_told,
-    papers_got_since,
+    papers_got_before_news,
 )
 from papers.models import Paper
-from papers.selectors import PaperNews, papers_with_news, upvote_counts
+from papers.selectors import PaperNews, papers_with_news, papers_with_news_query, upvote_counts
 
 if TYPE_CHECKING:
     from newsletter.digests import DigestPlan
@@ -67,6 +67,11 @@ def is_trending(*, then: int, now: int) -> bool:
         now - then >= settings.FOLLOWUP_TRENDING_MIN_GAIN
         and now >= then * settings.FOLLOWUP_TRENDING_FACTOR
     )
+
+
+def trending_floor() -> int:
+    """Fewer upvotes than this are never trending, whatever they were before."""
+    return max(0, min(settings.FOLLOWUP_TRENDING_UPVOTES, settings.FOLLOWUP_TRENDING_MIN_GAIN))
 
 
 def upvotes_when(counts: Sequence[tuple[dt.date, int]], moment: dt.datetime) -> int:
@@ -112,16 +117,20 @@ def plans_add_followups(plans: Sequence[DigestPlan], *, now: dt.datetime | None 
     if not wanting or settings.FOLLOWUPS_PER_EMAIL <= 0:
         return
     since = (now or timezone.now()) - dt.timedelta(days=settings.FOLLOWUP_DAYS)
-    news = papers_with_news(since=since)
+    floor = trending_floor()
+    news = papers_with_news(since=since, min_upvotes=floor)
     if not news:
         return
+    # The same papers as a subquery: thousands of ids are not sent back three times.
+    news_ids = papers_with_news_query(since=since, min_upvotes=floor).values("id")
     reader_ids = [plan.subscriber.pk for plan in wanting]
-    got = papers_got_since(subscriber_ids=reader_ids, paper_ids=news, since=since)
+    got = papers_got_before_news(
+        subscriber_ids=reader_ids, paper_ids=news_ids, since=since, min_upvotes=floor
+    )
     if not got:
         return
-    got_papers = {paper_id for _reader, paper_id in got}
-    told = followups_told(subscriber_ids=reader_ids, paper_ids=got_papers)
-    counts = upvote_counts(paper_ids=[pid for pid in got_papers if news[pid].hf_upvotes_changed_at])
+    told = followups_told(subscriber_ids=reader_ids, paper_ids=news_ids)
+    counts = upvote_counts(paper_ids=news_ids)
     got_by_reader: dict[int, list[tuple[int, dt.datetime]]] = defaultdict(list)
     for (reader_id, paper_id), got_at in got.items():
         got_by_reader[reader_id].append((paper_id, got_at))

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from django.core import signing
-from django.db.models import QuerySet
+from django.db.models import F, Q, QuerySet
 from django.db.models.functions import Lower
 
 from newsletter.matching import PaperIndex, filter_paper_ids
@@ -226,28 +226,56 @@ def visible_paper_ids(*, ids: Iterable[int]) -> list[int]:
 # --- Follow-ups (issue 15) ------------------------------------------------------------------
 
 
-def papers_got_since(
-    *, subscriber_ids: Sequence[int], paper_ids: Iterable[int], since: dt.datetime
+def papers_got_before_news(
+    *,
+    subscriber_ids: Sequence[int],
+    paper_ids: QuerySet[Paper],
+    since: dt.datetime,
+    min_upvotes: int,
 ) -> dict[tuple[int, int], dt.datetime]:
-    """Per (reader, paper) among these, when the reader first got the paper since `since`:
-    in a digest's email that was sent, or by giving it a 👍. Two queries, each served by its
-    (subscriber, paper) unique index."""
-    paper_ids = list(paper_ids)
+    """Per (reader, paper) among these, when the reader first got the paper since `since` (in
+    a digest's email that was sent, or by a 👍), kept only when the paper has news after that:
+    a code link, an abstract, or upvotes (at least `min_upvotes`) newer than the moment. The
+    comparison runs in the database, so only pairs with news leave it; two queries, each
+    served by its (subscriber, paper) unique index. `paper_ids`: a subquery of paper ids."""
     got: dict[tuple[int, int], dt.datetime] = {}
-    if not subscriber_ids or not paper_ids:
+    if not subscriber_ids:
         return got
-    sent = DigestItem.objects.filter(
-        subscriber_id__in=list(subscriber_ids),
-        paper_id__in=paper_ids,
-        digest__status=Digest.Status.SENT,
-        digest__sent_at__gte=since,
-    ).values_list("subscriber_id", "paper_id", "digest__sent_at")
-    liked = Rating.objects.filter(
-        subscriber_id__in=list(subscriber_ids),
-        paper_id__in=paper_ids,
-        vote=Rating.Vote.UP,
-        rated_at__gte=since,
-    ).values_list("subscriber_id", "paper_id", "rated_at")
+
+    def news_after(moment: str, paper: str = "paper__") -> Q:
+        return (
+            Q(**{f"{paper}code_link_seen_at__gt": F(moment)})
+            | Q(**{f"{paper}abstract_changed_at__gt": F(moment)})
+            | Q(
+                **{
+                    f"{paper}hf_upvotes_changed_at__gt": F(moment),
+                    f"{paper}hf_upvotes__gte": min_upvotes,
+                }
+            )
+        )
+
+    sent = (
+        DigestItem.objects.filter(
+            news_after("digest__sent_at"),
+            subscriber_id__in=list(subscriber_ids),
+            paper_id__in=paper_ids,
+            digest__status=Digest.Status.SENT,
+            digest__sent_at__gte=since,
+        )
+        .order_by()
+        .values_list("subscriber_id", "paper_id", "digest__sent_at")
+    )
+    liked = (
+        Rating.objects.filter(
+            news_after("rated_at"),
+            subscriber_id__in=list(subscriber_ids),
+            paper_id__in=paper_ids,
+            vote=Rating.Vote.UP,
+            rated_at__gte=since,
+        )
+        .order_by()
+        .values_list("subscriber_id", "paper_id", "rated_at")
+    )
     for subscriber_id, paper_id, at in (*sent, *liked):
         key = (subscriber_id, paper_id)
         got[key] = min(got.get(key, at), at)
@@ -255,13 +283,14 @@ def papers_got_since(
 
 
 def followups_told(
-    *, subscriber_ids: Sequence[int], paper_ids: Iterable[int]
+    *, subscriber_ids: Sequence[int], paper_ids: QuerySet[Paper]
 ) -> set[tuple[int, int, str]]:
-    """(reader, paper, kind) of the follow-ups these readers' digests already carry."""
+    """(reader, paper, kind) of the follow-ups these readers' digests already carry, for the
+    papers of a subquery of paper ids."""
     return set(
-        FollowUp.objects.filter(
-            subscriber_id__in=list(subscriber_ids), paper_id__in=list(paper_ids)
-        ).values_list("subscriber_id", "paper_id", "kind")
+        FollowUp.objects.filter(subscriber_id__in=list(subscriber_ids), paper_id__in=paper_ids)
+        .order_by()
+        .values_list("subscriber_id", "paper_id", "kind")
     )
 
 

@@ -88,35 +88,44 @@ class PaperNews:
     latest_version: int
 
 
-def papers_with_news(*, since: dt.datetime) -> dict[int, PaperNews]:
-    """Visible papers with a code link, upvotes or abstract new since `since`: one query,
-    served by the three change indexes."""
-    rows = (
+def papers_with_news_query(*, since: dt.datetime, min_upvotes: int = 0) -> QuerySet[Paper]:
+    """Visible papers with a code link, an abstract or upvotes (at least `min_upvotes`) new
+    since `since`, served by the three change indexes; also a subquery (`.values("id")`),
+    which spares sending thousands of ids back to the database."""
+    return (
         visible_papers()
         .filter(
             Q(code_link_seen_at__gt=since)
-            | Q(hf_upvotes_changed_at__gt=since)
+            | Q(hf_upvotes_changed_at__gt=since, hf_upvotes__gte=min_upvotes)
             | Q(abstract_changed_at__gt=since)
         )
         .order_by()
-        .values_list(
-            "id",
-            "code_link_seen_at",
-            "hf_upvotes_changed_at",
-            "abstract_changed_at",
-            "code_url",
-            "hf_upvotes",
-            "latest_version",
-        )
+    )
+
+
+def papers_with_news(*, since: dt.datetime, min_upvotes: int = 0) -> dict[int, PaperNews]:
+    """The papers of papers_with_news_query and their news, in one query."""
+    rows = papers_with_news_query(since=since, min_upvotes=min_upvotes).values_list(
+        "id",
+        "code_link_seen_at",
+        "hf_upvotes_changed_at",
+        "abstract_changed_at",
+        "code_url",
+        "hf_upvotes",
+        "latest_version",
     )
     return {row[0]: PaperNews(*row) for row in rows}
 
 
-def upvote_counts(*, paper_ids: Iterable[int]) -> dict[int, list[tuple[dt.date, int]]]:
+def upvote_counts(
+    *, paper_ids: Iterable[int] | QuerySet[Paper]
+) -> dict[int, list[tuple[dt.date, int]]]:
     """Per paper, its daily upvote counts, oldest first."""
     counts: dict[int, list[tuple[dt.date, int]]] = {}
+    if not isinstance(paper_ids, QuerySet):
+        paper_ids = list(paper_ids)
     for paper_id, day, upvotes in (
-        UpvoteCount.objects.filter(paper_id__in=list(paper_ids))
+        UpvoteCount.objects.filter(paper_id__in=paper_ids)
         .order_by("paper_id", "counted_on")
         .values_list("paper_id", "counted_on", "upvotes")
     ):
