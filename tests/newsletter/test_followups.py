@@ -384,3 +384,16 @@ def test_signing_up_leaves_every_kind_on_and_updates_alone_off(
     subscriber = Subscriber.objects.get(email=data["email"])
     assert (subscriber.followup_code, subscriber.followup_trending) == (True, True)
     assert (subscriber.followup_new_version, subscriber.followups_alone) == (True, False)
+
+
+def test_a_chinese_reader_reads_the_updates_in_chinese(reader):
+    Subscriber.objects.filter(pk=reader.pk).update(language="zh-hans")
+    reader.refresh_from_db()
+
+    run_edition(reader)
+
+    html, text = mail.outbox[0].alternatives[0][0], mail.outbox[0].body
+    for part in (html, text):
+        assert "你收到过的论文有新动态" in part
+        assert "在 Hugging Face 上走红：自你收到以来，点赞从 9 升至 140" in part
+        assert "新版本（v2）：摘要有改动" in part
