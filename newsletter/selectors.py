@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from django.core import signing
-from django.db.models import F, Q, QuerySet
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.db.models.functions import Lower
 
 from newsletter.matching import PaperIndex, filter_paper_ids
@@ -234,7 +234,8 @@ def papers_got_before_news(
     min_upvotes: int,
 ) -> dict[tuple[int, int], dt.datetime]:
     """Per (reader, paper) among these, when the reader first got the paper since `since` (in
-    a digest's email that was sent, or by a 👍), kept only when the paper has news after that:
+    a digest's email that was sent, unless they 👎'd it, or by a 👍), kept only when the
+    paper has news after that:
     a code link, an abstract, or upvotes (at least `min_upvotes`) newer than the moment. The
     comparison runs in the database, so only pairs with news leave it; two queries, each
     served by its (subscriber, paper) unique index. `paper_ids`: a subquery of paper ids."""
@@ -254,6 +255,11 @@ def papers_got_before_news(
             )
         )
 
+    disliked = Rating.objects.filter(
+        subscriber_id=OuterRef("subscriber_id"),
+        paper_id=OuterRef("paper_id"),
+        vote=Rating.Vote.DOWN,
+    )
     sent = (
         DigestItem.objects.filter(
             news_after("digest__sent_at"),
@@ -262,6 +268,7 @@ def papers_got_before_news(
             digest__status=Digest.Status.SENT,
             digest__sent_at__gte=since,
         )
+        .exclude(Exists(disliked))
         .order_by()
         .values_list("subscriber_id", "paper_id", "digest__sent_at")
     )

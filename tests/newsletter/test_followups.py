@@ -241,6 +241,18 @@ def test_news_older_than_the_window_is_not_told(reader, settings):
     assert not FollowUp.objects.exists()
 
 
+def test_a_paper_the_reader_said_was_not_for_them_is_not_told(reader):
+    Rating.objects.create(
+        subscriber=reader, paper=paper(MANI_TREND), vote=Rating.Vote.DOWN, rated_at=SENT_AT
+    )
+
+    run_edition(reader)
+
+    assert "ManiTrend" not in mail.outbox[0].body
+    assert (MANI_TREND, FollowUp.Kind.TRENDING) not in told(reader)
+    assert len(told(reader)) == 3
+
+
 def test_a_paper_hidden_since_is_not_told(reader):
     Paper.objects.filter(arxiv_id__in=[SURVEY, IMAGE_RAG]).update(is_hidden=True)
 
