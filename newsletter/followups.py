@@ -14,7 +14,7 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from django.conf import settings
 from django.utils import timezone
@@ -29,9 +29,6 @@ from newsletter.selectors import (
 from papers.models import Paper
 from papers.selectors import PaperNews, papers_with_news, papers_with_news_query, upvote_counts
 
-if TYPE_CHECKING:
-    from newsletter.digests import DigestPlan
-
 Kind = FollowUp.Kind
 # Most important first: what a reader can now run, then what the field is reading, then edits.
 KIND_ORDER = (Kind.CODE, Kind.TRENDING, Kind.NEW_VERSION)
@@ -44,6 +41,19 @@ class PlannedFollowUp:
     paper_id: int
     kind: str
     detail: dict[str, object]
+
+
+class _Item(Protocol):
+    paper_id: int
+
+
+class DigestPlan(Protocol):
+    """What follow-ups read and fill of a digests.DigestPlan (named here, not imported: the
+    digests import this module)."""
+
+    subscriber: Subscriber
+    items: Sequence[_Item]
+    followups: list[PlannedFollowUp]
 
 
 def kinds_wanted(subscriber: Subscriber) -> tuple[str, ...]:

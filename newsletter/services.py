@@ -7,7 +7,6 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING
 
 from celery import Task
 from django.conf import settings
@@ -19,14 +18,12 @@ from django.utils.translation import gettext as _
 
 from newsletter import ratelimits, selectors
 from newsletter.email_tasks import send_confirmation_email, send_manage_link_email
+from newsletter.followups import DigestPlan
 from newsletter.forms import FOLLOWUP_FIELDS, Preferences
 from newsletter.models import Digest, FollowUp, ImportedPaper, Rating, Subscriber
 from newsletter.paper_imports import ImportRecord
 from newsletter.rating_tasks import schedule_reader_retrain
 from newsletter.signing import MAX_AGE, Purpose
-
-if TYPE_CHECKING:
-    from newsletter.digests import DigestPlan
 
 logger = logging.getLogger(__name__)
 
