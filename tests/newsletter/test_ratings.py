@@ -290,8 +290,9 @@ def test_the_view_in_browser_and_more_pages_carry_the_votes_too(client, django_a
         purpose=Purpose.VIEW_DIGEST, subject_id=digest.pk, email=digest.subscriber.email
     )
 
-    # the digest with its reader, its papers, and their TL;DRs: signing the votes costs no query
-    with django_assert_num_queries(3):
+    # the digest with its reader, its papers, their TL;DRs and its follow-ups: signing the
+    # votes costs no query
+    with django_assert_num_queries(4):
         view = client.get(f"/digest/{token}/").content.decode()
     more = client.get(f"/digest/{token}/more/").content.decode()
 
