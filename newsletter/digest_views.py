@@ -10,6 +10,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
 from newsletter.digests.cards import why_text
+from newsletter.followups import digest_followup_cards
 from newsletter.models import Digest, DigestItem
 from newsletter.ratings import RatingLinks, rating_links
 from newsletter.recommend.neighbours import similar_papers
@@ -95,7 +96,12 @@ def _page(request: HttpRequest, token: str, *, in_email: bool, template: str) ->
         for entry in digest_entries(digest, in_email=in_email)
     ]
     entries = with_similar(entries)
-    response = render(request, template, {"digest": digest, "entries": entries, "token": token})
+    followups = digest_followup_cards(digest_ids=[digest.pk]).get(digest.pk, []) if in_email else []
+    response = render(
+        request,
+        template,
+        {"digest": digest, "entries": entries, "followups": followups, "token": token},
+    )
     response["X-Robots-Tag"] = "noindex"
     return response
 
@@ -103,7 +109,7 @@ def _page(request: HttpRequest, token: str, *, in_email: bool, template: str) ->
 @never_cache
 @require_safe
 def view_digest(request: HttpRequest, token: str) -> HttpResponse:
-    """The email's papers, as the reader got them."""
+    """The email's papers and updates, as the reader got them."""
     return _page(request, token, in_email=True, template="pages/digest.html")
 
 

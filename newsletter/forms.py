@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import re
 import zoneinfo
@@ -183,6 +184,16 @@ class Filters:
 
 
 @dataclass(frozen=True)
+class FollowUpChoices:
+    """Which news of papers they got a reader wants in their digests (newsletter.followups)."""
+
+    code: bool = True
+    trending: bool = True
+    new_version: bool = True
+    alone: bool = False
+
+
+@dataclass(frozen=True)
 class Preferences:
     """Everything a subscriber chooses, validated, ready for the services."""
 
@@ -192,6 +203,7 @@ class Preferences:
     time_zone: str
     max_papers: int
     language: str
+    followups: FollowUpChoices | None = None  # None: not on this form (sign-up)
 
 
 def split_authors(text: str) -> list[str]:
@@ -348,6 +360,53 @@ class PreferencesForm(FilterForm):
             "time_zone": subscriber.time_zone,
             "max_papers": subscriber.max_papers,
             "language": subscriber.language,
+        }
+
+
+FOLLOWUP_FIELDS = ("followup_code", "followup_trending", "followup_new_version", "followups_alone")
+
+
+class ManageForm(PreferencesForm):
+    """The manage page's form: the preferences plus which follow-ups the reader wants."""
+
+    followup_code = forms.BooleanField(
+        required=False, label=_("When a paper I got releases its code")
+    )
+    followup_trending = forms.BooleanField(
+        required=False, label=_("When a paper I got takes off on Hugging Face")
+    )
+    followup_new_version = forms.BooleanField(
+        required=False, label=_("When a paper I got has a new version with a changed abstract")
+    )
+    followups_alone = forms.BooleanField(
+        required=False,
+        label=_("Send the updates even on days without new papers"),
+        help_text=_("Otherwise an email with only updates is not sent; they wait for the next."),
+    )
+
+    def followup_fields(self) -> list[forms.BoundField]:
+        return [self[name] for name in FOLLOWUP_FIELDS]
+
+    def preferences(self) -> Preferences:
+        data = self.cleaned_data
+        return dataclasses.replace(
+            super().preferences(),
+            followups=FollowUpChoices(
+                code=bool(data.get("followup_code")),
+                trending=bool(data.get("followup_trending")),
+                new_version=bool(data.get("followup_new_version")),
+                alone=bool(data.get("followups_alone")),
+            ),
+        )
+
+    @classmethod
+    def initial_for(cls, subscriber: Subscriber) -> dict[str, object]:
+        return {
+            **super().initial_for(subscriber),
+            "followup_code": subscriber.followup_code,
+            "followup_trending": subscriber.followup_trending,
+            "followup_new_version": subscriber.followup_new_version,
+            "followups_alone": subscriber.followups_alone,
         }
 
 

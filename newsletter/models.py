@@ -144,6 +144,19 @@ class Subscriber(models.Model):
         default=True,
         help_text=_("Add a few papers outside the reader's filters that their ratings suggest."),
     )
+    # Follow-ups: news of papers the reader got, at the end of the next digest.
+    followup_code = models.BooleanField(_("when a paper I got releases its code"), default=True)
+    followup_trending = models.BooleanField(
+        _("when a paper I got takes off on Hugging Face"), default=True
+    )
+    followup_new_version = models.BooleanField(
+        _("when a paper I got has a new version with a changed abstract"), default=True
+    )
+    followups_alone = models.BooleanField(
+        _("send the updates even on days without new papers"),
+        default=False,
+        help_text=_("Otherwise an email with only updates is not sent; they wait for the next."),
+    )
 
     class Meta:
         ordering = ["-created_at"]
@@ -401,3 +414,37 @@ class TermStatistics(models.Model):
 
     def __str__(self) -> str:
         return f"{self.features} over {self.document_count} papers"
+
+
+class FollowUp(models.Model):
+    """News of a paper a reader got (its code released, it is trending, a new version), told
+    in one digest: (subscriber, paper, kind) is unique, so no reader hears it twice. Written
+    with the digest that carries it, in the same transaction."""
+
+    class Kind(models.TextChoices):
+        CODE = "code", _("code released")
+        TRENDING = "trending", _("trending")
+        NEW_VERSION = "new_version", _("new version")
+
+    digest = models.ForeignKey(Digest, on_delete=models.CASCADE, related_name="followups")
+    # No index of its own: the (subscriber, paper, kind) constraint's index serves lookups.
+    subscriber = models.ForeignKey(
+        Subscriber, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    paper = models.ForeignKey("papers.Paper", on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    position = models.PositiveSmallIntegerField(help_text=_("Order in the email, from 1."))
+    # What the line says (the code link, the upvotes then and now, the version), fixed when
+    # the digest is built so a resend reads the same.
+    detail = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["digest", "position"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["subscriber", "paper", "kind"], name="followup_once_per_reader_paper_kind"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.digest_id} #{self.position}: {self.paper_id} {self.kind}"

@@ -8,11 +8,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from django.core import signing
-from django.db.models import QuerySet
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.db.models.functions import Lower
 
 from newsletter.matching import PaperIndex, filter_paper_ids
-from newsletter.models import ImportedPaper, Rating, Subscriber, Topic
+from newsletter.models import Digest, DigestItem, FollowUp, ImportedPaper, Rating, Subscriber, Topic
 from newsletter.paper_index import recent_papers
 from newsletter.signing import BadToken, Purpose, read_token, row_from_token
 from papers.models import Paper
@@ -221,3 +221,106 @@ def visible_paper_ids(*, ids: Iterable[int]) -> list[int]:
     if not wanted:
         return []
     return sorted(visible_papers().filter(pk__in=wanted).values_list("pk", flat=True))
+
+
+# --- Follow-ups (issue 15) ------------------------------------------------------------------
+
+
+def papers_got_before_news(
+    *,
+    subscriber_ids: Sequence[int],
+    paper_ids: QuerySet[Paper],
+    since: dt.datetime,
+    min_upvotes: int,
+) -> dict[tuple[int, int], dt.datetime]:
+    """Per (reader, paper) among these, when the reader first got the paper since `since` (in
+    a digest's email that was sent, unless they 👎'd it, or by a 👍), kept only when the
+    paper has news after that:
+    a code link, an abstract, or upvotes (at least `min_upvotes`) newer than the moment. The
+    comparison runs in the database, so only pairs with news leave it; two queries, each
+    served by its (subscriber, paper) unique index. `paper_ids`: a subquery of paper ids."""
+    got: dict[tuple[int, int], dt.datetime] = {}
+    if not subscriber_ids:
+        return got
+
+    def news_after(moment: str, paper: str = "paper__") -> Q:
+        return (
+            Q(**{f"{paper}code_link_seen_at__gt": F(moment)})
+            | Q(**{f"{paper}abstract_changed_at__gt": F(moment)})
+            | Q(
+                **{
+                    f"{paper}hf_upvotes_changed_at__gt": F(moment),
+                    f"{paper}hf_upvotes__gte": min_upvotes,
+                }
+            )
+        )
+
+    disliked = Rating.objects.filter(
+        subscriber_id=OuterRef("subscriber_id"),
+        paper_id=OuterRef("paper_id"),
+        vote=Rating.Vote.DOWN,
+    )
+    sent = (
+        DigestItem.objects.filter(
+            news_after("digest__sent_at"),
+            subscriber_id__in=list(subscriber_ids),
+            paper_id__in=paper_ids,
+            digest__status=Digest.Status.SENT,
+            digest__sent_at__gte=since,
+        )
+        .exclude(Exists(disliked))
+        .order_by()
+        .values_list("subscriber_id", "paper_id", "digest__sent_at")
+    )
+    liked = (
+        Rating.objects.filter(
+            news_after("rated_at"),
+            subscriber_id__in=list(subscriber_ids),
+            paper_id__in=paper_ids,
+            vote=Rating.Vote.UP,
+            rated_at__gte=since,
+        )
+        .order_by()
+        .values_list("subscriber_id", "paper_id", "rated_at")
+    )
+    for subscriber_id, paper_id, at in (*sent, *liked):
+        key = (subscriber_id, paper_id)
+        got[key] = min(got.get(key, at), at)
+    return got
+
+
+def followups_told(
+    *, subscriber_ids: Sequence[int], paper_ids: QuerySet[Paper]
+) -> set[tuple[int, int, str]]:
+    """(reader, paper, kind) of the follow-ups these readers' digests already carry, for the
+    papers of a subquery of paper ids."""
+    return set(
+        FollowUp.objects.filter(subscriber_id__in=list(subscriber_ids), paper_id__in=paper_ids)
+        .order_by()
+        .values_list("subscriber_id", "paper_id", "kind")
+    )
+
+
+@dataclass(frozen=True)
+class DigestFollowUp:
+    """One follow-up line of a built digest, with what its paper's block shows."""
+
+    paper_id: int
+    arxiv_id: str
+    title: str
+    kind: str
+    detail: dict[str, object]
+
+
+def digest_followups(*, digest_ids: Sequence[int]) -> dict[int, list[DigestFollowUp]]:
+    """Per digest, its follow-ups in email order, less papers hidden since: one query."""
+    found: dict[int, list[DigestFollowUp]] = {}
+    for digest_id, paper_id, arxiv_id, title, kind, detail in (
+        FollowUp.objects.filter(digest_id__in=list(digest_ids), paper__is_hidden=False)
+        .order_by("digest_id", "position")
+        .values_list("digest_id", "paper_id", "paper__arxiv_id", "paper__title", "kind", "detail")
+    ):
+        found.setdefault(digest_id, []).append(
+            DigestFollowUp(paper_id, arxiv_id, title, kind, detail)
+        )
+    return found

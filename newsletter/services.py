@@ -1,4 +1,4 @@
-"""Writes of the newsletter app: subscription lifecycle and digests."""
+"""Writes of the newsletter app: subscription lifecycle, digests and their follow-ups."""
 
 from __future__ import annotations
 
@@ -18,8 +18,9 @@ from django.utils.translation import gettext as _
 
 from newsletter import ratelimits, selectors
 from newsletter.email_tasks import send_confirmation_email, send_manage_link_email
-from newsletter.forms import Preferences
-from newsletter.models import ImportedPaper, Rating, Subscriber
+from newsletter.followups import DigestPlan
+from newsletter.forms import FOLLOWUP_FIELDS, Preferences
+from newsletter.models import Digest, FollowUp, ImportedPaper, Rating, Subscriber
 from newsletter.paper_imports import ImportRecord
 from newsletter.rating_tasks import schedule_reader_retrain
 from newsletter.signing import MAX_AGE, Purpose
@@ -53,6 +54,11 @@ def _apply_preferences(subscriber: Subscriber, preferences: Preferences) -> None
     subscriber.time_zone = preferences.time_zone
     subscriber.max_papers = preferences.max_papers
     subscriber.language = preferences.language
+    if preferences.followups is not None:
+        subscriber.followup_code = preferences.followups.code
+        subscriber.followup_trending = preferences.followups.trending
+        subscriber.followup_new_version = preferences.followups.new_version
+        subscriber.followups_alone = preferences.followups.alone
 
 
 def _by_mailbox(email: str) -> QuerySet[Subscriber]:
@@ -168,6 +174,7 @@ def subscriber_update_preferences(*, subscriber: Subscriber, preferences: Prefer
             "time_zone",
             "max_papers",
             "language",
+            *(FOLLOWUP_FIELDS if preferences.followups is not None else ()),
         ]
     )
     subscriber.topics.set(preferences.filters.topics)
@@ -399,3 +406,37 @@ def _store_liked(subscriber: Subscriber, liked: LikedPapers | None) -> None:
     if votes:
         _upsert_ratings(subscriber.pk, votes, now=timezone.now())
     imported_papers_add(subscriber=subscriber, records=liked.imported)
+
+
+# --- Follow-ups (issue 15) ------------------------------------------------------------------
+
+
+def followups_record(*, digests: Sequence[Digest], plans: Sequence[DigestPlan]) -> int:
+    """The FollowUp rows of freshly built digests (digests[i] built from plans[i]), in the
+    caller's transaction: the one that saves the digests, so a digest and the news it tells
+    are stored together or not at all. A (reader, paper, kind) told before breaks the unique
+    constraint and the whole build with it: it is never told twice."""
+    rows = [
+        FollowUp(
+            digest_id=digest.pk,
+            subscriber_id=plan.subscriber.pk,
+            paper_id=followup.paper_id,
+            kind=followup.kind,
+            position=position,
+            detail=followup.detail,
+        )
+        for digest, plan in zip(digests, plans, strict=True)
+        if digest.status != Digest.Status.SKIPPED_EMPTY
+        for position, followup in enumerate(plan.followups, start=1)
+    ]
+    FollowUp.objects.bulk_create(rows, batch_size=1000)
+    return len(rows)
+
+
+def followups_release(*, digest_id: int) -> int:
+    """Free the follow-ups of a digest that will never be sent (every paper in it hidden
+    since it was built): the next digest may tell them."""
+    deleted, _by_model = FollowUp.objects.filter(
+        digest_id=digest_id, digest__sent_at__isnull=True
+    ).delete()
+    return deleted

@@ -300,11 +300,25 @@ DIGEST_BATCH_SIZE = env.int("DIGEST_BATCH_SIZE", default=500)
 DIGEST_LEASE_SECONDS = env.int("DIGEST_LEASE_SECONDS", default=600)
 DIGEST_RETRY_SECONDS = env.int("DIGEST_RETRY_SECONDS", default=60)
 SOFT_BOUNCE_LIMIT = env.int("SOFT_BOUNCE_LIMIT", default=3)
+# Follow-ups (newsletter/followups.py): news of papers a reader got (or 👍'd) in the last
+# FOLLOWUP_DAYS days, at most FOLLOWUPS_PER_EMAIL papers' news per digest. Trending: the
+# upvotes reach FOLLOWUP_TRENDING_UPVOTES, or grow FOLLOWUP_TRENDING_FACTOR times by at least
+# FOLLOWUP_TRENDING_MIN_GAIN, after the reader got the paper.
+FOLLOWUP_DAYS = env.int("FOLLOWUP_DAYS", default=30)
+FOLLOWUPS_PER_EMAIL = env.int("FOLLOWUPS_PER_EMAIL", default=3)
+FOLLOWUP_TRENDING_UPVOTES = env.int("FOLLOWUP_TRENDING_UPVOTES", default=100)
+FOLLOWUP_TRENDING_FACTOR = env.float("FOLLOWUP_TRENDING_FACTOR", default=3.0)
+FOLLOWUP_TRENDING_MIN_GAIN = env.int("FOLLOWUP_TRENDING_MIN_GAIN", default=25)
 ARXIV_API_URL = env.str("ARXIV_API_URL", default="https://export.arxiv.org/api/query")
 ARXIV_RSS_URL = env.str("ARXIV_RSS_URL", default="https://rss.arxiv.org/rss/")
 HF_DAILY_PAPERS_URL = env.str(
     "HF_DAILY_PAPERS_URL", default="https://huggingface.co/api/daily_papers"
 )
+# Hugging Face keeps adding papers and upvotes to a day's list for two weeks: lists of the
+# last HF_REFRESH_DAYS days are read again every HF_REFRESH_HOURS (today's and yesterday's on
+# every tick), one request per list.
+HF_REFRESH_DAYS = env.int("HF_REFRESH_DAYS", default=14)
+HF_REFRESH_HOURS = env.int("HF_REFRESH_HOURS", default=24)
 HTTP_USER_AGENT = env.str("HTTP_USER_AGENT", default=f"Paperboy/0.1 (+{SITE_URL}; research digest)")
 # arXiv asks for at most one request every 3 seconds.
 ARXIV_REQUEST_INTERVAL = env.float("ARXIV_REQUEST_INTERVAL", default=3.0)

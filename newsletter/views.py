@@ -13,7 +13,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
 from newsletter import address_requests, ratelimits, rating_views, selectors, services
-from newsletter.forms import FilterForm, ManageLinkForm, PreferencesForm, SignupForm
+from newsletter.forms import FilterForm, ManageForm, ManageLinkForm, SignupForm
 from newsletter.models import Subscriber
 from newsletter.rating_forms import ColdStartForm, request_too_big
 from newsletter.selectors import subscriber_from_token
@@ -230,11 +230,11 @@ def manage(request: HttpRequest, token: str) -> HttpResponse:
     translation.activate(subscriber.language)
     action = request.POST.get("action", "") if request.method == "POST" else ""
     notice, status, papers = "", 200, {}
-    form = PreferencesForm(initial=PreferencesForm.initial_for(subscriber))
+    form = ManageForm(initial=ManageForm.initial_for(subscriber))
     if action == "save":
         if ratelimits.manage_save_limited(request, subscriber_id=subscriber.pk):
             return too_many(request)
-        form = PreferencesForm(request.POST)
+        form = ManageForm(request.POST)
         if form.is_valid():
             services.subscriber_update_preferences(
                 subscriber=subscriber, preferences=form.preferences()
@@ -245,7 +245,7 @@ def manage(request: HttpRequest, token: str) -> HttpResponse:
     elif action == "preview":
         if ratelimits.preview_limited(request):
             return too_many(request)
-        form = redisplayed(PreferencesForm, request.POST)
+        form = redisplayed(ManageForm, request.POST)
     elif action == "pause":
         services.subscriber_pause(subscriber=subscriber)
         notice = "paused"
@@ -265,7 +265,7 @@ def manage(request: HttpRequest, token: str) -> HttpResponse:
     subscriber.refresh_from_db()
     if notice == "saved":
         translation.activate(subscriber.language)
-        form = PreferencesForm(initial=PreferencesForm.initial_for(subscriber))
+        form = ManageForm(initial=ManageForm.initial_for(subscriber))
     preview_data = request.POST if action in ("save", "preview") else _filters_as_data(subscriber)
     return render(
         request,

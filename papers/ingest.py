@@ -11,6 +11,8 @@ on some fields and never overwrites the others':
 Titles and abstracts are stored as readable text (LaTeX spans converted, papers/latex.py), so
 every page, feed, email and the matcher read the same words.
 Text from an older version never replaces text from a newer one (the API index can lag).
+Each write also stamps when a code link appeared, the upvotes moved or a new version changed
+the abstract (papers.changes), for the follow-ups readers get.
 
 Everything is read in one query per chunk and written in one upsert per chunk; entries whose
 paper would not change are not written at all, so re-ingesting a response changes nothing.
@@ -20,12 +22,15 @@ written again paper by paper.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from django.db import DatabaseError, connection, transaction
+from django.utils import timezone
 
 from papers import schedule
+from papers.changes import MARK_FIELDS, changes_mark, upvote_counts_record
 from papers.latex import readable
 from papers.models import Paper
 from papers.normalise import (
@@ -73,6 +78,7 @@ INGESTED_FIELDS = (
     "hf_featured_on",
     "ai_summary",
     "seen_in_sources",
+    *MARK_FIELDS,
 )
 _LIMITS = {
     field.name: field.max_length
@@ -120,6 +126,8 @@ def ingest_records(
     for record in records:
         incoming.setdefault(record.arxiv_id, []).append(record)
 
+    now = timezone.now()
+    upvotes: dict[str, int] = {}
     with transaction.atomic():
         stored = _stored_states(incoming)
         to_write: list[tuple[Paper, bool]] = []
@@ -135,9 +143,13 @@ def ingest_records(
             if after == before:
                 result.unchanged += 1
                 continue
+            changes_mark(before=before, after=after, now=now)
+            if after["hf_upvotes_changed_at"] == now:
+                upvotes[arxiv_id] = after["hf_upvotes"]
             to_write.append((Paper(**after), before is None))
         for start in range(0, len(to_write), CHUNK_SIZE):
             _write(to_write[start : start + CHUNK_SIZE], result)
+        upvote_counts_record(upvotes=upvotes, on=now.astimezone(dt.UTC).date())
     return result
 
 
@@ -228,6 +240,7 @@ def _empty_state(arxiv_id: str) -> State:
         "hf_featured_on": None,
         "ai_summary": "",
         "seen_in_sources": [],
+        **dict.fromkeys(MARK_FIELDS),
     }
 
 

@@ -75,6 +75,16 @@ class Paper(models.Model):
         db_default="",
         help_text=_("Hugging Face's one-sentence machine summary."),
     )
+    # When things readers hear about again happened (follow-ups): set by ingestion only.
+    code_link_seen_at = models.DateTimeField(
+        null=True, blank=True, help_text=_("When a code link first appeared.")
+    )
+    hf_upvotes_changed_at = models.DateTimeField(
+        null=True, blank=True, help_text=_("When Hugging Face's upvote count last changed.")
+    )
+    abstract_changed_at = models.DateTimeField(
+        null=True, blank=True, help_text=_("When a new version replaced the abstract.")
+    )
     seen_in_sources = models.JSONField(default=list, blank=True)
     is_featured = models.BooleanField(default=False, db_index=True)
     is_hidden = models.BooleanField(default=False, db_index=True)
@@ -87,6 +97,9 @@ class Paper(models.Model):
         indexes = [
             models.Index(fields=["announced_on", "is_hidden"], name="paper_day_visible"),
             models.Index(Lower("title"), name="paper_title_lower"),
+            models.Index(fields=["code_link_seen_at"], name="paper_code_link_seen"),
+            models.Index(fields=["hf_upvotes_changed_at"], name="paper_upvotes_changed"),
+            models.Index(fields=["abstract_changed_at"], name="paper_abstract_changed"),
         ]
 
     def __str__(self) -> str:
@@ -131,6 +144,24 @@ class SummaryBudget(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day}: {self.calls} calls"
+
+
+class UpvoteCount(models.Model):
+    """A paper's Hugging Face upvotes as last counted on one day (UTC): what "trending since
+    we sent it" compares with. A row per day the count changed, for the refreshed days."""
+
+    paper = models.ForeignKey(Paper, on_delete=models.CASCADE, related_name="upvote_counts")
+    counted_on = models.DateField()
+    upvotes = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ["paper", "-counted_on"]
+        constraints = [
+            models.UniqueConstraint(fields=["paper", "counted_on"], name="upvote_count_per_day"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.paper_id} @ {self.counted_on}: {self.upvotes}"
 
 
 class FetchRun(models.Model):

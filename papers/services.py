@@ -620,16 +620,47 @@ def arxiv_listings_due(*, now: dt.datetime) -> list[DueFetch]:
 
 
 def hf_lists_due(*, now: dt.datetime) -> list[DueFetch]:
-    """Today's and yesterday's Hugging Face lists (UTC), whose upvotes still move."""
+    """The Hugging Face lists (UTC dates) to read now: today's and yesterday's on every tick
+    (upvotes move fastest), and each older list of the last HF_REFRESH_DAYS days once every
+    HF_REFRESH_HOURS, since Hugging Face keeps adding papers and upvotes to them for two
+    weeks. One request per list, however many papers it holds."""
     fetch_runs_abandoned_fail(now=now)
     today = now.astimezone(dt.UTC).date()
-    return [
-        DueFetch(source_id=source_id, day=day)
-        for source_id in Source.objects.filter(kind=HF_DAILY, enabled=True).values_list(
-            "pk", flat=True
+    older = [today - dt.timedelta(days=back) for back in range(settings.HF_REFRESH_DAYS - 1, 1, -1)]
+    due = []
+    for source_id in Source.objects.filter(kind=HF_DAILY, enabled=True).values_list(
+        "pk", flat=True
+    ):
+        fresh = set(
+            FetchRun.objects.filter(
+                source_id=source_id,
+                announced_on__in=older,
+                status__in=(*FetchRun.SUCCESSFUL_STATUSES, FetchRun.Status.NO_ANNOUNCEMENT),
+                started_at__gt=now - dt.timedelta(hours=settings.HF_REFRESH_HOURS),
+            ).values_list("announced_on", flat=True)
         )
-        for day in (today - dt.timedelta(days=1), today)
-    ]
+        days = [day for day in older if day not in fresh]
+        days += [today - dt.timedelta(days=1), today]
+        due += [DueFetch(source_id=source_id, day=day) for day in days]
+    return due
+
+
+def hf_lists_fetch(
+    *,
+    source_id: int,
+    days: Sequence[dt.date],
+    client: PoliteClient | None = None,
+    progress: Progress = _quiet,
+) -> list[FetchRun]:
+    """Read one source's Hugging Face lists of `days` in turn, under one lock (a fetch of
+    each list in its own task would find the lock taken by the others). Raises SourceBusy
+    when another Hugging Face fetch holds it."""
+    source = Source.objects.get(pk=source_id)
+    client = client or PoliteClient.for_hugging_face()
+    with _fetch_lock(source.kind), _runs_fail_on_error() as runs:
+        for day in days:
+            hf_daily_fetch(source=source, on=day, client=client, progress=progress)
+    return runs
 
 
 def metadata_lookup(*, day: dt.date, progress: Progress = _quiet) -> FetchRun | None:

@@ -31,12 +31,26 @@ def fetch_arxiv_listings() -> None:
 
 @shared_task(ignore_result=True)
 def fetch_hf_daily_papers() -> None:
-    """Beat tick: refresh today's and yesterday's Hugging Face lists (upvotes move).
-    Safe twice: the upsert leaves unchanged papers alone."""
+    """Beat tick: refresh the Hugging Face lists that are due (today's and yesterday's, and
+    the last two weeks' once a day), one task per source. Safe twice: the upsert leaves
+    unchanged papers alone."""
+    days: dict[int, list[str]] = {}
     for due in services.hf_lists_due(now=timezone.now()):
-        transaction.on_commit(
-            partial(fetch_source.delay, source_id=due.source_id, on=due.day.isoformat())
+        days.setdefault(due.source_id, []).append(due.day.isoformat())
+    for source_id, listed in days.items():
+        transaction.on_commit(partial(fetch_hf_lists.delay, source_id=source_id, days=listed))
+
+
+@shared_task(ignore_result=True)
+def fetch_hf_lists(source_id: int, days: list[str]) -> None:
+    """Read one source's Hugging Face lists of `days`. Safe twice: the upsert leaves
+    unchanged papers alone, and a concurrent Hugging Face fetch is refused."""
+    try:
+        services.hf_lists_fetch(
+            source_id=source_id, days=[dt.date.fromisoformat(day) for day in days]
         )
+    except services.SourceBusy as busy:
+        logger.info("Hugging Face lists of source %s not fetched: %s", source_id, busy)
 
 
 @shared_task(ignore_result=True)

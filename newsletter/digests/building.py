@@ -16,9 +16,11 @@ from newsletter.digests.bulk_sql import copy_insert, copy_rows, relax_commit_dur
 from newsletter.digests.claims import lease_length
 from newsletter.digests.editions import WINDOW_DAYS, message_id_for, reader_editions
 from newsletter.digests.ranking import DigestPlan, plan_digest
+from newsletter.followups import plans_add_followups
 from newsletter.models import Digest, DigestItem, Subscriber, Topic
 from newsletter.paper_index import paper_window
 from newsletter.recommend.scoring import reader_scores
+from newsletter.services import followups_record
 from papers.selectors import visible_papers
 
 
@@ -76,7 +78,7 @@ def plan_digests(
         sent[subscriber_id].update(more_paper_ids)
 
     personal = reader_scores(subscriber_ids=ids, window=window)  # personalisation
-    return [
+    plans = [
         plan_digest(
             subscriber=subscriber,
             topics=followed.get(subscriber.pk, ()),
@@ -89,6 +91,8 @@ def plan_digests(
         )
         for subscriber in subscribers
     ]
+    plans_add_followups(plans)  # follow-ups hook
+    return plans
 
 
 @dataclass
@@ -190,6 +194,7 @@ def save_plans(plans: Sequence[DigestPlan], *, claimed_by: str = "") -> list[Dig
             if item.in_email
         ),
     )
+    followups_record(digests=digests, plans=plans)  # follow-ups hook: same transaction
     by_edition: dict[dt.date, list[int]] = defaultdict(list)
     for plan in plans:
         by_edition[plan.edition_on].append(plan.subscriber.pk)

@@ -31,13 +31,14 @@ from newsletter.digests.bulk_sql import (
 from newsletter.digests.cards import CardMaker, PaperCard, load_cards, reader_feedback, why_text
 from newsletter.digests.claims import claim_digests, lease_length
 from newsletter.digests.render import render_digest
+from newsletter.followups import FollowUpCard, digest_followup_cards
 from newsletter.mail.backend import BackendMailer, open_mailer
 from newsletter.mail.message import DigestEmail
 from newsletter.mail.mime import HeaderInjection
 from newsletter.mail.outcomes import Delivery, Outcome, RelayUnavailable
 from newsletter.mail.smtp import SmtpMailer
 from newsletter.models import Digest, DigestItem, Subscriber
-from newsletter.services import subscriber_record_bounce
+from newsletter.services import followups_release, subscriber_record_bounce
 
 logger = logging.getLogger(__name__)
 
@@ -83,11 +84,12 @@ class Batch:
     digests: list[Digest]
     items: dict[int, list[tuple[int, list[dict[str, object]]]]]
     cards: dict[int, PaperCard]
+    followups: dict[int, list[FollowUpCard]] = field(default_factory=dict)
     maker: CardMaker = field(default_factory=CardMaker)
 
 
 def load_batch(digest_ids: Sequence[int]) -> Batch:
-    """Everything a batch renders, in three queries whatever its size."""
+    """Everything a batch renders, in four queries whatever its size."""
     digests = list(
         Digest.objects.filter(pk__in=list(digest_ids))
         .select_related("subscriber")
@@ -103,7 +105,12 @@ def load_batch(digest_ids: Sequence[int]) -> Batch:
     ):
         items[digest_id].append((paper_id, reasons))
         paper_ids.add(paper_id)
-    return Batch(digests, items, load_cards(paper_ids))
+    return Batch(
+        digests,
+        items,
+        load_cards(paper_ids),
+        followups=digest_followup_cards(digest_ids=digest_ids),  # follow-ups hook
+    )
 
 
 def _shown_items(digest: Digest, batch: Batch) -> list[tuple[int, list[dict[str, object]]]]:
@@ -116,7 +123,8 @@ def compose(digest: Digest, batch: Batch) -> DigestEmail | None:
     Pure: it reads and writes no rows (see record_clipping), so it can run ahead in a thread."""
     subscriber = digest.subscriber
     items = _shown_items(digest, batch)
-    if not items:
+    followups = batch.followups.get(digest.pk, [])
+    if not items and not (followups and subscriber.followups_alone):
         return None
     with translation.override(subscriber.language):
         cards = [
@@ -135,6 +143,7 @@ def compose(digest: Digest, batch: Batch) -> DigestEmail | None:
         message_id=digest.message_id,
         digest_id=digest.pk,
         covers=(digest.covers_from, digest.covers_to),
+        followups=followups,
     )
     return email
 
@@ -347,6 +356,7 @@ def digests_send(
                 report.cancelled += 1
                 continue
             if email is None:
+                followups_release(digest_id=digest.pk)  # follow-ups hook: told another day
                 update_digest(digest.pk, status=Digest.Status.SKIPPED_EMPTY, lease_expires_at=None)
                 report.skipped += 1
                 continue

@@ -6,12 +6,13 @@ import datetime as dt
 import heapq
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from django.conf import settings
 
 from newsletter.digests.editions import coverage
+from newsletter.followups import PlannedFollowUp
 from newsletter.matching import Query
 from newsletter.models import Subscriber, Topic
 from newsletter.paper_index import PaperWindow
@@ -77,6 +78,8 @@ class DigestPlan:
     covers_to: dt.date
     items: list[PlannedItem]
     matched_count: int
+    # News of papers the reader got before (newsletter.followups), at the end of the email.
+    followups: list[PlannedFollowUp] = field(default_factory=list)
 
     @property
     def paper_count(self) -> int:
@@ -88,7 +91,7 @@ class DigestPlan:
 
     @property
     def is_empty(self) -> bool:
-        return not self.items
+        return not self.items and not self.followups
 
 
 def reader_score(

@@ -10,6 +10,7 @@ from django.utils import translation
 from newsletter.digests.cards import Card, shorten
 from newsletter.digests.titles import digest_heading, edition_label, is_weekly, subject_about
 from newsletter.emails import base_context, subscriber_links, unsubscribe_headers
+from newsletter.followups import FollowUpCard
 from newsletter.mail.message import DigestEmail
 from newsletter.models import Subscriber
 from newsletter.rendering import RenderedEmail, render_email
@@ -35,6 +36,7 @@ def render_digest(
     message_id: str,
     digest_id: int | None,
     covers: tuple[dt.date, dt.date] | None = None,
+    followups: Sequence[FollowUpCard] = (),
 ) -> DigestEmail:
     """Render the digest; if the HTML would be clipped by Gmail, move cards to the "more"
     page until it fits (the reader always sees the footer and the unsubscribe link)."""
@@ -57,6 +59,7 @@ def render_digest(
             "others": others,
             "weekly": is_weekly(subscriber),
             "when": edition_label(subscriber=subscriber, edition_on=edition_on, covers=covers),
+            "followups": followups,
         }
         keep = len(cards)
         while True:
@@ -73,7 +76,10 @@ def render_digest(
                     more_count=more_count + len(cards) - keep,
                 ),
                 preheader=shorten(
-                    " · ".join(card.paper.title for card in shown[:2]), PREHEADER_CHARS
+                    " · ".join(
+                        [card.paper.title for card in shown[:2]] or [f.title for f in followups[:2]]
+                    ),
+                    PREHEADER_CHARS,
                 ),
             )
             rendered: RenderedEmail = render_email("digest", context)

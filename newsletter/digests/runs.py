@@ -24,6 +24,7 @@ from newsletter.digests.editions import (
 )
 from newsletter.digests.ranking import DigestPlan
 from newsletter.digests.render import render_digest
+from newsletter.followups import plan_followup_cards
 from newsletter.mail.backend import BackendMailer, open_mailer
 from newsletter.mail.eml import write_eml
 from newsletter.mail.message import DigestEmail
@@ -86,13 +87,13 @@ def unsaved_emails(plans: Sequence[DigestPlan]) -> list[tuple[DigestPlan, Digest
     cards = load_cards(paper_ids)
     maker = CardMaker()
     emails: list[tuple[DigestPlan, DigestEmail]] = []
-    for plan in plans:
+    for plan, followups in zip(plans, plan_followup_cards(plans), strict=True):
         items = [
             (item.paper_id, item.reasons)
             for item in plan.items
             if item.in_email and item.paper_id in cards
         ]
-        if not items:
+        if not items and not (followups and plan.subscriber.followups_alone):
             continue
         subscriber = plan.subscriber
         with translation.override(subscriber.language):
@@ -115,6 +116,7 @@ def unsaved_emails(plans: Sequence[DigestPlan]) -> list[tuple[DigestPlan, Digest
                     ),
                     digest_id=None,
                     covers=(plan.covers_from, plan.covers_to),
+                    followups=followups,
                 ),
             )
         )

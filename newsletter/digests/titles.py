@@ -84,10 +84,11 @@ def digest_heading(
         when = _("Week of %(days)s") % {"days": week_span(*covers, language=language)}
     else:
         when = local_date(edition_on, "long", language=language)
-    parts = [
-        when,
-        ngettext("%(count)d paper", "%(count)d papers", paper_count) % {"count": paper_count},
-    ]
+    parts = [when]
+    if paper_count:  # an email of follow-ups alone has none
+        parts.append(
+            ngettext("%(count)d paper", "%(count)d papers", paper_count) % {"count": paper_count}
+        )
     if more_count:
         parts.append(
             ngettext("%(count)d more on the web", "%(count)d more on the web", more_count)

@@ -13,6 +13,7 @@ from typing import NamedTuple
 from django.db import transaction
 from django.utils import timezone
 
+from papers.changes import MARK_FIELDS
 from papers.ingest import INGESTED_FIELDS, State, ingest_records, merge
 from papers.models import Paper
 from papers.sample_data.redating import ListingShift, latest_listing_day
@@ -127,10 +128,14 @@ def _moved(record: PaperRecord, shift: ListingShift, announced_on: dt.date | Non
 
 def sample_papers(*, shift_to_today: bool = False) -> list[State]:
     """The sample set as the paper table holds it after a load (dicts of Paper's ingested
-    fields), newest announcement first."""
+    fields, less the change marks: those say when a row was written, not what the captures
+    hold), newest announcement first."""
     states = merged_states(sample_documents(shift_to_today=shift_to_today))
     return sorted(
-        states.values(),
+        (
+            {name: value for name, value in state.items() if name not in MARK_FIELDS}
+            for state in states.values()
+        ),
         key=lambda s: (s["announced_on"] or dt.date.min, s["hf_upvotes"], s["arxiv_id"]),
         reverse=True,
     )

@@ -250,8 +250,9 @@ def test_view_in_browser_shows_the_emails_papers(client, django_assert_num_queri
     token = view_token(digest)
 
     neighbours.corpus()  # built once per process; the page adds one query for its cards
-    # The digest, its papers, their LLM summaries in the reader's language, the neighbours.
-    with django_assert_num_queries(4):
+    # The digest, its papers, their LLM summaries in the reader's language, its follow-ups,
+    # the neighbours.
+    with django_assert_num_queries(5):
         response = client.get(f"/digest/{token}/")
 
     body = response.content.decode()

@@ -292,8 +292,9 @@ def test_the_view_in_browser_and_more_pages_carry_the_votes_too(client, django_a
     )
 
     neighbours.corpus()  # built once per process; the page adds one query for its cards
-    # the digest with its reader, its papers, and their TL;DRs: signing the votes costs no query
-    with django_assert_num_queries(4):
+    # the digest with its reader, its papers, their TL;DRs, its follow-ups and the neighbours:
+    # signing the votes costs no query
+    with django_assert_num_queries(5):
         view = client.get(f"/digest/{token}/").content.decode()
     more = client.get(f"/digest/{token}/more/").content.decode()
 

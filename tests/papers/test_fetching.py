@@ -516,20 +516,6 @@ def test_a_listing_that_never_came_is_closed_when_the_next_one_is_due(arxiv):
     assert stale.error == "no listing with this date appeared before the next one was due"
 
 
-def test_the_hugging_face_tick_refreshes_today_and_yesterday(
-    sources_at, django_capture_on_commit_callbacks
-):
-    sources_at.reply(HF_PATH, Reply(200, recorded("hf_daily_papers_2025-02-27.json")))
-
-    with time_machine.travel(dt.datetime(2025, 2, 27, 17, 50, tzinfo=dt.UTC), tick=False):
-        with django_capture_on_commit_callbacks(execute=True):
-            fetch_hf_daily_papers()
-
-    asked = [request.query["date"] for request in sources_at.seen(HF_PATH)]
-    assert asked == ["2025-02-26", "2025-02-27"]
-    assert Paper.objects.get(arxiv_id="2502.09411").hf_upvotes == 48
-
-
 def test_disabled_sources_are_not_fetched(sources_at, django_capture_on_commit_callbacks):
     Source.objects.update(enabled=False)
 
