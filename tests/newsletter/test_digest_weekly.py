@@ -7,7 +7,7 @@ import datetime as dt
 
 import pytest
 from django.core import mail
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 
 from newsletter.digests.building import digests_build
 from newsletter.digests.delivery import digests_send
@@ -130,6 +130,30 @@ def test_the_weekly_reader_gets_the_mondays_email_from_send_digests_once(capsys)
     call_command("send_digests", "--date", WEDNESDAY.isoformat())
 
     assert [message.to for message in mail.outbox] == [[weekly.email]]
+
+
+@pytest.mark.parametrize("mode", [[], ["--dry-run"], ["--to", "editor@example.org"]])
+def test_asking_for_a_weekly_readers_digest_mid_week_says_which_day_to_ask_for(mode, tmp_path):
+    a_week_of_papers()
+    weekly = weekly_reader(email="weekly@example.com")
+
+    with pytest.raises(CommandError) as refused:
+        call_command(
+            "send_digests",
+            "--date",
+            WEDNESDAY.isoformat(),
+            "--subscriber",
+            weekly.email,
+            "--out",
+            str(tmp_path),
+            *mode,
+        )
+
+    assert str(refused.value) == (
+        "weekly@example.com reads the weekly digest, made on Mondays; 2025-03-26 is a "
+        "Wednesday: use --date 2025-03-24"
+    )
+    assert not mail.outbox and not Digest.objects.exists() and not list(tmp_path.iterdir())
 
 
 def test_the_date_task_skips_weekly_readers_mid_week():

@@ -8,7 +8,10 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from newsletter.digests.editions import WEEKLY_ON
 from newsletter.digests.runs import dry_run, run_digests
+from newsletter.models import Subscriber
+from newsletter.selectors import subscribers_with_address
 from papers.progress import CommandProgress
 
 
@@ -42,6 +45,8 @@ class Command(BaseCommand):
 
     def _run(self, **options) -> None:
         edition_on: dt.date | None = options["date"]
+        if edition_on and options["subscriber"]:
+            _refuse_a_weekly_readers_mid_week(options["subscriber"], edition_on)
         if options["dry_run"] or options["to"]:
             if options["to"] and not options["subscriber"]:
                 raise CommandError("--to sends one reader's digest: add --subscriber EMAIL")
@@ -67,3 +72,14 @@ class Command(BaseCommand):
 
     def progress(self, done: int, total: int) -> None:
         self.bar.count(done, total, unit="readers")
+
+
+def _refuse_a_weekly_readers_mid_week(email: str, edition_on: dt.date) -> None:
+    """Say why a weekly reader's digest of another weekday would build nothing."""
+    weekly = subscribers_with_address(email).filter(frequency=Subscriber.Frequency.WEEKLY)
+    if edition_on.weekday() != WEEKLY_ON and weekly.exists():
+        week_day = edition_on - dt.timedelta(days=(edition_on.weekday() - WEEKLY_ON) % 7)
+        raise CommandError(
+            f"{email} reads the weekly digest, made on {week_day:%A}s; {edition_on} is a "
+            f"{edition_on:%A}: use --date {week_day.isoformat()}"
+        )
