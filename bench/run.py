@@ -4,14 +4,18 @@
     make bench BENCH_ARGS="--quick"              # the same pipeline, small, under a minute
     make bench BENCH_ARGS="--subscribers 20000 --starttls"
     make bench BENCH_ARGS="--subscribers 20000 --rated-share 0.2"   # personalised readers
+    make bench BENCH_ARGS="--sink smtp-sink --subscribers 5000"   # Postfix's C sink, fast
 
 It creates a throwaway PostgreSQL database (<DATABASE_URL's name>_bench) and uses Redis db 7
-(`--broker-db`), starts an aiosmtpd sink in its own process and Celery workers (prefork,
+(`--broker-db`), starts a sink in its own process (aiosmtpd, or Postfix's smtp-sink with
+`--sink smtp-sink`, bench/postfix_sink.py) and Celery workers (prefork,
 `--concurrency`, default 2) running Paperboy's own tasks, generates a realistic day
 (bench/datagen.py), triggers `send_digests_for_date` and waits until every digest is settled.
 Then it sends the same number of pre-built messages of the same mean size over as many reused
 smtplib connections as there are worker processes: the floor. It prints a table, writes JSON to
-bench/results/latest.json, and exits 1 if a correctness check fails.
+bench/results/latest.json, and exits 1 if a correctness check fails. CPU per email is read
+per process kind (workers, this database's PostgreSQL backends, Redis, the sink) from the
+processes' own CPU times, before and after the run.
 """
 
 from __future__ import annotations
@@ -53,6 +57,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=0.0,
         help="readers with 5-50 ratings: their models are trained (timed) before the run",
     )
+    parser.add_argument("--sink", choices=["aiosmtpd", "smtp-sink"], default="aiosmtpd")
+    parser.add_argument(
+        "--no-sink-dump",
+        action="store_true",
+        help="smtp-sink: count messages only (no Message-ID check; for very large runs)",
+    )
     parser.add_argument("--quick", action="store_true", help="1,500 subscribers, 400 papers")
     parser.add_argument("--broker-db", type=int, default=7)
     parser.add_argument("--timeout", type=float, default=1200, help="give up after (s)")
@@ -61,6 +71,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.quick:
         args.subscribers, args.papers, args.timeout = 1_500, 400, 120
+    if args.sink == "smtp-sink" and args.starttls:
+        parser.error("smtp-sink offers no STARTTLS; use --sink aiosmtpd")
     if args.distinct_queries is None:
         args.distinct_queries = max(10, args.subscribers // 10)
     return args
@@ -115,6 +127,25 @@ def start_sink(
     if not ready.startswith("READY"):
         raise SystemExit(f"the SMTP sink did not start: {ready!r}")
     return sink, port, log
+
+
+def start_fast_sink(folder: Path, *, args: argparse.Namespace) -> tuple[subprocess.Popen, int]:
+    from bench import postfix_sink
+
+    port = free_port()
+    sink = postfix_sink.start(
+        port=port, folder=folder, dump=not args.no_sink_dump, pipelining=not args.no_pipelining
+    )
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return sink, port
+        except OSError:
+            if sink.poll() is not None:
+                break
+            time.sleep(0.05)
+    raise SystemExit(f"smtp-sink did not start: {(folder / 'sink-counters.txt').read_text()!r}")
 
 
 def bench_environment(args: argparse.Namespace, *, port: int, folder: Path) -> dict[str, str]:
@@ -192,6 +223,62 @@ def stop(process: subprocess.Popen) -> None:
 
 
 # --- Measurements ---------------------------------------------------------------------------
+
+
+def cpu_seconds(pid: int, *, with_reaped_children: bool = False) -> float:
+    """utime + stime from /proc/<pid>/stat (plus reaped children's, for a pool's parent)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    ticks = int(fields[11]) + int(fields[12])
+    if with_reaped_children:
+        ticks += int(fields[13]) + int(fields[14])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+class CpuProbe:
+    """CPU seconds per process kind, read before and after the run. Celery closes a worker's
+    database connection around every task (CELERY_DB_REUSE_MAX unset), so each batch has its
+    own short-lived backend: PostgreSQL is read as the whole server (the postmaster, its
+    processes and its reaped backends). On a server shared with other work that is an upper
+    bound; Redis likewise is the whole server's."""
+
+    def __init__(self, *, workers: int, sink: int, broker: str) -> None:
+        import redis
+
+        self.workers, self.sink = workers, sink
+        self.redis = redis.Redis.from_url(broker)
+
+        self.postmaster = self._postmaster()
+
+    @staticmethod
+    def _postmaster() -> int:
+        from django.db import connection
+
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            (backend,) = cursor.fetchone()
+        return int(Path(f"/proc/{backend}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+    def read(self) -> dict:
+        info = self.redis.info("cpu")
+        return {
+            "workers": sum(
+                cpu_seconds(pid, with_reaped_children=pid == self.workers)
+                for pid in process_tree(self.workers)
+            ),
+            "postgresql": sum(
+                cpu_seconds(pid, with_reaped_children=pid == self.postmaster)
+                for pid in process_tree(self.postmaster)
+            ),
+            "redis": float(info["used_cpu_user"]) + float(info["used_cpu_sys"]),
+            "sink": cpu_seconds(self.sink),
+        }
+
+    @staticmethod
+    def per_kind(before: dict, after: dict) -> dict[str, float]:
+        return {kind: after[kind] - before[kind] for kind in after}
 
 
 def measure_ingest(entries: int) -> dict:
@@ -321,17 +408,38 @@ def wait_for_training(*, timeout: float) -> float:
     return time.monotonic() - started
 
 
-def check_deliveries(sink_log: Path) -> dict:
+def check_deliveries(sink_log: Path | None, *, folder: Path) -> dict:
+    """Each sent digest's Message-ID exactly once at the sink; with smtp-sink, its own message
+    counter must also equal the digests marked sent (it counts even when not dumping)."""
+    from bench import postfix_sink
     from bench.smtp_sink import read_log
     from newsletter.models import Digest
 
-    rows = read_log(sink_log)
+    counted = None
+    if sink_log is None:
+        rows = postfix_sink.read_dump(folder)
+        counted = postfix_sink.messages_counted(folder)
+    else:
+        rows = read_log(sink_log)
     seen = Counter(message_id for message_id, _size, _rcpt in rows)
     sent = dict(
         Digest.objects.filter(status=Digest.Status.SENT).values_list("message_id", "subscriber_id")
     )
     non_empty = Digest.objects.exclude(status=Digest.Status.SKIPPED_EMPTY).count()
+    if counted is not None and not rows:  # counting only: the counter stands in for the dump
+        return {
+            "messages_at_sink": counted,
+            "sink_counter": counted,
+            "distinct_message_ids": None,
+            "duplicates": max(0, counted - len(sent)),
+            "sent_digests": len(sent),
+            "non_empty_digests": non_empty,
+            "sent_but_not_at_sink": max(0, len(sent) - counted),
+            "at_sink_but_not_sent": 0,
+            "mean_bytes": 0,
+        }
     return {
+        "sink_counter": counted,
         "messages_at_sink": len(rows),
         "distinct_message_ids": len(seen),
         "duplicates": sum(n - 1 for n in seen.values() if n > 1),
@@ -349,9 +457,13 @@ def check_deliveries(sink_log: Path) -> dict:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     folder = Path(tempfile.mkdtemp(prefix="paperboy-bench-"))
-    sink, port, sink_log = start_sink(
-        folder, starttls=args.starttls, pipelining=not args.no_pipelining
-    )
+    if args.sink == "smtp-sink":
+        sink, port = start_fast_sink(folder, args=args)
+        sink_log = None
+    else:
+        sink, port, sink_log = start_sink(
+            folder, starttls=args.starttls, pipelining=not args.no_pipelining
+        )
     env = bench_environment(args, port=port, folder=folder)
     os.environ.update(env)
     recreate_database(env["DATABASE_URL"])
@@ -402,8 +514,11 @@ def main(argv: list[str] | None = None) -> int:
             training["peak_rss_mb"] = [peak_rss_mb(pid) for pid in process_tree(workers.pid)]
         expected = Subscriber.objects.filter(status=Subscriber.Status.ACTIVE).count()
         print(f"run: {expected} readers, {args.concurrency} worker processes", flush=True)
+        probe = CpuProbe(workers=workers.pid, sink=sink.pid, broker=env["CELERY_BROKER_URL"])
+        before = probe.read()
         send_digests_for_date.delay(day.isoformat())
         run = wait_for_run(edition=day, expected=expected, timeout=args.timeout)
+        cpu = probe.per_kind(before, probe.read())
         rss = {
             "workers": [peak_rss_mb(pid) for pid in process_tree(workers.pid)],
             "sink": peak_rss_mb(sink.pid),
@@ -411,7 +526,7 @@ def main(argv: list[str] | None = None) -> int:
         }
         stop(workers)
         queries = sum(json.loads(path.read_text())["queries"] for path in folder.glob("*.json"))
-        deliveries = check_deliveries(sink_log)
+        deliveries = check_deliveries(sink_log, folder=folder)
         rendering = measure_rendering(500)
         sent = deliveries["sent_digests"]
         print(f"floor: {sent} pre-built messages over {args.concurrency} connections", flush=True)
@@ -450,6 +565,14 @@ def main(argv: list[str] | None = None) -> int:
         "emails_per_second": round(ours_per_s, 1),
         "rendering": rendering,
         "queries_per_1000_emails": round(1000 * queries / max(sent, 1), 1),
+        "sink": args.sink,
+        "cpu_seconds": {kind: round(seconds, 2) for kind, seconds in cpu.items()},
+        "cpu_ms_per_email": {
+            kind: round(1000 * seconds / max(sent, 1), 3) for kind, seconds in cpu.items()
+        },
+        "cpu_ms_per_email_ours": round(
+            1000 * sum(cpu[kind] for kind in ("workers", "postgresql", "redis")) / max(sent, 1), 3
+        ),
         "peak_rss_mb": {
             "worker_processes": [round(v, 1) for v in rss["workers"] if v is not None],
             "sink": round(rss["sink"] or 0, 1),
@@ -482,6 +605,8 @@ def correctness_failures(result: dict) -> list[str]:
         )
     if d["sent_digests"] != d["non_empty_digests"]:
         failures.append(f"{d['non_empty_digests'] - d['sent_digests']} non-empty digests unsent")
+    if d["sink_counter"] is not None and d["sink_counter"] != d["messages_at_sink"]:
+        failures.append(f"smtp-sink counted {d['sink_counter']}, dumped {d['messages_at_sink']}")
     if d["sent_digests"] == 0:
         failures.append("nothing was sent")
     return failures
@@ -507,6 +632,11 @@ def print_table(r: dict) -> None:
                                           f"over {r['concurrency']} connections"),
         ("ratio ours / floor", f"{r['ratio_to_floor']:.2f}"),
         ("queries per 1,000 emails", f"{r['queries_per_1000_emails']}"),
+        ("sink", r["sink"]),
+        ("CPU ms/email by process kind", ", ".join(
+            f"{kind} {ms}" for kind, ms in r["cpu_ms_per_email"].items())),
+        ("CPU ms/email, ours (no sink)", f"{r['cpu_ms_per_email_ours']} (workers + PostgreSQL"
+                                         " + Redis; PostgreSQL, Redis: whole servers)"),
         ("peak RSS (MB)", f"workers {rss['worker_processes']}, sink {rss['sink']}, "
                           f"bench {rss['bench_process']}"),
         ("sent / at sink / duplicates", f"{r['deliveries']['sent_digests']} / "
