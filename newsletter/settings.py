@@ -175,6 +175,11 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEO
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # LLM summaries take seconds a call: their own queue and worker, away from the sends.
 CELERY_TASK_ROUTES = {"newsletter.tasks.make_digest_summaries": {"queue": "summaries"}}
+# Item rows are kept this many days (follow-ups read 30; coverage is at most 7 days back).
+DIGEST_ITEM_RETENTION_DAYS = env.int("DIGEST_ITEM_RETENTION_DAYS", default=35)
+DIGEST_ITEM_PURGE_BATCH = env.int("DIGEST_ITEM_PURGE_BATCH", default=5000)
+if DIGEST_ITEM_RETENTION_DAYS < 30:
+    raise ImproperlyConfigured("DIGEST_ITEM_RETENTION_DAYS must be at least 30 (follow-ups)")
 
 
 def _cron(name: str, default: str) -> crontab:
@@ -209,6 +214,12 @@ CELERY_BEAT_SCHEDULE = {
     "purge-unconfirmed-subscribers": {
         "task": "newsletter.tasks.purge_unconfirmed_subscribers",
         "schedule": _cron("SCHEDULE_PURGE_UNCONFIRMED", "30 3 * * *"),
+        "options": {"expires": 60 * 60},
+    },
+    # Digest items past retention (newsletter.digests.retention), in small batches.
+    "purge-old-digest-items": {
+        "task": "newsletter.tasks.purge_old_digest_items",
+        "schedule": _cron("SCHEDULE_PURGE_DIGEST_ITEMS", "45 3 * * *"),
         "options": {"expires": 60 * 60},
     },
     # Hourly ticks; papers.schedule decides in America/New_York time whether a listing is due,

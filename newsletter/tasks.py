@@ -43,6 +43,16 @@ def purge_unconfirmed_subscribers() -> int:
     return deleted
 
 
+@shared_task
+def purge_old_digest_items() -> int:
+    """Retention (newsletter.digests.retention): twice is safe, the second run finds nothing."""
+    from newsletter.digests.retention import digest_items_purge
+
+    deleted = digest_items_purge(today=timezone.localdate())
+    logger.info("purged %d digest items past retention", deleted)
+    return deleted
+
+
 # --- Digests ---------------------------------------------------------------------------------
 # A lost database connection (a restarted server) is retried soon; countdowns stay far below
 # CELERY_VISIBILITY_TIMEOUT, past which Redis would deliver the task a second time.
