@@ -175,8 +175,9 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEO
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # LLM summaries take seconds a call: their own queue and worker, away from the sends.
 CELERY_TASK_ROUTES = {"newsletter.tasks.make_digest_summaries": {"queue": "summaries"}}
-# Item rows are kept this many days (follow-ups read 30; coverage is at most 7 days back).
-DIGEST_ITEM_RETENTION_DAYS = env.int("DIGEST_ITEM_RETENTION_DAYS", default=35)
+# Item rows are kept this many days: the web view link lives 90, follow-ups read 30,
+# coverage is at most 7 days back (newsletter.digests.retention).
+DIGEST_ITEM_RETENTION_DAYS = env.int("DIGEST_ITEM_RETENTION_DAYS", default=90)
 DIGEST_ITEM_PURGE_BATCH = env.int("DIGEST_ITEM_PURGE_BATCH", default=5000)
 if DIGEST_ITEM_RETENTION_DAYS < 30:
     raise ImproperlyConfigured("DIGEST_ITEM_RETENTION_DAYS must be at least 30 (follow-ups)")

@@ -1,10 +1,10 @@
 """How long a digest's item rows are kept, and their removal in small batches.
 
 An item row is needed while something reads it: "never the same paper twice" only for papers
-that can still be picked (a digest covers at most 7 days back), and follow-ups read the last
-30 days of items. DIGEST_ITEM_RETENTION_DAYS (default 35: the 30 days plus a margin for late
-or re-run editions) is the longest of those; older rows go. Digest rows themselves stay (one
-small row per reader and day: the archive, the web view and the sent/skipped record).
+that can still be picked (a digest covers at most 7 days back), follow-ups read the last 30
+days of items, and a digest's "view in the browser" link lists its items for as long as the
+link lives (90 days, signing.MAX_AGE). DIGEST_ITEM_RETENTION_DAYS (default 90) is the longest
+of those; older rows go. Digest rows themselves stay (one small row per reader and day).
 """
 
 from __future__ import annotations

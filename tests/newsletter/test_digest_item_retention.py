@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from newsletter.digests.retention import digest_item_cutoff, digest_items_purge
 from newsletter.models import Digest, DigestItem
+from newsletter.signing import MAX_AGE, Purpose
 from newsletter.tasks import purge_old_digest_items
 from tests.factories import DigestFactory, DigestItemFactory, SubscriberFactory
 
@@ -38,11 +39,12 @@ def test_items_older_than_the_retention_are_removed_and_the_digests_stay(setting
     assert Digest.objects.filter(pk__in=[old.pk, kept.pk]).count() == 2
 
 
-def test_the_follow_ups_thirty_days_are_never_purged_with_the_defaults():
-    recent = items_of(TODAY - dt.timedelta(days=30), count=2)
+def test_by_default_items_live_as_long_as_the_digests_web_view_link():
+    recent = items_of(TODAY - dt.timedelta(days=90), count=2)
 
-    assert digest_item_cutoff(today=TODAY) == TODAY - dt.timedelta(days=35)
-    assert settings.DIGEST_ITEM_RETENTION_DAYS == 35
+    assert MAX_AGE[Purpose.VIEW_DIGEST] == dt.timedelta(days=90)
+    assert digest_item_cutoff(today=TODAY) == TODAY - dt.timedelta(days=90)
+    assert settings.DIGEST_ITEM_RETENTION_DAYS == 90
     assert digest_items_purge(today=TODAY) == 0
     assert DigestItem.objects.filter(digest=recent).count() == 2
 
@@ -66,7 +68,7 @@ def test_a_batch_size_below_one_is_refused_and_nothing_is_deleted():
 
 def test_the_scheduled_task_purges_and_a_second_run_finds_nothing():
     today = timezone.localdate()  # the pinned clock's
-    items_of(today - dt.timedelta(days=40), count=2)
+    items_of(today - dt.timedelta(days=91), count=2)
     items_of(today - dt.timedelta(days=1), count=1)
 
     assert purge_old_digest_items() == 2
