@@ -63,6 +63,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help="smtp-sink: count messages only (no Message-ID check; for very large runs)",
     )
+    parser.add_argument(
+        "--history-days", type=int, default=0, help="first fill N past days (bench/history.py)"
+    )
+    parser.add_argument(
+        "--compare-to", type=Path, help="a run without history: day N+1 must be within 10 %%"
+    )
     parser.add_argument("--quick", action="store_true", help="1,500 subscribers, 400 papers")
     parser.add_argument("--broker-db", type=int, default=7)
     parser.add_argument("--timeout", type=float, default=1200, help="give up after (s)")
@@ -326,13 +332,15 @@ def measure_matching(day: date, sizes: list[int]) -> list[dict]:
     return curve
 
 
-def measure_rendering(sample: int) -> dict:
+def measure_rendering(sample: int, *, edition: date) -> dict:
     from newsletter.digests.delivery import compose, load_batch
     from newsletter.mail.mime import mime_bytes
     from newsletter.models import Digest
 
     ids = list(
-        Digest.objects.filter(status=Digest.Status.SENT).order_by("pk").values_list("pk", flat=True)
+        Digest.objects.filter(status=Digest.Status.SENT, edition_on=edition)
+        .order_by("pk")
+        .values_list("pk", flat=True)
     )[:sample]
     batch = load_batch(ids)
     emails = []
@@ -408,7 +416,7 @@ def wait_for_training(*, timeout: float) -> float:
     return time.monotonic() - started
 
 
-def check_deliveries(sink_log: Path | None, *, folder: Path) -> dict:
+def check_deliveries(sink_log: Path | None, *, folder: Path, edition: date) -> dict:
     """Each sent digest's Message-ID exactly once at the sink; with smtp-sink, its own message
     counter must also equal the digests marked sent (it counts even when not dumping)."""
     from bench import postfix_sink
@@ -423,9 +431,15 @@ def check_deliveries(sink_log: Path | None, *, folder: Path) -> dict:
         rows = read_log(sink_log)
     seen = Counter(message_id for message_id, _size, _rcpt in rows)
     sent = dict(
-        Digest.objects.filter(status=Digest.Status.SENT).values_list("message_id", "subscriber_id")
+        Digest.objects.filter(status=Digest.Status.SENT, edition_on=edition).values_list(
+            "message_id", "subscriber_id"
+        )
     )
-    non_empty = Digest.objects.exclude(status=Digest.Status.SKIPPED_EMPTY).count()
+    non_empty = (
+        Digest.objects.filter(edition_on=edition)
+        .exclude(status=Digest.Status.SKIPPED_EMPTY)
+        .count()
+    )
     if counted is not None and not rows:  # counting only: the counter stands in for the dump
         return {
             "messages_at_sink": counted,
@@ -499,6 +513,12 @@ def main(argv: list[str] | None = None) -> int:
         )
         rated = make_ratings(share=args.rated_share, day=day, seed=7) if args.rated_share else 0
         generate_s = time.perf_counter() - started
+        history = None
+        if args.history_days:
+            from bench.history import fill_history
+
+            print(f"history: {args.history_days} past days with COPY", flush=True)
+            history = fill_history(days=args.history_days, day=day)
         with connection.cursor() as cursor:  # what autovacuum would have done by morning
             cursor.execute("ANALYZE")
         sizes = sorted({max(1, args.subscribers // 100), args.subscribers // 10, args.subscribers})
@@ -526,8 +546,8 @@ def main(argv: list[str] | None = None) -> int:
         }
         stop(workers)
         queries = sum(json.loads(path.read_text())["queries"] for path in folder.glob("*.json"))
-        deliveries = check_deliveries(sink_log, folder=folder)
-        rendering = measure_rendering(500)
+        deliveries = check_deliveries(sink_log, folder=folder, edition=day)
+        rendering = measure_rendering(500, edition=day)
         sent = deliveries["sent_digests"]
         print(f"floor: {sent} pre-built messages over {args.concurrency} connections", flush=True)
         floor = measure_floor(
@@ -555,6 +575,7 @@ def main(argv: list[str] | None = None) -> int:
         "generate_seconds": round(generate_s, 1),
         "ingest": ingest,
         "matching": matching,
+        "history": history,
         "run_seconds": round(run["seconds"], 1),
         "training": {
             "readers": training["readers"],
@@ -582,6 +603,14 @@ def main(argv: list[str] | None = None) -> int:
         "floor": {k: round(v, 2) for k, v in floor.items()},
         "ratio_to_floor": round(ours_per_s / floor["per_second"], 3),
     }
+    if args.compare_to:
+        baseline = json.loads(args.compare_to.read_text())
+        change = result["run_seconds"] / baseline["run_seconds"] - 1
+        result["history_check"] = {
+            "baseline_run_seconds": baseline["run_seconds"],
+            "change": round(change, 3),
+            "within_10_percent": change <= 0.10,
+        }
     failures = correctness_failures(result)
     result["correct"] = not failures
     args.json_out.parent.mkdir(parents=True, exist_ok=True)
@@ -607,6 +636,8 @@ def correctness_failures(result: dict) -> list[str]:
         failures.append(f"{d['non_empty_digests'] - d['sent_digests']} non-empty digests unsent")
     if d["sink_counter"] is not None and d["sink_counter"] != d["messages_at_sink"]:
         failures.append(f"smtp-sink counted {d['sink_counter']}, dumped {d['messages_at_sink']}")
+    if not result.get("history_check", {}).get("within_10_percent", True):
+        failures.append(f"day N+1 is {result['history_check']['change']:+.1%} slower than day 1")
     if d["sent_digests"] == 0:
         failures.append("nothing was sent")
     return failures
@@ -642,6 +673,12 @@ def print_table(r: dict) -> None:
         ("sent / at sink / duplicates", f"{r['deliveries']['sent_digests']} / "
          f"{r['deliveries']['messages_at_sink']} / {r['deliveries']['duplicates']}"),
         ("mean email size", f"{r['deliveries']['mean_bytes']:,} bytes"),
+        ("history", "none" if not r["history"] else
+         f"{r['history']['days']} days: {r['history']['digests']:,} digests, "
+         f"{r['history']['items']:,} items, filled in {r['history']['seconds']} s"),
+        *([("day N+1 vs day 1", f"{r['history_check']['change']:+.1%} "
+            f"(baseline {r['history_check']['baseline_run_seconds']} s)")]
+          if "history_check" in r else []),
         ("STARTTLS", "on" if r["starttls"] else "off"),
         ("sink offers PIPELINING", "yes (ours: 2 round trips a message; floor's smtplib: 4)"
                                    if r["pipelining"] else "no (4 round trips a message)"),
