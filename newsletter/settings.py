@@ -179,8 +179,6 @@ CELERY_TASK_ROUTES = {"newsletter.tasks.make_digest_summaries": {"queue": "summa
 # coverage is at most 7 days back (newsletter.digests.retention).
 DIGEST_ITEM_RETENTION_DAYS = env.int("DIGEST_ITEM_RETENTION_DAYS", default=90)
 DIGEST_ITEM_PURGE_BATCH = env.int("DIGEST_ITEM_PURGE_BATCH", default=5000)
-if DIGEST_ITEM_RETENTION_DAYS < 30:
-    raise ImproperlyConfigured("DIGEST_ITEM_RETENTION_DAYS must be at least 30 (follow-ups)")
 
 
 def _cron(name: str, default: str) -> crontab:
@@ -317,6 +315,12 @@ SOFT_BOUNCE_LIMIT = env.int("SOFT_BOUNCE_LIMIT", default=3)
 # upvotes reach FOLLOWUP_TRENDING_UPVOTES, or grow FOLLOWUP_TRENDING_FACTOR times by at least
 # FOLLOWUP_TRENDING_MIN_GAIN, after the reader got the paper.
 FOLLOWUP_DAYS = env.int("FOLLOWUP_DAYS", default=30)
+# Follow-ups and "never twice" read item rows: the purge must not take what they need.
+if DIGEST_ITEM_RETENTION_DAYS < max(FOLLOWUP_DAYS, 7):
+    raise ImproperlyConfigured(
+        f"DIGEST_ITEM_RETENTION_DAYS ({DIGEST_ITEM_RETENTION_DAYS}) must be at least "
+        f"FOLLOWUP_DAYS ({FOLLOWUP_DAYS}) and 7 (a digest covers up to 7 days back)"
+    )
 FOLLOWUPS_PER_EMAIL = env.int("FOLLOWUPS_PER_EMAIL", default=3)
 FOLLOWUP_TRENDING_UPVOTES = env.int("FOLLOWUP_TRENDING_UPVOTES", default=100)
 FOLLOWUP_TRENDING_FACTOR = env.float("FOLLOWUP_TRENDING_FACTOR", default=3.0)

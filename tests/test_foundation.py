@@ -121,6 +121,25 @@ def test_an_llm_endpoint_without_a_model_or_a_scheme_refuses_to_start(summary_en
     assert "SUMMARY_API_URL needs an http(s) base URL and SUMMARY_MODEL" in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("retention_env", "message"),
+    [
+        ({"DIGEST_ITEM_RETENTION_DAYS": "20"}, "(20) must be at least FOLLOWUP_DAYS (30)"),
+        (
+            {"DIGEST_ITEM_RETENTION_DAYS": "40", "FOLLOWUP_DAYS": "45"},
+            "(40) must be at least FOLLOWUP_DAYS (45)",
+        ),
+        ({"DIGEST_ITEM_RETENTION_DAYS": "5", "FOLLOWUP_DAYS": "3"}, "and 7"),
+    ],
+    ids=["under-the-default-follow-ups", "under-longer-follow-ups", "under-coverage"],
+)
+def test_item_retention_shorter_than_what_reads_the_items_refuses_to_start(retention_env, message):
+    result = run_manage("check", env={**PRODUCTION_ENV, **retention_env})
+
+    assert result.returncode != 0
+    assert message in result.stderr
+
+
 def test_embedded_defaults_need_no_database_server_broker_or_smtp():
     result = run_manage(
         "shell",
