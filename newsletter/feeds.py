@@ -1,13 +1,18 @@
-"""RSS and Atom feeds: each topic's recent papers, and each reader's own matches (private)."""
+"""RSS and Atom feeds: each topic's recent papers, and each reader's own matches and
+follow-ups (private)."""
 
 from __future__ import annotations
+
+import datetime as dt
 
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.feedgenerator import Atom1Feed
 
+from newsletter.followups import FollowUpFeedItem, followup_feed_items
 from newsletter.models import Subscriber, Topic
 from newsletter.selectors import (
     recent_papers,
@@ -86,7 +91,14 @@ class SubscriberFeed(PaperFeed):
     def description(self, subscriber: Subscriber) -> str:
         return "New research papers matching your topics and filters."
 
-    def items(self, subscriber: Subscriber) -> list[Paper]:
+    def items(self, subscriber: Subscriber) -> list[Paper | FollowUpFeedItem]:
+        # Follow-ups first: the "Updates on papers you got" the reader's digests told them.
+        followups: list[Paper | FollowUpFeedItem] = list(
+            followup_feed_items(subscriber_id=subscriber.pk)
+        )
+        return followups + self.matches(subscriber)
+
+    def matches(self, subscriber: Subscriber) -> list[Paper]:
         recent = recent_papers()
         ids = subscription_paper_ids(
             topics=subscriber.topics.filter(is_active=True),
@@ -99,6 +111,35 @@ class SubscriberFeed(PaperFeed):
             ids -= recent.cross_list_ids
         ordered = [paper_id for paper_id in recent.ids_in_display_order if paper_id in ids]
         return papers_in_order(ids=ordered[:FEED_SIZE])
+
+    # A follow-up reads as its kind and paper, linking the code or the paper; papers read as
+    # in every feed.
+    def item_title(self, item: Paper | FollowUpFeedItem) -> str:
+        return item.title if isinstance(item, FollowUpFeedItem) else super().item_title(item)
+
+    def item_link(self, item: Paper | FollowUpFeedItem) -> str:
+        return item.link if isinstance(item, FollowUpFeedItem) else super().item_link(item)
+
+    def item_guid(self, item: Paper | FollowUpFeedItem) -> str:
+        return item.guid if isinstance(item, FollowUpFeedItem) else super().item_link(item)
+
+    def item_guid_is_permalink(self, item: Paper | FollowUpFeedItem) -> bool:
+        return not isinstance(item, FollowUpFeedItem)
+
+    def item_description(self, item: Paper | FollowUpFeedItem) -> str:
+        if isinstance(item, FollowUpFeedItem):
+            # The email's own wording, autoescaped, its code link through |http_link.
+            return render_to_string("emails/followup-news.html", {"news": item.news}).strip()
+        return super().item_description(item)
+
+    def item_pubdate(self, item: Paper | FollowUpFeedItem) -> dt.datetime | None:
+        return item.sent_at if isinstance(item, FollowUpFeedItem) else super().item_pubdate(item)
+
+    def item_author_name(self, item: Paper | FollowUpFeedItem) -> str:
+        return "" if isinstance(item, FollowUpFeedItem) else super().item_author_name(item)
+
+    def item_categories(self, item: Paper | FollowUpFeedItem) -> list[str]:
+        return [] if isinstance(item, FollowUpFeedItem) else super().item_categories(item)
 
 
 def subscriber_feed_url(subscriber: Subscriber) -> str:

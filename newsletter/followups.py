@@ -25,8 +25,10 @@ from newsletter.selectors import (
     digest_followups,
     followups_told,
     papers_got_before_news,
+    sent_followups,
 )
 from papers.models import Paper
+from papers.normalise import http_link
 from papers.selectors import PaperNews, papers_with_news, papers_with_news_query, upvote_counts
 
 Kind = FollowUp.Kind
@@ -252,3 +254,44 @@ def plan_followup_cards(plans: Sequence[DigestPlan]) -> list[list[FollowUpCard]]
         )
         for plan in plans
     ]
+
+
+# --- What the reader's private feed shows ---------------------------------------------------
+
+FEED_FOLLOWUPS = 10
+FEED_TITLES = {
+    Kind.CODE: "Code released",
+    Kind.TRENDING: "Trending",
+    Kind.NEW_VERSION: "New version",
+}
+
+
+@dataclass(frozen=True)
+class FollowUpFeedItem:
+    """A follow-up the reader was told, as an item of their private feed."""
+
+    guid: str
+    title: str
+    link: str
+    news: News
+    sent_at: dt.datetime
+
+
+def followup_feed_items(*, subscriber_id: int) -> list[FollowUpFeedItem]:
+    """The reader's latest FEED_FOLLOWUPS follow-ups of sent digests, newest first: one
+    query. A code release links the code (when it is a real http link), the rest the paper."""
+    items = []
+    for sent in sent_followups(subscriber_id=subscriber_id, limit=FEED_FOLLOWUPS):
+        news = _news(sent.kind, sent.detail)
+        paper_url = f"https://arxiv.org/abs/{sent.arxiv_id}"
+        items.append(
+            FollowUpFeedItem(
+                # (reader, paper, kind) is unique, so this stays the item's id across polls.
+                guid=f"{paper_url}#update-{sent.kind}",
+                title=f"{FEED_TITLES.get(sent.kind, sent.kind)}: {' '.join(sent.title.split())}",
+                link=http_link(news.code_url) or paper_url,
+                news=news,
+                sent_at=sent.sent_at,
+            )
+        )
+    return items

@@ -324,3 +324,33 @@ def digest_followups(*, digest_ids: Sequence[int]) -> dict[int, list[DigestFollo
             DigestFollowUp(paper_id, arxiv_id, title, kind, detail)
         )
     return found
+
+
+@dataclass(frozen=True)
+class SentFollowUp:
+    """A follow-up a reader was told: the line, the paper it is about, and when it was sent."""
+
+    pk: int
+    arxiv_id: str
+    title: str
+    kind: str
+    detail: dict[str, object]
+    sent_at: dt.datetime
+
+
+def sent_followups(*, subscriber_id: int, limit: int) -> list[SentFollowUp]:
+    """The reader's latest `limit` follow-ups of sent digests, newest first, less papers
+    hidden since: one query."""
+    return [
+        SentFollowUp(*row)
+        for row in FollowUp.objects.filter(
+            subscriber_id=subscriber_id,
+            digest__status=Digest.Status.SENT,
+            digest__sent_at__isnull=False,
+            paper__is_hidden=False,
+        )
+        .order_by("-digest__sent_at", "position", "pk")
+        .values_list("pk", "paper__arxiv_id", "paper__title", "kind", "detail", "digest__sent_at")[
+            :limit
+        ]
+    ]
