@@ -40,6 +40,7 @@ from newsletter.matching import parse_query
 from newsletter.models import (
     Digest,
     DigestItem,
+    FollowUp,
     ImportedPaper,
     Rating,
     Subscriber,
@@ -815,3 +816,71 @@ class DigestAdmin(admin.ModelAdmin):
         return format_html(
             '<pre style="white-space:pre-wrap;max-width:60em;margin:0">{}</pre>', digest.last_error
         )
+
+
+@admin.register(FollowUp)
+class FollowUpAdmin(admin.ModelAdmin):
+    """The updates each reader was told: a record written with its digest, so read-only
+    (deleting one would tell it again)."""
+
+    list_display = ["digest_link", "reader", "paper_link", "kind", "detail_text"]
+    list_filter = ["kind"]
+    search_fields = ["subscriber__email", "=paper__arxiv_id"]
+    search_help_text = _("Part of an email address, or an exact arXiv id.")
+    list_per_page = 100
+    show_full_result_count = False
+    paginator = EstimatedCountPaginator
+    ordering = ["-digest_id", "position"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[FollowUp]:
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("digest", "subscriber", "paper")
+            .only(
+                "kind",
+                "position",
+                "detail",
+                "digest__edition_on",
+                "digest__status",
+                "subscriber__email",
+                "paper__arxiv_id",
+                "paper__title",
+            )
+        )
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    @admin.display(description=_("digest"), ordering="digest__edition_on")
+    def digest_link(self, followup: FollowUp) -> str:
+        return format_html(
+            '<a href="{}">{} ({})</a>',
+            reverse("admin:newsletter_digest_change", args=[followup.digest_id]),
+            followup.digest.edition_on,
+            followup.digest.get_status_display(),
+        )
+
+    @admin.display(description=_("reader"), ordering="subscriber__email")
+    def reader(self, followup: FollowUp) -> str:
+        return followup.subscriber.email
+
+    @admin.display(description=_("paper"), ordering="paper__arxiv_id")
+    def paper_link(self, followup: FollowUp) -> str:
+        return format_html(
+            '<a href="{}">{}</a> {}',
+            reverse("admin:papers_paper_change", args=[followup.paper_id]),
+            followup.paper.arxiv_id,
+            Truncator(followup.paper.title).chars(80),
+        )
+
+    @admin.display(description=_("detail"))
+    def detail_text(self, followup: FollowUp) -> str:
+        detail = followup.detail if isinstance(followup.detail, dict) else {}
+        return ", ".join(f"{key}: {value}" for key, value in sorted(detail.items())) or "—"
