@@ -99,6 +99,36 @@ def test_a_new_vote_makes_the_model_stale_until_the_next_run():
     assert training.stale_reader_ids() == []
 
 
+def test_a_chunk_is_stored_in_batches_with_the_models_each_reader_gets_alone(monkeypatch):
+    first = reader_who_likes_video()
+    others = [SubscriberFactory(topics=list(first.topics.all())) for _ in range(4)]
+    for other in others:  # the same votes: the same digests' papers
+        Rating.objects.bulk_create(
+            Rating(
+                subscriber=other,
+                paper_id=rating.paper_id,
+                vote=rating.vote,
+                rated_at=rating.rated_at,
+            )
+            for rating in Rating.objects.filter(subscriber=first)
+        )
+    ids = [first.pk, *(other.pk for other in others)]
+    training.reader_models_train(subscriber_ids=ids[:1])
+    alone = training.TrainedModel.from_bytes(ReaderModel.objects.get(subscriber_id=ids[0]).weights)
+    monkeypatch.setattr(training, "UPSERT_BATCH", 2)
+
+    assert training.reader_models_train(subscriber_ids=ids) == 5
+
+    stored = ReaderModel.objects.filter(subscriber_id__in=ids, weights__isnull=False)
+    assert sorted(stored.values_list("subscriber_id", flat=True)) == sorted(ids)
+    batched = training.TrainedModel.from_bytes(stored.get(subscriber_id=ids[0]).weights)
+    # The same model, to float32 rounding (a chunk vectorises its papers in one batch).
+    assert batched.coef.indices.tolist() == alone.coef.indices.tolist()
+    assert np.allclose(batched.coef.data, alone.coef.data, rtol=1e-4, atol=1e-4)
+    assert np.allclose(batched.intercept, alone.intercept, rtol=1e-4, atol=1e-4)
+    assert training.stale_reader_ids() == []
+
+
 def test_retrain_for_an_unknown_reader_stores_nothing():
     assert tasks.schedule_reader_retrain(987654) is False
     assert ReaderModel.objects.count() == 0
