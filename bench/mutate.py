@@ -296,8 +296,8 @@ MUTANTS = [
         name="sign-up-decided-in-the-request",
         promise="sign-up does the same work in the request for every address",
         path="newsletter/views.py",
-        search="        address_requests.signup_enqueue(email=email, preferences=",
-        replace="        services.subscriber_subscribe(email=email, preferences=",
+        search="        address_requests.signup_enqueue(\n            email=email, preferences=",
+        replace="        services.subscriber_subscribe(\n            email=email, preferences=",
         tests=("tests/newsletter/test_same_work_for_every_address.py",),
     ),
     Mutant(
