@@ -6,9 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from django.db import connections
 
-from bench.chromium import CHROMIUM, CHROMIUM_ARGS
 from newsletter.models import ImportedPaper, Rating, Subscriber
 from newsletter.paper_index import forget_paper_indexes
 from newsletter.ratings import rating_links
@@ -17,33 +15,6 @@ from tests.factories import PaperFactory, SubscriberFactory, TopicFactory
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("chromium")]
 
 BIBTEX = b"@article{ddpm, title={Denoising Diffusion Probabilistic Models}, eprint={2006.11239}}\n"
-
-
-@pytest.fixture
-def browser_page(monkeypatch):
-    from playwright.sync_api import sync_playwright
-
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        context = browser.new_context(locale="en-GB")
-        page = context.new_page()
-        page.set_default_timeout(15_000)
-        problems: list[str] = []
-        page.on("pageerror", lambda error: problems.append(str(error)))
-        page.on(
-            "response",
-            lambda r: (
-                problems.append(f"{r.status} {r.url}")
-                if r.status >= 400 and not r.url.endswith("/favicon.ico")
-                else None
-            ),
-        )
-        page.problems = problems  # type: ignore[attr-defined]
-        yield page
-        context.close()
-        browser.close()
-        connections.close_all()
 
 
 @pytest.fixture
