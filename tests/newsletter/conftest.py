@@ -6,6 +6,7 @@ import pytest
 import redis
 from django.conf import settings
 
+from newsletter import tasks
 from newsletter.celery import app as celery_app
 from tests.newsletter.sending_helpers import (
     Processes,
@@ -56,3 +57,17 @@ def scripted_outbox(settings):
     yield ScriptedOutbox
     ScriptedOutbox.before_each = ScriptedOutbox.after_each = None
     ScriptedOutbox.seconds_each = 0.0
+
+
+@pytest.fixture
+def retrains(monkeypatch):
+    """The reader ids the retrain task was enqueued for (it runs in-process, on commit)."""
+    called: list[int] = []
+    original = tasks.schedule_reader_retrain.run
+
+    def record(subscriber_id: int) -> bool:
+        called.append(subscriber_id)
+        return original(subscriber_id)
+
+    monkeypatch.setattr(tasks.schedule_reader_retrain, "run", record)
+    return called

@@ -6,7 +6,6 @@ from __future__ import annotations
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from newsletter import tasks
 from newsletter.models import ImportedPaper, Rating, Subscriber
 from newsletter.rating_forms import MAX_REQUEST_BYTES, PREVIEW_VOTES_MAX
 from newsletter.signing import Purpose, make_token
@@ -20,19 +19,6 @@ BIBTEX = b"""@article{ddpm, title={Denoising Diffusion Probabilistic Models},
   eprint={2006.11239}, archivePrefix={arXiv}}
 @book{b, title={A book we do not have}}
 """
-
-
-@pytest.fixture
-def retrains(monkeypatch):
-    called: list[int] = []
-    original = tasks.schedule_reader_retrain.run
-
-    def record(subscriber_id: int) -> bool:
-        called.append(subscriber_id)
-        return original(subscriber_id)
-
-    monkeypatch.setattr(tasks.schedule_reader_retrain, "run", record)
-    return called
 
 
 @pytest.fixture

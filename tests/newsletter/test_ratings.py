@@ -10,7 +10,7 @@ import pytest
 from django.core import mail
 from django.test import Client
 
-from newsletter import ratelimits, tasks
+from newsletter import ratelimits
 from newsletter.digests.building import digests_build
 from newsletter.digests.delivery import digests_send
 from newsletter.models import Digest, Rating
@@ -23,20 +23,6 @@ from tests.factories import PaperFactory, SubscriberFactory, TopicFactory
 pytestmark = pytest.mark.django_db
 
 TUESDAY = dt.date(2025, 3, 25)
-
-
-@pytest.fixture
-def retrains(monkeypatch):
-    """The reader ids the retrain task was enqueued for (it runs in-process, on commit)."""
-    called: list[int] = []
-    original = tasks.schedule_reader_retrain.run
-
-    def record(subscriber_id: int) -> bool:
-        called.append(subscriber_id)
-        return original(subscriber_id)
-
-    monkeypatch.setattr(tasks.schedule_reader_retrain, "run", record)
-    return called
 
 
 def rate_path(reader, paper, vote: str = "up") -> str:
