@@ -149,7 +149,7 @@ def test_the_sharper_synonyms_are_shipped_and_exclusions_use_them():
 
 def test_the_task_names_replace_only_the_shipped_versions_editors_left_alone():
     task_names = importlib.import_module(
-        "newsletter.migrations.0021_efficient_inference_and_3d_task_names"
+        "newsletter.migrations.0021_task_names_and_title_exclusions"
     )
     from django.apps import apps
 
@@ -173,7 +173,7 @@ def test_the_task_names_replace_only_the_shipped_versions_editors_left_alone():
 
 def test_undoing_the_task_names_restores_0015s_queries_where_editors_left_them():
     task_names = importlib.import_module(
-        "newsletter.migrations.0021_efficient_inference_and_3d_task_names"
+        "newsletter.migrations.0021_task_names_and_title_exclusions"
     )
     from django.apps import apps
 
@@ -186,7 +186,7 @@ def test_undoing_the_task_names_restores_0015s_queries_where_editors_left_them()
     assert Topic.objects.get(slug="3d").query == "3d OR nerf"
 
 
-def test_the_shipped_topics_find_task_names_and_keep_3d_false_friends_out():
+def test_the_shipped_topics_find_task_names_and_keep_false_friends_out():
     assert Synonym.objects.filter(phrase="KV cache", also_finds="key-value cache").exists()
     index = PaperIndex.build(
         [
@@ -196,10 +196,14 @@ def test_the_shipped_topics_find_task_names_and_keep_3d_false_friends_out():
             IndexedPaper(4, "Serving LLMs", "Compressing the key-value cache halves latency."),
             IndexedPaper(5, "Early-exit transformers", "Layers stop when confident."),
             IndexedPaper(6, "Sample-efficient RL", "Fewer environment steps."),
+            IndexedPaper(7, "Long video generation", "A text-to-image model makes keyframes."),
+            IndexedPaper(8, "Text-to-image in 8 steps", "Images from prompts."),
         ]
     )
     three_d = Topic.objects.get(slug="3d")
     efficient = Topic.objects.get(slug="efficient-inference")
+    images = Topic.objects.get(slug="image-generation")
 
     assert index.search(parse_query(three_d.query), strong_only=True) == {1, 3}
     assert index.search(parse_query(efficient.query), strong_only=True) == {4, 5}
+    assert index.search(parse_query(images.query), strong_only=True) == {8}
