@@ -22,11 +22,11 @@ REVISED = {
         [], True),
     "efficient-inference": (
         "Efficient inference", "efficient-inference", "Distillation, quantisation, fast sampling.",
-        'distillation OR quantization OR pruning OR acceleration OR speedup OR efficient '
-        'OR inference-cost OR inference-speed OR fast-sampling OR one-step OR few-step '
-        'OR linear-attention OR linear-time OR token-merging OR caching OR speculative-decoding '
-        'OR low-bit OR kv-cache OR early-exit OR sparse-attention OR sparsity '
-        'OR model-compression -sds -score-distillation -vq '
+        'distillation OR quantization OR pruning OR acceleration OR speedup OR "speed up"~1 '
+        'OR efficient OR "inference cost"~1 OR "inference speed"~1 OR "fast sampling"~1 '
+        'OR one-step OR few-step OR "linear attention"~1 OR linear-time OR token-merging '
+        'OR caching OR speculative-decoding OR low-bit OR kv-cache OR early-exit '
+        'OR sparse-attention OR sparsity OR model-compression -sds -score-distillation -vq '
         '-sample-efficient -query-efficient -parameter-efficient -data-efficient',
         [], True),
     "3d": (
