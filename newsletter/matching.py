@@ -12,6 +12,7 @@ Syntax (case-insensitive, accents ignored):
                                "image generation"~5 allows 5
     video OR audio             either; OR binds tighter than the implicit AND
     -survey, -"user study"     leave out papers with that word or phrase
+    title:video, -title:video  that word (or phrase, in any of the forms above) in the title
 
 Word forms come from the Snowball English stemmer, applied to queries and papers alike, plus
 British spellings (-ise, -isation) read as American ones. Editors' synonyms (SynonymTable)
@@ -64,6 +65,7 @@ Phrase = tuple[str, ...]
 _WORD = re.compile(r"[^\W_]+")
 _BARE_TERM = re.compile(r'[^\s"]+')
 _NEAR_SUFFIX = re.compile(r"~(\d*)")
+_TITLE_PREFIX = "title:"
 _VOWELS = frozenset("aeiouy")
 _BRITISH = re.compile(r"(?<=..)(is|ys)(e|ed|es|ing|ation|ations|er|ers)$")
 
@@ -193,15 +195,17 @@ class Term:
     form: Form = Form.WORDS
     distance: int = 0
     synonyms: tuple[Phrase, ...] = ()
+    in_title: bool = False  # title:word, found in the title only
 
     @property
     def spelling(self) -> str:
         """How the query spells it, canonically (parse_query reads it back the same)."""
+        prefix = _TITLE_PREFIX if self.in_title else ""
         if self.form is Form.EXACT:
-            return '"' + " ".join(self.words) + '"'
+            return prefix + '"' + " ".join(self.words) + '"'
         if self.form is Form.NEAR:
-            return '"' + " ".join(self.words) + f'"~{self.distance}'
-        return "-".join(self.words)
+            return prefix + '"' + " ".join(self.words) + f'"~{self.distance}'
+        return prefix + "-".join(self.words)
 
     @property
     def display(self) -> str:
@@ -297,6 +301,13 @@ def _lex(text: str, table: SynonymTable) -> list[object]:
                         "A lone '-' excludes nothing: write the word right after it, like -survey."
                     )
                 )
+        in_title = text[position : position + len(_TITLE_PREFIX)].lower() == _TITLE_PREFIX
+        if in_title:
+            position += len(_TITLE_PREFIX)
+            if position >= length or text[position].isspace():
+                raise QuerySyntaxError(
+                    gettext("Write the word right after title:, like title:video.")
+                )
         form, distance = Form.WORDS, 0
         if text[position] == '"':
             end = text.find('"', position + 1)
@@ -338,7 +349,7 @@ def _lex(text: str, table: SynonymTable) -> list[object]:
             assert match is not None  # a non-space, non-quote character is always there
             raw = match.group()
             position = match.end()
-            if raw == "OR" and not excluded:
+            if raw == "OR" and not excluded and not in_title:
                 items.append(_OR)
                 continue
         words = tuple(normalise_words(raw))
@@ -361,7 +372,7 @@ def _lex(text: str, table: SynonymTable) -> list[object]:
                 % {"limit": MAX_NEAR_WORDS}
             )
         synonyms = () if form is Form.EXACT else table.alternatives(words)
-        items.append(_Lexed(Term(words, form, distance, synonyms), excluded))
+        items.append(_Lexed(Term(words, form, distance, synonyms, in_title), excluded))
     return items
 
 
@@ -454,6 +465,7 @@ class _Pattern:
     chars: tuple[str, ...]
     exact: bool = False
     distance: int = 0
+    title_only: bool = False
 
     @functools.cached_property
     def regex(self) -> re.Pattern[str]:
@@ -585,11 +597,14 @@ class PaperIndex:
 
     def _patterns(self, term: Term) -> list[tuple[_Pattern | None, bool]]:
         """(pattern, via a synonym) for the term and each synonym; None finds nothing here."""
-        found = [(self._pattern(term.words, term.form, term.distance), False)]
-        found += [(self._pattern(words, Form.WORDS, 0), True) for words in term.synonyms]
+        title = term.in_title
+        found = [(self._pattern(term.words, term.form, term.distance, title), False)]
+        found += [(self._pattern(words, Form.WORDS, 0, title), True) for words in term.synonyms]
         return found
 
-    def _pattern(self, words: Phrase, form: Form, distance: int) -> _Pattern | None:
+    def _pattern(
+        self, words: Phrase, form: Form, distance: int, title_only: bool = False
+    ) -> _Pattern | None:
         if form is Form.EXACT:
             chars = [self._word_char.get(word) for word in words]
         else:
@@ -597,10 +612,11 @@ class PaperIndex:
         if None in chars:
             return None
         if len(chars) == 1:
-            return _Pattern("word" if form is Form.EXACT else "stem", tuple(chars))
+            kind = "word" if form is Form.EXACT else "stem"
+            return _Pattern(kind, tuple(chars), title_only=title_only)
         if form is Form.NEAR:
-            return _Pattern("near", tuple(chars), distance=distance)
-        return _Pattern("sequence", tuple(chars), exact=form is Form.EXACT)
+            return _Pattern("near", tuple(chars), distance=distance, title_only=title_only)
+        return _Pattern("sequence", tuple(chars), exact=form is Form.EXACT, title_only=title_only)
 
     def _candidate_stems(self, pattern: _Pattern) -> tuple[str, ...]:
         if pattern.kind in ("word", "sequence") and (pattern.exact or pattern.kind == "word"):
@@ -632,7 +648,8 @@ class PaperIndex:
         if pattern is None:
             return frozenset()
         if pattern.kind == "stem":
-            return self._stem_papers.get(pattern.chars[0], frozenset())
+            stem_papers = self._title_stem_papers if pattern.title_only else self._stem_papers
+            return stem_papers.get(pattern.chars[0], frozenset())
         with self._lock:
             cached = self._cache.get(pattern)
         if cached is not None:
@@ -645,7 +662,7 @@ class PaperIndex:
         found = frozenset(
             pid
             for pid in self._candidates(pattern)
-            if test(texts[pid][first]) or test(texts[pid][second])
+            if test(texts[pid][first]) or (not pattern.title_only and test(texts[pid][second]))
         )
         with self._lock:
             self._cache.put(pattern, found)
@@ -804,6 +821,8 @@ class PaperIndex:
 
     def _prominent(self, pattern: _Pattern) -> frozenset[int]:
         """Papers with the pattern in the title or starting in the abstract's opening words."""
+        if pattern.title_only:
+            return frozenset(self._papers(pattern))
         if pattern.kind == "stem":
             stem = pattern.chars[0]
             return frozenset(
@@ -846,7 +865,9 @@ class PaperIndex:
             if pattern is not None:
                 test = self._tester(pattern)
                 title_field, abstract_field = self._fields(pattern)
-                if test(text[title_field]) or test(text[abstract_field]):
+                if test(text[title_field]) or (
+                    not pattern.title_only and test(text[abstract_field])
+                ):
                     return True
         return False
 
@@ -866,7 +887,9 @@ class PaperIndex:
                     seen.add(pattern)
                     title_field, abstract_field = self._fields(pattern)
                     in_title = self._starts(pattern, text[title_field])
-                    in_abstract = self._starts(pattern, text[abstract_field])
+                    in_abstract = (
+                        [] if pattern.title_only else self._starts(pattern, text[abstract_field])
+                    )
                     if not in_title and not in_abstract:
                         continue
                     places.update((0, start) for start in in_title)

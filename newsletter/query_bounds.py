@@ -64,6 +64,8 @@ def _contains(term: Term, blocker: Term) -> bool:
     """Whether every paper `term` finds also has `blocker` (a sure case, not every case)."""
     if term.synonyms:
         return False  # a synonym may find the paper with other words
+    if blocker.in_title and not term.in_title:
+        return False  # the term may be in the abstract only
     if blocker.form is Form.WORDS:
         wanted, words = phrase_stems(blocker.words), phrase_stems(term.words)
         if term.form is Form.NEAR:

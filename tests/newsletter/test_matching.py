@@ -70,7 +70,36 @@ def test_the_card_says_which_words_matched_and_whether_in_the_title(index):
     ]
 
 
+def test_a_title_term_looks_at_the_title_only(index):
+    assert search(index, "title:diffusion") == {1, 2}
+    assert search(index, "title:video") == {3}
+    assert search(index, "video") == {3}
+    assert search(index, "title:text-to-image") == {1}
+    assert search(index, 'title:"models diffusion"~1') == {2}
+
+
+def test_an_excluded_title_term_leaves_out_only_papers_titled_with_it(index):
+    assert search(index, "text-to-image -title:video") == {1}
+    assert search(index, "diffusion -title:survey") == {1}
+    assert search(index, "Diffusion -TITLE:Survey") == {1}
+
+
+def test_a_title_term_makes_a_strong_match(index):
+    query = parse_query("title:video image")
+
+    match = index.explain(query, 3)
+
+    assert match.strong
+    assert [(hit.found, hit.in_title) for hit in match.hits] == [
+        ("video", True),
+        ("image", False),
+    ]
+    assert index.search(query, strong_only=True) == {3}
+
+
 def test_equal_queries_share_one_canonical_spelling():
+    assert parse_query('TITLE:"Video"  -Title:Survey').canonical == 'title:"video" -title:survey'
+
     assert parse_query('Diffusion  "Text-to-Image"').canonical == 'diffusion "text to image"'
     assert parse_query("a OR b -c").canonical == parse_query("a  OR B  -C").canonical
 
@@ -88,6 +117,8 @@ def test_equal_queries_share_one_canonical_spelling():
         ("+++", "no letters or digits"),
         (" ".join(["w"] * 41), "at most 40"),
         ("x" * 501, "under 500"),
+        ("title:", "right after title:"),
+        ("diffusion -title: survey", "right after title:"),
     ],
 )
 def test_malformed_queries_are_refused_with_a_clear_message(text, message):

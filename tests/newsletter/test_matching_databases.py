@@ -42,6 +42,8 @@ term = st.one_of(
     word,
     word.map(lambda w: f"-{w}"),
     st.lists(word, min_size=1, max_size=3).map(lambda ws: '"' + " ".join(ws) + '"'),
+    word.map(lambda w: f"title:{w}"),
+    word.map(lambda w: f"-title:{w}"),
     st.just("OR"),
 )
 chosen_filter = st.fixed_dictionaries(

@@ -52,6 +52,11 @@ query_term = st.one_of(
     words.map("-".join),
     st.tuples(words, st.integers(0, 3)).map(lambda t: '"' + " ".join(t[0]) + f'"~{t[1]}'),
     st.lists(word, min_size=2, max_size=2).map(lambda ws: '-"' + " ".join(ws) + '"'),
+    st.one_of(  # title: before any of the above, drawn as often as one of them
+        word.map(lambda w: f"title:{w}"),
+        st.lists(word, min_size=2, max_size=2).map(lambda ws: '-title:"' + " ".join(ws) + '"'),
+        st.tuples(words, st.integers(0, 3)).map(lambda t: 'title:"' + " ".join(t[0]) + f'"~{t[1]}'),
+    ),
     st.just("OR"),
 )
 query_text = st.lists(query_term, min_size=1, max_size=8).map(" ".join)
@@ -85,13 +90,15 @@ def has(term: Term, text: str) -> bool:
     return False
 
 
-def satisfies(query, paper: IndexedPaper) -> bool:
-    def in_paper(term: Term) -> bool:
-        return has(term, paper.title) or has(term, paper.abstract)
+def in_paper(term: Term, paper: IndexedPaper) -> bool:
+    """A title: term looks at the title only."""
+    return has(term, paper.title) or (not term.in_title and has(term, paper.abstract))
 
-    return all(any(map(in_paper, group)) for group in query.required) and not any(
-        map(in_paper, query.excluded)
-    )
+
+def satisfies(query, paper: IndexedPaper) -> bool:
+    return all(
+        any(in_paper(term, paper) for term in group) for group in query.required
+    ) and not any(in_paper(term, paper) for term in query.excluded)
 
 
 @given(st.text(max_size=200))
@@ -138,11 +145,7 @@ def test_an_excluded_word_or_phrase_drops_exactly_the_papers_containing_it():
         assert found <= wanted
         for paper_id in wanted:
             paper = corpus[paper_id]
-            excluded = [
-                term
-                for term in query.excluded
-                if has(term, paper.title) or has(term, paper.abstract)
-            ]
+            excluded = [term for term in query.excluded if in_paper(term, paper)]
             assert (paper_id in found) == (not excluded)
             for term in excluded:
                 dropped_by["a phrase" if len(term.words) > 1 else "a word"] += 1

@@ -32,6 +32,8 @@ def fresh_recent_papers():
         '"text-to-image" OR "text-to-video" -text',
         '"score matching" -"score matching"',
         '"score matching" -score-matching',
+        "title:diffusion -diffusion",
+        "title:diffusion -title:diffusion",
     ],
 )
 def test_a_query_whose_exclusion_leaves_out_all_it_finds_matches_nothing(text):
@@ -52,6 +54,7 @@ def test_a_query_of_words_in_every_abstract_matches_everything(text):
         "diffusion OR video -diffusion",
         "the diffusion",
         "t2i -text",  # the synonym finds "T2I" papers without the word "text"
+        "diffusion -title:diffusion",  # diffusion in the abstract only
     ],
 )
 def test_queries_that_can_match_something_are_accepted(text):

@@ -145,3 +145,65 @@ def test_the_sharper_synonyms_are_shipped_and_exclusions_use_them():
     )
 
     assert index.search(parse_query("distill -sds")) == {2}
+
+
+def test_the_task_names_replace_only_the_shipped_versions_editors_left_alone():
+    task_names = importlib.import_module(
+        "newsletter.migrations.0021_task_names_and_title_exclusions"
+    )
+    from django.apps import apps
+
+    second = {row[1]: row for row in task_names.SECOND.STARTING_TOPICS}
+    third = {row[1]: row for row in task_names.THIRD.STARTING_TOPICS}
+    Topic.objects.filter(slug="efficient-inference").update(  # as 0011 left it
+        query=second["efficient-inference"][3], require_strong_match=False
+    )
+    Topic.objects.filter(slug="3d").update(query="3d OR nerf")  # an editor's own
+
+    task_names.revise_topics(apps, None)
+
+    efficient = Topic.objects.get(slug="efficient-inference")
+    assert (efficient.query, efficient.require_strong_match) == (
+        task_names.REVISED["efficient-inference"][3],
+        True,
+    )
+    assert Topic.objects.get(slug="3d").query == "3d OR nerf"
+    assert Topic.objects.get(slug="video-generation").query == third["video-generation"][3]
+
+
+def test_undoing_the_task_names_restores_0015s_queries_where_editors_left_them():
+    task_names = importlib.import_module(
+        "newsletter.migrations.0021_task_names_and_title_exclusions"
+    )
+    from django.apps import apps
+
+    third = {row[1]: row for row in task_names.THIRD.STARTING_TOPICS}
+    Topic.objects.filter(slug="3d").update(query="3d OR nerf")
+
+    task_names.restore_topics(apps, None)
+
+    assert Topic.objects.get(slug="efficient-inference").query == third["efficient-inference"][3]
+    assert Topic.objects.get(slug="3d").query == "3d OR nerf"
+
+
+def test_the_shipped_topics_find_task_names_and_keep_false_friends_out():
+    assert Synonym.objects.filter(phrase="KV cache", also_finds="key-value cache").exists()
+    index = PaperIndex.build(
+        [
+            IndexedPaper(1, "Occupancy world models for driving", "We forecast the scene."),
+            IndexedPaper(2, "3D U-Net segmentation of CT volumes", "A 3D U-Net for organs."),
+            IndexedPaper(3, "Triplane decoders", "Tri-plane features for 4D generation."),
+            IndexedPaper(4, "Serving LLMs", "Compressing the key-value cache halves latency."),
+            IndexedPaper(5, "Early-exit transformers", "Layers stop when confident."),
+            IndexedPaper(6, "Sample-efficient RL", "Fewer environment steps."),
+            IndexedPaper(7, "Long video generation", "A text-to-image model makes keyframes."),
+            IndexedPaper(8, "Text-to-image in 8 steps", "Images from prompts."),
+        ]
+    )
+    three_d = Topic.objects.get(slug="3d")
+    efficient = Topic.objects.get(slug="efficient-inference")
+    images = Topic.objects.get(slug="image-generation")
+
+    assert index.search(parse_query(three_d.query), strong_only=True) == {1, 3}
+    assert index.search(parse_query(efficient.query), strong_only=True) == {4, 5}
+    assert index.search(parse_query(images.query), strong_only=True) == {8}
