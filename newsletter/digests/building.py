@@ -7,12 +7,13 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Max, Q
 from django.utils import timezone
 
-from newsletter.digests.bulk_sql import copy_insert, copy_rows, relax_commit_durability
+from newsletter.digests.bulk_sql import copy_rows, next_ids, relax_commit_durability
 from newsletter.digests.claims import lease_length
 from newsletter.digests.editions import WINDOW_DAYS, message_id_for, reader_editions
 from newsletter.digests.ranking import DigestPlan, plan_digest
@@ -157,44 +158,124 @@ def digests_build(
     return result
 
 
-def save_plans(plans: Sequence[DigestPlan], *, claimed_by: str = "") -> list[Digest]:
+def save_plans(plans: Sequence[DigestPlan], *, claimed_by: str = "") -> list[SavedDigest]:
     """Digest rows (pending, or sending under `claimed_by`'s lease, or skipped when empty),
-    their items, and each reader's last_digest_on, in a handful of bulk statements."""
+    their items, and each reader's last_digest_on, in a handful of bulk statements. Rows go
+    out as plain tuples: a model instance per digest cost more than the COPY that writes it."""
     if not plans:
         return []
+    if connection.vendor != "postgresql":
+        return _save_plans_by_orm(plans, claimed_by=claimed_by)
+    unsent = Digest.Status.SENDING if claimed_by else Digest.Status.PENDING
+    now = timezone.now()
+    lease_expires_at = now + lease_length() if claimed_by else None
+    saved = [
+        SavedDigest(pk, Digest.Status.SKIPPED_EMPTY if plan.is_empty else unsent)
+        for pk, plan in zip(next_ids(Digest, len(plans)), plans, strict=True)
+    ]
+    copy_rows(
+        Digest,
+        DIGEST_COLUMNS,
+        (
+            (
+                digest.pk,
+                plan.subscriber.pk,
+                plan.edition_on,
+                plan.covers_from,
+                plan.covers_to,
+                digest.status,
+                "" if plan.is_empty else claimed_by,
+                None if plan.is_empty else lease_expires_at,
+                1 if claimed_by and not plan.is_empty else 0,
+                plan.paper_count,
+                plan.more_count,
+                plan.matched_count,
+                message_id_for(subscriber_id=plan.subscriber.pk, edition_on=plan.edition_on),
+                [item.paper_id for item in plan.items if not item.in_email],
+                [item.reasons for item in plan.items if not item.in_email],
+                "",
+                "",
+                now,
+            )
+            for digest, plan in zip(saved, plans, strict=True)
+        ),
+    )
+    _save_items_and_marks(plans, saved)
+    return saved
+
+
+DIGEST_COLUMNS = (
+    "id",
+    "subscriber_id",
+    "edition_on",
+    "covers_from",
+    "covers_to",
+    "status",
+    "claimed_by",
+    "lease_expires_at",
+    "attempts",
+    "paper_count",
+    "more_count",
+    "matched_count",
+    "message_id",
+    "more_paper_ids",
+    "more_reasons",
+    "subject",
+    "last_error",
+    "created_at",
+)
+
+
+class SavedDigest(NamedTuple):
+    pk: int
+    status: str
+
+
+def _save_plans_by_orm(plans: Sequence[DigestPlan], *, claimed_by: str) -> list[SavedDigest]:
+    """The same rows through the ORM, where there is no COPY (SQLite)."""
     unsent = Digest.Status.SENDING if claimed_by else Digest.Status.PENDING
     lease_expires_at = timezone.now() + lease_length() if claimed_by else None
-    digests = [
-        Digest(
-            subscriber_id=plan.subscriber.pk,
-            edition_on=plan.edition_on,
-            covers_from=plan.covers_from,
-            covers_to=plan.covers_to,
-            status=Digest.Status.SKIPPED_EMPTY if plan.is_empty else unsent,
-            claimed_by="" if plan.is_empty else claimed_by,
-            lease_expires_at=None if plan.is_empty else lease_expires_at,
-            attempts=1 if claimed_by and not plan.is_empty else 0,
-            paper_count=plan.paper_count,
-            more_count=plan.more_count,
-            matched_count=plan.matched_count,
-            message_id=message_id_for(subscriber_id=plan.subscriber.pk, edition_on=plan.edition_on),
-            more_paper_ids=[item.paper_id for item in plan.items if not item.in_email],
-            more_reasons=[item.reasons for item in plan.items if not item.in_email],
-        )
-        for plan in plans
-    ]
-    copy_insert(digests, with_ids=True)
+    digests = Digest.objects.bulk_create(
+        [
+            Digest(
+                subscriber_id=plan.subscriber.pk,
+                edition_on=plan.edition_on,
+                covers_from=plan.covers_from,
+                covers_to=plan.covers_to,
+                status=Digest.Status.SKIPPED_EMPTY if plan.is_empty else unsent,
+                claimed_by="" if plan.is_empty else claimed_by,
+                lease_expires_at=None if plan.is_empty else lease_expires_at,
+                attempts=1 if claimed_by and not plan.is_empty else 0,
+                paper_count=plan.paper_count,
+                more_count=plan.more_count,
+                matched_count=plan.matched_count,
+                message_id=message_id_for(
+                    subscriber_id=plan.subscriber.pk, edition_on=plan.edition_on
+                ),
+                more_paper_ids=[item.paper_id for item in plan.items if not item.in_email],
+                more_reasons=[item.reasons for item in plan.items if not item.in_email],
+            )
+            for plan in plans
+        ],
+        batch_size=1000,
+    )
+    saved = [SavedDigest(digest.pk, digest.status) for digest in digests]
+    _save_items_and_marks(plans, saved)
+    return saved
+
+
+def _save_items_and_marks(plans: Sequence[DigestPlan], saved: Sequence[SavedDigest]) -> None:
     copy_rows(
         DigestItem,
         ("digest_id", "subscriber_id", "paper_id", "rank", "reasons"),
         (
             (digest.pk, plan.subscriber.pk, item.paper_id, item.rank, item.reasons)
-            for digest, plan in zip(digests, plans, strict=True)
+            for digest, plan in zip(saved, plans, strict=True)
             for item in plan.items
             if item.in_email
         ),
     )
-    followups_record(digests=digests, plans=plans)  # follow-ups hook: same transaction
+    followups_record(digests=saved, plans=plans)  # follow-ups hook: same transaction
     by_edition: dict[dt.date, list[int]] = defaultdict(list)
     for plan in plans:
         by_edition[plan.edition_on].append(plan.subscriber.pk)
@@ -202,7 +283,6 @@ def save_plans(plans: Sequence[DigestPlan], *, claimed_by: str = "") -> list[Dig
         Subscriber.objects.filter(
             Q(last_digest_on__isnull=True) | Q(last_digest_on__lt=edition), pk__in=ids
         ).update(last_digest_on=edition)
-    return digests
 
 
 def unsaved_plans(
