@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from django.db import connection, transaction
-from django.db.models import Max, Q
+from django.db.models import Max, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from newsletter.digests.bulk_sql import copy_rows, next_ids, relax_commit_durability
@@ -55,23 +56,19 @@ def plan_digests(
             .filter(announced_on__lte=edition, announced_on__gt=edition - dt.timedelta(days=60))
             .aggregate(day=Max("announced_on"))["day"]
         )
-        rows = (
-            Digest.objects.filter(subscriber_id__in=ids, edition_on__lt=edition)
-            .values("subscriber_id")
-            .annotate(covers_to=Max("covers_to"))
-            .values_list("subscriber_id", "covers_to")
-        )
-        for subscriber_id, covers_to in rows:
+        for subscriber_id, covers_to in previous_covers_to(ids, edition=edition):
             previous[(subscriber_id, edition)] = covers_to
 
     # "Never twice": papers of earlier emails and of their "more" pages. A digest that
-    # showed a paper of the window was made on or after the window's first day.
+    # showed a paper of the window was made on or after the window's first day; an email's
+    # paper may be older and announced again, so items are looked up by the window's papers
+    # (ids, not a join: the join with its ordering went parallel over the whole table).
     sent: dict[int, set[int]] = defaultdict(set)
-    for subscriber_id, paper_id in DigestItem.objects.filter(
-        subscriber_id__in=ids,
-        paper__announced_on__gte=window.since,
-        paper__announced_on__lte=window.until,
-    ).values_list("subscriber_id", "paper_id"):
+    for subscriber_id, paper_id in (
+        DigestItem.objects.filter(subscriber_id__in=ids, paper_id__in=list(window.facts))
+        .order_by()
+        .values_list("subscriber_id", "paper_id")
+    ):
         sent[subscriber_id].add(paper_id)
     for subscriber_id, more_paper_ids in Digest.objects.filter(
         subscriber_id__in=ids, edition_on__gte=window.since
@@ -94,6 +91,31 @@ def plan_digests(
     ]
     plans_add_followups(plans)  # follow-ups hook
     return plans
+
+
+def previous_covers_to(ids: Sequence[int], *, edition: dt.date) -> list[tuple[int, dt.date]]:
+    """(reader, the last day their earlier digests covered), for readers who had one.
+
+    Two index probes a reader, however long their history: the latest covers_to of the
+    digests within WINDOW_DAYS (only those can move where the next one starts, see
+    editions.coverage), else that of their latest digest, which only says "not the first".
+    A Max over every earlier digest read a year of rows per reader by day 366.
+    """
+    earlier = Digest.objects.filter(subscriber_id=OuterRef("pk"), edition_on__lt=edition)
+    recent = (
+        earlier.filter(edition_on__gte=edition - dt.timedelta(days=WINDOW_DAYS))
+        .order_by()
+        .values("subscriber_id")
+        .annotate(covers_to=Max("covers_to"))
+        .values("covers_to")
+    )
+    latest = earlier.order_by("-edition_on").values("covers_to")[:1]
+    rows = (
+        Subscriber.objects.filter(pk__in=list(ids))
+        .annotate(previous=Coalesce(Subquery(recent), Subquery(latest)))
+        .values_list("pk", "previous")
+    )
+    return [(pk, covers_to) for pk, covers_to in rows if covers_to is not None]
 
 
 @dataclass
