@@ -545,7 +545,13 @@ def main(argv: list[str] | None = None) -> int:
             "bench": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         }
         stop(workers)
-        queries = sum(json.loads(path.read_text())["queries"] for path in folder.glob("*.json"))
+        counters = [json.loads(path.read_text()) for path in folder.glob("*.json")]
+        queries = sum(c["queries"] for c in counters)
+        backends_cpu = sum(c["backend_cpu_s"] for c in counters)
+        backends = sum(c["backends"] for c in counters)
+        build_cpu = sum(c["build_cpu_s"] for c in counters)
+        build_backends_cpu = sum(c["build_backend_cpu_s"] for c in counters)
+        built_readers = sum(c["built_readers"] for c in counters)
         deliveries = check_deliveries(sink_log, folder=folder, edition=day)
         rendering = measure_rendering(500, edition=day)
         sent = deliveries["sent_digests"]
@@ -591,6 +597,16 @@ def main(argv: list[str] | None = None) -> int:
         "cpu_ms_per_email": {
             kind: round(1000 * seconds / max(sent, 1), 3) for kind, seconds in cpu.items()
         },
+        # Our databases' own backends (bench/worker.py), not the whole shared server.
+        "postgresql_backends_ms_per_email": round(1000 * backends_cpu / max(sent, 1), 3),
+        "postgresql_backends": backends,
+        "cpu_ms_per_email_ours_own_backends": round(
+            1000 * (cpu["workers"] + backends_cpu + cpu["redis"]) / max(sent, 1), 3
+        ),
+        "build_cpu_ms_per_reader": round(1000 * build_cpu / max(built_readers, 1), 3),
+        "build_backend_cpu_ms_per_reader": round(
+            1000 * build_backends_cpu / max(built_readers, 1), 3
+        ),
         "cpu_ms_per_email_ours": round(
             1000 * sum(cpu[kind] for kind in ("workers", "postgresql", "redis")) / max(sent, 1), 3
         ),
@@ -668,6 +684,13 @@ def print_table(r: dict) -> None:
             f"{kind} {ms}" for kind, ms in r["cpu_ms_per_email"].items())),
         ("CPU ms/email, ours (no sink)", f"{r['cpu_ms_per_email_ours']} (workers + PostgreSQL"
                                          " + Redis; PostgreSQL, Redis: whole servers)"),
+        ("PostgreSQL: the workers' backends", f"{r['postgresql_backends_ms_per_email']} ms/email"
+                                              f" (their own CPU, read while they live;"
+                                              f" {r['postgresql_backends']} connections)"),
+        ("CPU ms/email, ours (own backends)", f"{r['cpu_ms_per_email_ours_own_backends']}"
+                                              " (workers + their backends + Redis)"),
+        ("build step, CPU per reader", f"worker {r['build_cpu_ms_per_reader']} ms, its PostgreSQL"
+                                       f" backend {r['build_backend_cpu_ms_per_reader']} ms"),
         ("peak RSS (MB)", f"workers {rss['worker_processes']}, sink {rss['sink']}, "
                           f"bench {rss['bench_process']}"),
         ("sent / at sink / duplicates", f"{r['deliveries']['sent_digests']} / "

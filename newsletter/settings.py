@@ -169,6 +169,11 @@ CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_RESULT_EXPIRES = 3600
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Celery closes a worker's database connection around every task unless this is set; a new
+# backend per task costs PostgreSQL its start-up and catalog caches again. With it, workers
+# keep theirs like web requests do: DB_CONN_MAX_AGE and the health check decide
+# (newsletter/celery.py), and Celery still closes it after this many tasks.
+CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=100)
 # Celery re-delivers unacked tasks after this; no countdown in the send path may exceed it.
 CELERY_VISIBILITY_TIMEOUT = env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}

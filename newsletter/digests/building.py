@@ -7,12 +7,14 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
-from django.db import transaction
-from django.db.models import Max, Q
+from django.db import connection, transaction
+from django.db.models import Max, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from newsletter.digests.bulk_sql import copy_insert, copy_rows, relax_commit_durability
+from newsletter.digests.bulk_sql import copy_rows, next_ids, relax_commit_durability
 from newsletter.digests.claims import lease_length
 from newsletter.digests.editions import WINDOW_DAYS, message_id_for, reader_editions
 from newsletter.digests.ranking import DigestPlan, plan_digest
@@ -54,23 +56,19 @@ def plan_digests(
             .filter(announced_on__lte=edition, announced_on__gt=edition - dt.timedelta(days=60))
             .aggregate(day=Max("announced_on"))["day"]
         )
-        rows = (
-            Digest.objects.filter(subscriber_id__in=ids, edition_on__lt=edition)
-            .values("subscriber_id")
-            .annotate(covers_to=Max("covers_to"))
-            .values_list("subscriber_id", "covers_to")
-        )
-        for subscriber_id, covers_to in rows:
+        for subscriber_id, covers_to in previous_covers_to(ids, edition=edition):
             previous[(subscriber_id, edition)] = covers_to
 
     # "Never twice": papers of earlier emails and of their "more" pages. A digest that
-    # showed a paper of the window was made on or after the window's first day.
+    # showed a paper of the window was made on or after the window's first day; an email's
+    # paper may be older and announced again, so items are looked up by the window's papers
+    # (ids, not a join: the join with its ordering went parallel over the whole table).
     sent: dict[int, set[int]] = defaultdict(set)
-    for subscriber_id, paper_id in DigestItem.objects.filter(
-        subscriber_id__in=ids,
-        paper__announced_on__gte=window.since,
-        paper__announced_on__lte=window.until,
-    ).values_list("subscriber_id", "paper_id"):
+    for subscriber_id, paper_id in (
+        DigestItem.objects.filter(subscriber_id__in=ids, paper_id__in=list(window.facts))
+        .order_by()
+        .values_list("subscriber_id", "paper_id")
+    ):
         sent[subscriber_id].add(paper_id)
     for subscriber_id, more_paper_ids in Digest.objects.filter(
         subscriber_id__in=ids, edition_on__gte=window.since
@@ -93,6 +91,31 @@ def plan_digests(
     ]
     plans_add_followups(plans)  # follow-ups hook
     return plans
+
+
+def previous_covers_to(ids: Sequence[int], *, edition: dt.date) -> list[tuple[int, dt.date]]:
+    """(reader, the last day their earlier digests covered), for readers who had one.
+
+    Two index probes a reader, however long their history: the latest covers_to of the
+    digests within WINDOW_DAYS (only those can move where the next one starts, see
+    editions.coverage), else that of their latest digest, which only says "not the first".
+    A Max over every earlier digest read a year of rows per reader by day 366.
+    """
+    earlier = Digest.objects.filter(subscriber_id=OuterRef("pk"), edition_on__lt=edition)
+    recent = (
+        earlier.filter(edition_on__gte=edition - dt.timedelta(days=WINDOW_DAYS))
+        .order_by()
+        .values("subscriber_id")
+        .annotate(covers_to=Max("covers_to"))
+        .values("covers_to")
+    )
+    latest = earlier.order_by("-edition_on").values("covers_to")[:1]
+    rows = (
+        Subscriber.objects.filter(pk__in=list(ids))
+        .annotate(previous=Coalesce(Subquery(recent), Subquery(latest)))
+        .values_list("pk", "previous")
+    )
+    return [(pk, covers_to) for pk, covers_to in rows if covers_to is not None]
 
 
 @dataclass
@@ -157,44 +180,124 @@ def digests_build(
     return result
 
 
-def save_plans(plans: Sequence[DigestPlan], *, claimed_by: str = "") -> list[Digest]:
+def save_plans(plans: Sequence[DigestPlan], *, claimed_by: str = "") -> list[SavedDigest]:
     """Digest rows (pending, or sending under `claimed_by`'s lease, or skipped when empty),
-    their items, and each reader's last_digest_on, in a handful of bulk statements."""
+    their items, and each reader's last_digest_on, in a handful of bulk statements. Rows go
+    out as plain tuples: a model instance per digest cost more than the COPY that writes it."""
     if not plans:
         return []
+    if connection.vendor != "postgresql":
+        return _save_plans_by_orm(plans, claimed_by=claimed_by)
+    unsent = Digest.Status.SENDING if claimed_by else Digest.Status.PENDING
+    now = timezone.now()
+    lease_expires_at = now + lease_length() if claimed_by else None
+    saved = [
+        SavedDigest(pk, Digest.Status.SKIPPED_EMPTY if plan.is_empty else unsent)
+        for pk, plan in zip(next_ids(Digest, len(plans)), plans, strict=True)
+    ]
+    copy_rows(
+        Digest,
+        DIGEST_COLUMNS,
+        (
+            (
+                digest.pk,
+                plan.subscriber.pk,
+                plan.edition_on,
+                plan.covers_from,
+                plan.covers_to,
+                digest.status,
+                "" if plan.is_empty else claimed_by,
+                None if plan.is_empty else lease_expires_at,
+                1 if claimed_by and not plan.is_empty else 0,
+                plan.paper_count,
+                plan.more_count,
+                plan.matched_count,
+                message_id_for(subscriber_id=plan.subscriber.pk, edition_on=plan.edition_on),
+                [item.paper_id for item in plan.items if not item.in_email],
+                [item.reasons for item in plan.items if not item.in_email],
+                "",
+                "",
+                now,
+            )
+            for digest, plan in zip(saved, plans, strict=True)
+        ),
+    )
+    _save_items_and_marks(plans, saved)
+    return saved
+
+
+DIGEST_COLUMNS = (
+    "id",
+    "subscriber_id",
+    "edition_on",
+    "covers_from",
+    "covers_to",
+    "status",
+    "claimed_by",
+    "lease_expires_at",
+    "attempts",
+    "paper_count",
+    "more_count",
+    "matched_count",
+    "message_id",
+    "more_paper_ids",
+    "more_reasons",
+    "subject",
+    "last_error",
+    "created_at",
+)
+
+
+class SavedDigest(NamedTuple):
+    pk: int
+    status: str
+
+
+def _save_plans_by_orm(plans: Sequence[DigestPlan], *, claimed_by: str) -> list[SavedDigest]:
+    """The same rows through the ORM, where there is no COPY (SQLite)."""
     unsent = Digest.Status.SENDING if claimed_by else Digest.Status.PENDING
     lease_expires_at = timezone.now() + lease_length() if claimed_by else None
-    digests = [
-        Digest(
-            subscriber_id=plan.subscriber.pk,
-            edition_on=plan.edition_on,
-            covers_from=plan.covers_from,
-            covers_to=plan.covers_to,
-            status=Digest.Status.SKIPPED_EMPTY if plan.is_empty else unsent,
-            claimed_by="" if plan.is_empty else claimed_by,
-            lease_expires_at=None if plan.is_empty else lease_expires_at,
-            attempts=1 if claimed_by and not plan.is_empty else 0,
-            paper_count=plan.paper_count,
-            more_count=plan.more_count,
-            matched_count=plan.matched_count,
-            message_id=message_id_for(subscriber_id=plan.subscriber.pk, edition_on=plan.edition_on),
-            more_paper_ids=[item.paper_id for item in plan.items if not item.in_email],
-            more_reasons=[item.reasons for item in plan.items if not item.in_email],
-        )
-        for plan in plans
-    ]
-    copy_insert(digests, with_ids=True)
+    digests = Digest.objects.bulk_create(
+        [
+            Digest(
+                subscriber_id=plan.subscriber.pk,
+                edition_on=plan.edition_on,
+                covers_from=plan.covers_from,
+                covers_to=plan.covers_to,
+                status=Digest.Status.SKIPPED_EMPTY if plan.is_empty else unsent,
+                claimed_by="" if plan.is_empty else claimed_by,
+                lease_expires_at=None if plan.is_empty else lease_expires_at,
+                attempts=1 if claimed_by and not plan.is_empty else 0,
+                paper_count=plan.paper_count,
+                more_count=plan.more_count,
+                matched_count=plan.matched_count,
+                message_id=message_id_for(
+                    subscriber_id=plan.subscriber.pk, edition_on=plan.edition_on
+                ),
+                more_paper_ids=[item.paper_id for item in plan.items if not item.in_email],
+                more_reasons=[item.reasons for item in plan.items if not item.in_email],
+            )
+            for plan in plans
+        ],
+        batch_size=1000,
+    )
+    saved = [SavedDigest(digest.pk, digest.status) for digest in digests]
+    _save_items_and_marks(plans, saved)
+    return saved
+
+
+def _save_items_and_marks(plans: Sequence[DigestPlan], saved: Sequence[SavedDigest]) -> None:
     copy_rows(
         DigestItem,
         ("digest_id", "subscriber_id", "paper_id", "rank", "reasons"),
         (
             (digest.pk, plan.subscriber.pk, item.paper_id, item.rank, item.reasons)
-            for digest, plan in zip(digests, plans, strict=True)
+            for digest, plan in zip(saved, plans, strict=True)
             for item in plan.items
             if item.in_email
         ),
     )
-    followups_record(digests=digests, plans=plans)  # follow-ups hook: same transaction
+    followups_record(digests=saved, plans=plans)  # follow-ups hook: same transaction
     by_edition: dict[dt.date, list[int]] = defaultdict(list)
     for plan in plans:
         by_edition[plan.edition_on].append(plan.subscriber.pk)
@@ -202,7 +305,6 @@ def save_plans(plans: Sequence[DigestPlan], *, claimed_by: str = "") -> list[Dig
         Subscriber.objects.filter(
             Q(last_digest_on__isnull=True) | Q(last_digest_on__lt=edition), pk__in=ids
         ).update(last_digest_on=edition)
-    return digests
 
 
 def unsaved_plans(

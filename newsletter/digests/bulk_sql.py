@@ -22,13 +22,8 @@ def copy_insert(objects: Sequence[models.Model], *, with_ids: bool = False) -> N
         model.objects.bulk_create(objects, batch_size=1000)
         return
     if with_ids:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
-                [model._meta.db_table, len(objects)],
-            )
-            for obj, (pk,) in zip(objects, cursor.fetchall(), strict=True):
-                obj.pk = pk
+        for obj, pk in zip(objects, next_ids(model, len(objects)), strict=True):
+            obj.pk = pk
     fields = [f for f in model._meta.concrete_fields if with_ids or not f.primary_key]
     copy_rows(
         model,
@@ -37,6 +32,16 @@ def copy_insert(objects: Sequence[models.Model], *, with_ids: bool = False) -> N
     )
     for obj in objects:
         obj._state.adding, obj._state.db = False, connection.alias
+
+
+def next_ids(model: type[models.Model], count: int) -> list[int]:
+    """`count` fresh ids from the table's sequence (PostgreSQL), in one statement."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+            [model._meta.db_table, count],
+        )
+        return [pk for (pk,) in cursor.fetchall()]
 
 
 def copy_rows(model: type[models.Model], columns: Sequence[str], rows: Iterable[Sequence]) -> None:

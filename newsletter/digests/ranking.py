@@ -58,6 +58,20 @@ class ReaderMatches:
         ]
         return found
 
+    def labels(self, paper_ids: Sequence[int]) -> dict[int, list[dict[str, object]]]:
+        """reasons(with_words=False) of many papers at once (the "more" page's ~50 a reader):
+        one set intersection per filter and author instead of a Python loop per paper."""
+        found: dict[int, list[dict[str, object]]] = {pid: [] for pid in paper_ids}
+        wanted = set(found)
+        for _query, ids, reason in self.filters:
+            for pid in ids & wanted:
+                found[pid].append(reason)
+        for name, ids in self.authors:
+            reason = {"kind": "author", "label": name}
+            for pid in ids & wanted:
+                found[pid].append(reason)
+        return found
+
 
 class PlannedItem(NamedTuple):
     """A paper's place in a planned digest (a tuple: a run makes ~60 a reader)."""
@@ -244,12 +258,14 @@ def plan_digest(
         kept = heapq.nsmallest(limit, shortlist, key=order)
     else:  # personalisation (newsletter/recommend): the reader's model re-ranks
         kept = recommendations.reranked(personal, candidates=candidates, order=order, limit=limit)
+    in_email = subscriber.max_papers
+    more_labels = matches.labels(kept[in_email:])
     items = [
         PlannedItem(
             paper_id=pid,
             rank=position,
-            in_email=position <= subscriber.max_papers,
-            reasons=matches.reasons(pid, window, with_words=position <= subscriber.max_papers),
+            in_email=position <= in_email,
+            reasons=matches.reasons(pid, window) if position <= in_email else more_labels[pid],
         )
         for position, pid in enumerate(kept, start=1)
     ]

@@ -1,0 +1,127 @@
+"""The build step alone, on a database a bench run kept: CPU of this process and of its
+PostgreSQL backend, and queries, per reader; optionally a cProfile of it.
+
+    make bench BENCH_ARGS="--subscribers 3000 --papers 400 --keep-database"
+    DATABASE_URL=postgres://…/paperboy_bench python -m bench.build_profile [--profile out.prof]
+
+The day's digests are deleted and built again batch by batch (DIGEST_BATCH_SIZE readers, one
+committed transaction each, as a worker does: deferred foreign-key checks run at commit), so
+the figures compare before and after a change on the same data. The first batch warms the
+per-process paper index and is not counted. `--statements` adds the backend's CPU per kind of
+statement (from /proc, in 10 ms ticks: meaningful summed over many batches).
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import os
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+import django
+
+
+def backend_cpu(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--day", type=date.fromisoformat, default=date(2026, 3, 23))
+    parser.add_argument("--profile", type=Path, help="write a cProfile of the counted batches")
+    parser.add_argument("--repeat", type=int, default=1, help="build the day this many times")
+    parser.add_argument("--statements", action="store_true", help="backend CPU per statement")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "newsletter.settings")
+    django.setup()
+    from django.conf import settings
+    from django.db import connection, transaction
+
+    from newsletter.digests.building import digests_build
+    from newsletter.digests.editions import active_subscriber_ids, chunked
+    from newsletter.models import Digest, Subscriber
+
+    ids = list(active_subscriber_ids(edition_on=args.day))
+    batches = list(chunked(ids, settings.DIGEST_BATCH_SIZE))
+    queries = {"count": 0}
+    by_statement: dict[str, float] = {}
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        (backend,) = cursor.fetchone()
+
+    def count(execute, sql, params, many, context):
+        queries["count"] += 1
+        if not args.statements:
+            return execute(sql, params, many, context)
+        started = backend_cpu(backend)
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            kind = " ".join(sql.split()[:8])[:90]
+            by_statement[kind] = by_statement.get(kind, 0.0) + backend_cpu(backend) - started
+
+    if args.statements:  # COPY and the commit (deferred checks) bypass execute wrappers
+        from newsletter.digests import bulk_sql
+
+        def timed(name, function):
+            def run(*a, **kw):
+                started = backend_cpu(backend)
+                try:
+                    return function(*a, **kw)
+                finally:
+                    kind = name if name != "COPY" else f"COPY {a[0]._meta.db_table}"
+                    by_statement[kind] = (
+                        by_statement.get(kind, 0.0) + backend_cpu(backend) - started
+                    )
+
+            return run
+
+        bulk_sql.copy_rows = timed("COPY", bulk_sql.copy_rows)
+        connection.commit = timed("COMMIT", connection.commit)
+    profiler = cProfile.Profile() if args.profile else None
+    readers = worker = database = 0.0
+    n_queries = 0
+    first_batch = 0.0
+    for _ in range(args.repeat):
+        with transaction.atomic():
+            Digest.objects.filter(edition_on=args.day).delete()
+            Subscriber.objects.filter(last_digest_on__gte=args.day).update(
+                last_digest_on=args.day - timedelta(days=1)
+            )
+        with connection.cursor() as cursor:
+            cursor.execute("VACUUM ANALYZE")  # as autovacuum would have, between two days
+        for position, batch in enumerate(batches):
+            counted = position > 0 or len(batches) == 1
+            q0, c0, b0 = queries["count"], time.process_time(), backend_cpu(backend)
+            if counted and profiler:
+                profiler.enable()
+            with connection.execute_wrapper(count):
+                digests_build(subscriber_ids=batch, edition_on=args.day)
+            if counted and profiler:
+                profiler.disable()
+            if position == 0 and not first_batch:
+                first_batch = time.process_time() - c0
+            if counted:
+                worker += time.process_time() - c0
+                database += backend_cpu(backend) - b0
+                n_queries += queries["count"] - q0
+                readers += len(batch)
+    print(
+        f"{int(readers)} readers built ({len(batches)} batches of {settings.DIGEST_BATCH_SIZE},"
+        f" the first not counted, x{args.repeat}): "
+        f"build CPU {1000 * worker / readers:.3f} ms/reader, "
+        f"its PostgreSQL backend {1000 * database / readers:.3f} ms/reader, "
+        f"{1000 * n_queries / readers:.1f} queries per 1,000 readers; the first batch"
+        f" (the paper index loaded) took {1000 * first_batch:.0f} ms"
+    )
+    for kind, seconds in sorted(by_statement.items(), key=lambda kv: -kv[1]):
+        print(f"  {1000 * seconds / readers:7.3f} ms/reader  {kind}")
+    if profiler and args.profile:
+        profiler.dump_stats(args.profile)
+
+
+if __name__ == "__main__":
+    main()
