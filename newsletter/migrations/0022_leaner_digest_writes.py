@@ -44,7 +44,7 @@ def default_writes(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("newsletter", "0020_followups_and_their_preferences"),
+        ("newsletter", "0021_task_names_and_title_exclusions"),
         ("papers", "0008_paper_change_marks_and_upvote_counts"),
     ]
 
