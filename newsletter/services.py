@@ -7,6 +7,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Protocol
 
 from celery import Task
 from django.conf import settings
@@ -411,7 +412,14 @@ def _store_liked(subscriber: Subscriber, liked: LikedPapers | None) -> None:
 # --- Follow-ups (issue 15) ------------------------------------------------------------------
 
 
-def followups_record(*, digests: Sequence[Digest], plans: Sequence[DigestPlan]) -> int:
+class SavedDigestRow(Protocol):
+    """What the build knows of a digest it just wrote: its id and status, no model instance."""
+
+    pk: int
+    status: str
+
+
+def followups_record(*, digests: Sequence[SavedDigestRow], plans: Sequence[DigestPlan]) -> int:
     """The FollowUp rows of freshly built digests (digests[i] built from plans[i]), in the
     caller's transaction: the one that saves the digests, so a digest and the news it tells
     are stored together or not at all. A (reader, paper, kind) told before breaks the unique
