@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import logging
 import random
+import threading
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -472,6 +473,8 @@ class BackgroundPool:
 
     @classmethod
     def load(cls, tfidf: representation.Tfidf, *, size: int = BACKGROUND_POOL) -> BackgroundPool:
+        """The pool, built once per process for the same papers and statistics: a run's
+        chunks of readers share it."""
         from papers.selectors import visible_papers
 
         # Not the newest day's papers: those are the next digest's, not "probably not this".
@@ -480,7 +483,26 @@ class BackgroundPool:
         if newest is not None:
             papers = papers.filter(announced_on__lt=newest)
         recent = papers.order_by("-announced_on", "-id")
-        rows = list(recent.values_list("id", "title", "abstract")[:size])
+        ids = tuple(recent.values_list("id", flat=True)[:size])
+        key = (tfidf.key, representation.embeddings_model_name(), ids)
+        with _pool_lock:
+            cached = _pools.get(key)
+        if cached is not None:
+            return cached
+        rows = list(
+            visible_papers()
+            .filter(pk__in=ids)
+            .order_by("-announced_on", "-id")
+            .values_list("id", "title", "abstract")
+        )
+        pool = cls._build(tfidf, rows)
+        with _pool_lock:
+            _pools.clear()
+            _pools[key] = pool
+        return pool
+
+    @classmethod
+    def _build(cls, tfidf: representation.Tfidf, rows) -> BackgroundPool:
         texts = [paper_text(title, abstract) for _pid, title, abstract in rows]
         return cls(
             paper_ids=[pid for pid, _title, _abstract in rows],
@@ -497,6 +519,10 @@ class BackgroundPool:
             sorted(random.Random(seed).sample(allowed, min(BACKGROUND_PAPERS, len(allowed)))),
             dtype=np.int64,
         )
+
+
+_pool_lock = threading.Lock()
+_pools: dict[tuple[str, str, tuple[int, ...]], BackgroundPool] = {}
 
 
 def reader_models_train(*, subscriber_ids: Sequence[int]) -> int:

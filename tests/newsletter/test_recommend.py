@@ -501,3 +501,16 @@ def test_a_first_vote_with_no_other_papers_trains_nothing_and_fails_nothing():
     model = ReaderModel.objects.get(subscriber=subscriber)
     assert (model.weights, model.interest_count, model.rating_count) == (None, 0, 1)
     assert not model.is_stale
+
+
+def test_chunks_of_one_run_share_the_background_pool_until_the_papers_change():
+    make_papers(OTHER, day=EARLIER)
+    make_papers(VIDEO[:1], day=TODAY)  # the newest day: never background
+    tfidf = representation.current_tfidf()
+
+    first = training.BackgroundPool.load(tfidf)
+
+    assert training.BackgroundPool.load(tfidf) is first
+    assert sorted(first.texts) == sorted(f"{t}\n{t}\n{abstract_for(t)}" for t in OTHER)
+    make_papers(LANGUAGE[:1], day=EARLIER)
+    assert len(training.BackgroundPool.load(tfidf).texts) == len(OTHER) + 1
