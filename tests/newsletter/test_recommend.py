@@ -514,3 +514,28 @@ def test_chunks_of_one_run_share_the_background_pool_until_the_papers_change():
     assert sorted(first.texts) == sorted(f"{t}\n{t}\n{abstract_for(t)}" for t in OTHER)
     make_papers(LANGUAGE[:1], day=EARLIER)
     assert len(training.BackgroundPool.load(tfidf).texts) == len(OTHER) + 1
+
+
+def test_a_model_stored_as_npz_before_the_raw_format_still_loads():
+    import io
+
+    buffer = io.BytesIO()
+    np.savez(
+        buffer,
+        intercept=np.array([0.5], dtype=np.float32),
+        liked_interest=np.array([0, 0]),
+        coef_data=np.array([1.0, 2.0], dtype=np.float32),
+        coef_indices=np.array([3, 7], dtype=np.int32),
+        coef_indptr=np.array([0, 2], dtype=np.int64),
+        coef_shape=np.array([1, 10]),
+        liked=np.zeros((2, 4), dtype=np.float32),
+    )
+
+    model = training.TrainedModel.from_bytes(buffer.getvalue())
+
+    assert model.coef.toarray()[0, [3, 7]].tolist() == [1.0, 2.0]
+    assert model.intercept.tolist() == [0.5]
+    assert model.liked.shape == (2, 4)
+    again = training.TrainedModel.from_bytes(model.to_bytes())
+    assert again.to_bytes().startswith(training.MODEL_FORMAT)
+    assert again.coef.toarray().tolist() == model.coef.toarray().tolist()
