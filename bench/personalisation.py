@@ -52,6 +52,15 @@ TWO_INTERESTS = (
     ("video-generation", "efficient-inference"),
     ("image-generation", "llms"),
 )
+# One big interest and one or two small ones far from it (the labelled set has ~10x more
+# diffusion and image-generation papers than LLM, 3D or efficient-inference ones): a single
+# model learns mostly the big one and ranks the small ones' papers out of the email.
+UNBALANCED = (
+    ("diffusion-models", "llms"),
+    ("image-generation", "3d"),
+    ("diffusion-models", "efficient-inference"),
+    ("image-generation", "llms", "3d"),
+)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -112,18 +121,40 @@ class Reader:
     interests: tuple[str, ...]
     relevant: frozenset[int]
     matches: dict[int, tuple[int, bool]]  # paper -> (agreeing topics, title hit)
+    topic_matches: tuple[frozenset[int], ...]  # per followed topic, the papers it matches
+    smallest: frozenset[int]  # the papers of the interest with the fewest labelled papers
 
     @classmethod
     def make(cls, world: World, interests: tuple[str, ...]) -> Reader:
         relevant = frozenset(n for n, p in enumerate(world.papers) if p.relevant & set(interests))
         agreeing: dict[int, int] = defaultdict(int)
         titled: set[int] = set()
+        per_topic = []
         for slug in interests:
             found = world.matcher.topic_matches(world.topics[slug], strong=True)
+            per_topic.append(found)
             for n in found:
                 agreeing[n] += 1
             titled |= found & world.title_hits.get(slug, frozenset())
-        return cls(interests, relevant, {n: (a, n in titled) for n, a in agreeing.items()})
+        by_interest = [
+            frozenset(n for n, p in enumerate(world.papers) if slug in p.relevant)
+            for slug in interests
+        ]
+        return cls(
+            interests,
+            relevant,
+            {n: (a, n in titled) for n, a in agreeing.items()},
+            tuple(per_topic),
+            min(by_interest, key=len),
+        )
+
+    def liked_filters(self, liked: Sequence[int]) -> np.ndarray:
+        """What the product's training reads off a reader's filters: the first followed topic
+        each liked paper matches (-1: none, e.g. a recommended paper)."""
+        told = np.full(len(liked), -1, dtype=np.int64)
+        for number in reversed(range(len(self.topic_matches))):
+            told[[n in self.topic_matches[number] for n in liked]] = number
+        return told
 
     def order(self, n: int) -> tuple[bool, float, int]:
         """The digest's key for a matched paper: not featured, -rule score, tie-break."""
@@ -139,7 +170,9 @@ class Reader:
 WORLD: World
 
 
-def train(world: World, reader: Reader, ratings, *, interests: int, seed: int, pool):
+def train(
+    world: World, reader: Reader, ratings, *, interests: int, seed: int, pool, by_filter=True
+):
     from newsletter.recommend import training
 
     if not ratings:
@@ -156,16 +189,17 @@ def train(world: World, reader: Reader, ratings, *, interests: int, seed: int, p
         background=world.vectors[background],
         interests=interests,
         seed=seed,
+        liked_filters=reader.liked_filters(liked) if by_filter and interests > 1 else None,
     )
 
 
 def personal(world: World, model, ratings: int):
-    from newsletter.recommend.scoring import ReaderScores, opinions, probabilities
+    from newsletter.recommend.scoring import ReaderScores, interest_scores
 
-    table = probabilities([model], world.vectors)
+    table, relative = interest_scores([model], world.vectors)
     positives = int(model.liked.shape[0])
     return ReaderScores(
-        0, ratings, positives, table[0], opinions(table)[0], model, world.vectors, world.matrix
+        0, ratings, positives, table[0], relative[0], model, world.vectors, world.matrix
     )
 
 
@@ -203,10 +237,18 @@ class Tally:
         return round(sum(found) / len(found), 3) if found else None
 
 
+def kept(shown: Sequence[int], reader: Reader) -> float | None:
+    """How many of the email's top 10 are the smallest interest's papers."""
+    if len(reader.interests) < 2 or not shown:
+        return None
+    return float(sum(1 for n in shown if n in reader.smallest))
+
+
 def evaluate(world, reader, ratings, *, seed, pool, judged, tally, recommend):
     count = len(ratings)
     keyword, _ = email(world, reader, judged, None, recommend=0)
     tally.add("keyword", count, precision(keyword, reader.relevant))
+    tally.add("small interest in top 10: keyword", count, kept(keyword, reader))
     variants = [("", len(reader.interests))]
     if len(reader.interests) > 1:
         variants.append((" (one model)", 1))
@@ -214,6 +256,7 @@ def evaluate(world, reader, ratings, *, seed, pool, judged, tally, recommend):
         model = train(world, reader, ratings, interests=interests, seed=seed, pool=pool)
         if model is None:
             tally.add("blend" + suffix, count, precision(keyword, reader.relevant))
+            tally.add("small interest in top 10: blend" + suffix, count, kept(keyword, reader))
             continue
         scores = personal(world, model, count)
         judged_scores = scores.probabilities[np.asarray(judged)]
@@ -221,6 +264,7 @@ def evaluate(world, reader, ratings, *, seed, pool, judged, tally, recommend):
         tally.add("model" + suffix, count, precision(best, reader.relevant))
         top, extra = email(world, reader, judged, scores, recommend=recommend)
         tally.add("blend" + suffix, count, precision(top, reader.relevant))
+        tally.add("small interest in top 10: blend" + suffix, count, kept(top, reader))
         if not suffix:
             tally.add("recommended", count, precision(extra, reader.relevant))
 
@@ -260,7 +304,11 @@ def run(args: argparse.Namespace) -> dict:
     learn_split, judge_split = ("held-out", "tuning") if args.swap else ("tuning", "held-out")
     learn = [n for n, p in enumerate(papers) if p.split == learn_split]
     judged = [n for n, p in enumerate(papers) if p.split == judge_split]
-    kinds = {"one interest": ONE_INTEREST, "two interests": TWO_INTERESTS}
+    kinds = {
+        "one interest": ONE_INTEREST,
+        "two interests": TWO_INTERESTS,
+        "unbalanced interests": UNBALANCED,
+    }
     seeds = range(1 if args.quick else args.seeds)
     if args.quick:
         kinds = {kind: readers[:1] for kind, readers in kinds.items()}
@@ -301,6 +349,9 @@ METHOD_ORDER = [
     "recommended",
     "model (one model)",
     "blend (one model)",
+    "small interest in top 10: keyword",
+    "small interest in top 10: blend",
+    "small interest in top 10: blend (one model)",
 ]
 
 
@@ -312,13 +363,13 @@ def print_report(report: dict) -> None:
             f"\n{kind}: {len(found['readers'])} readers x {found['runs'] // len(found['readers'])}"
             f" day orders ({', '.join('+'.join(r) for r in found['readers'])})"
         )
-        print(f"{'ratings':<20}" + "".join(f"{n:>8}" for n in CHECKPOINTS))
+        print(f"{'ratings':<44}" + "".join(f"{n:>8}" for n in CHECKPOINTS))
         for method, values in table.items():
             cells = "".join(
                 f"{'—' if values[str(n)] is None else f'{values[str(n)]:.2f}':>8}"
                 for n in CHECKPOINTS
             )
-            print(f"{method:<20}{cells}")
+            print(f"{method:<44}{cells}")
 
 
 def main(argv: list[str] | None = None) -> int:

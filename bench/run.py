@@ -116,6 +116,14 @@ def peak_rss_mb(pid: int) -> float | None:
     return None
 
 
+def reset_peak_rss(pid: int) -> None:
+    """Start VmHWM afresh (Linux: "5" to clear_refs), so the next peak is the run's own."""
+    try:
+        Path(f"/proc/{pid}/clear_refs").write_text("5")
+    except OSError:
+        pass
+
+
 def start_sink(
     folder: Path, *, starttls: bool, pipelining: bool = True
 ) -> tuple[subprocess.Popen, int, Path]:
@@ -512,6 +520,10 @@ def main(argv: list[str] | None = None) -> int:
             seed=7,
         )
         rated = make_ratings(share=args.rated_share, day=day, seed=7) if args.rated_share else 0
+        if rated:
+            from newsletter.recommend.representation import current_tfidf
+
+            current_tfidf()  # yesterday's term statistics: built once, not part of a day
         generate_s = time.perf_counter() - started
         history = None
         if args.history_days:
@@ -528,13 +540,17 @@ def main(argv: list[str] | None = None) -> int:
         workers = start_workers(args, env)
         wait_for_workers(app)
         training = {"readers": rated, "seconds": 0.0}
+        probe = CpuProbe(workers=workers.pid, sink=sink.pid, broker=env["CELERY_BROKER_URL"])
         if rated:
             print(f"training: {rated} readers' models on the workers", flush=True)
+            before = probe.read()
             training["seconds"] = wait_for_training(timeout=args.timeout)
+            training["cpu_seconds"] = probe.per_kind(before, probe.read())
             training["peak_rss_mb"] = [peak_rss_mb(pid) for pid in process_tree(workers.pid)]
+            for pid in process_tree(workers.pid):
+                reset_peak_rss(pid)  # the run's peak below is then the day's run alone
         expected = Subscriber.objects.filter(status=Subscriber.Status.ACTIVE).count()
         print(f"run: {expected} readers, {args.concurrency} worker processes", flush=True)
-        probe = CpuProbe(workers=workers.pid, sink=sink.pid, broker=env["CELERY_BROKER_URL"])
         before = probe.read()
         send_digests_for_date.delay(day.isoformat())
         run = wait_for_run(edition=day, expected=expected, timeout=args.timeout)
@@ -587,6 +603,9 @@ def main(argv: list[str] | None = None) -> int:
             "readers": training["readers"],
             "seconds": round(training["seconds"], 1),
             "worker_peak_rss_mb_after_training": training.get("peak_rss_mb", []),
+            "cpu_seconds": {
+                kind: round(seconds, 2) for kind, seconds in training.get("cpu_seconds", {}).items()
+            },
         },
         "statuses": run["statuses"],
         "emails_per_second": round(ours_per_s, 1),
@@ -661,6 +680,7 @@ def correctness_failures(result: dict) -> list[str]:
 
 def print_table(r: dict) -> None:
     rss = r["peak_rss_mb"]
+    training_rss = [round(v or 0, 1) for v in r["training"]["worker_peak_rss_mb_after_training"]]
     matching = ", ".join(
         f"{m['subscribers']:,} subs/{m['distinct_filters']:,} filters {m['seconds']} s"
         for m in r["matching"]
@@ -693,6 +713,10 @@ def print_table(r: dict) -> None:
                                        f" backend {r['build_backend_cpu_ms_per_reader']} ms"),
         ("peak RSS (MB)", f"workers {rss['worker_processes']}, sink {rss['sink']}, "
                           f"bench {rss['bench_process']}"),
+        ("training CPU (s)", ", ".join(f"{kind} {seconds}" for kind, seconds
+                                       in r["training"]["cpu_seconds"].items())),
+        ("peak RSS while training (MB)",
+         f"workers {training_rss}"),
         ("sent / at sink / duplicates", f"{r['deliveries']['sent_digests']} / "
          f"{r['deliveries']['messages_at_sink']} / {r['deliveries']['duplicates']}"),
         ("mean email size", f"{r['deliveries']['mean_bytes']:,} bytes"),

@@ -101,9 +101,12 @@ def test_the_personalisation_benchmark_runs_and_reports_every_checkpoint(tmp_pat
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     report = json.loads(out.read_text())
     assert (report["learn"], report["judged"]) == ("tuning", "held-out")
-    assert list(report["kinds"]) == ["one interest", "two interests"]
+    assert list(report["kinds"]) == ["one interest", "two interests", "unbalanced interests"]
     one = report["kinds"]["one interest"]["precision_at_10"]
     two = report["kinds"]["two interests"]["precision_at_10"]
+    unbalanced = report["kinds"]["unbalanced interests"]["precision_at_10"]
+    kept = "small interest in top 10: blend"
+    assert kept in unbalanced and f"{kept} (one model)" in unbalanced and kept not in one
     assert list(one["keyword"]) == ["0", "5", "10", "20"]
     assert one["model"]["0"] is None  # no ratings, no model
     assert one["blend"]["0"] == one["keyword"]["0"]  # without a model the blend is the rules

@@ -28,6 +28,7 @@ logger = logging.getLogger(__name__)
 TFIDF = "hashed-tfidf-v1"
 N_FEATURES = 2**18
 EMBEDDING_BATCH = 128
+VECTORISE_SLICE = 500
 
 
 def paper_text(title: str, abstract: str) -> str:
@@ -86,25 +87,35 @@ class Tfidf:
         """Rows of unit length: a dot product is a cosine similarity."""
         if not texts:
             return sp.csr_matrix((0, N_FEATURES), dtype=np.float32)
-        counts = term_counts(texts)
-        counts.data *= self.idf[counts.indices]
-        return normalize(counts, copy=False)
+        # In slices: the hasher's intermediate lists take ~10x the matrix they make.
+        parts = []
+        for start in range(0, len(texts), VECTORISE_SLICE):
+            counts = term_counts(texts[start : start + VECTORISE_SLICE])
+            counts.data *= self.idf[counts.indices]
+            parts.append(normalize(counts, copy=False))
+        return parts[0] if len(parts) == 1 else sp.vstack(parts, format="csr")
 
 
-def term_statistics_build(*, texts: Iterable[str]) -> TermStatistics:
-    """Count document frequencies over `texts` (the catalogue) and store them."""
+def term_statistics_build(*, texts: Iterable[str], replace: bool = True) -> TermStatistics:
+    """Count document frequencies over `texts` (the catalogue) and store them. With
+    `replace=False` statistics stored meanwhile by another process are kept."""
     frequencies, documents = document_frequencies(texts)
     buffer = io.BytesIO()
     nonzero = np.flatnonzero(frequencies)
     np.savez_compressed(buffer, index=nonzero.astype(np.int32), count=frequencies[nonzero])
-    statistics, _created = TermStatistics.objects.update_or_create(
-        features=TFIDF,
-        defaults={
-            "document_count": documents,
-            "document_frequencies": buffer.getvalue(),
-            "built_at": timezone.now(),
-        },
-    )
+    values = {
+        "document_count": documents,
+        "document_frequencies": buffer.getvalue(),
+        "built_at": timezone.now(),
+    }
+    if not replace:
+        # Workers' first builds race: the first stored wins, or the models trained by the
+        # others would be for statistics that no longer exist (and go unused).
+        TermStatistics.objects.bulk_create(
+            [TermStatistics(features=TFIDF, **values)], ignore_conflicts=True
+        )
+        return TermStatistics.objects.only("pk", "built_at").get(features=TFIDF)
+    statistics, _created = TermStatistics.objects.update_or_create(features=TFIDF, defaults=values)
     return statistics
 
 
@@ -124,7 +135,7 @@ def current_tfidf() -> Tfidf:
     """The stored TF-IDF, loaded once per process; built from the catalogue the first time."""
     statistics = TermStatistics.objects.filter(features=TFIDF).only("pk", "built_at").first()
     if statistics is None:
-        statistics = term_statistics_build(texts=_catalogue_texts())
+        statistics = term_statistics_build(texts=_catalogue_texts(), replace=False)
     cache_key = (statistics.pk, statistics.built_at)
     with _tfidf_lock:
         cached = _tfidf_cache.get(cache_key)

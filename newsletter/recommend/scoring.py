@@ -141,6 +141,13 @@ class ReaderScores:
 def probabilities(models: Sequence[TrainedModel], papers) -> np.ndarray:
     """(readers x papers): each reader's best interest, as a probability. The interests of
     every reader are stacked and multiplied with the papers in one product per block."""
+    by_interest = _interest_probabilities(models, papers)
+    starts = np.cumsum([0] + [model.interest_count for model in models[:-1]])
+    return np.maximum.reduceat(by_interest, starts, axis=0)
+
+
+def _interest_probabilities(models: Sequence[TrainedModel], papers) -> np.ndarray:
+    """(interests x papers), every interest of every reader in `models`, stacked."""
     coefs = [model.coef for model in models]
     stacked = sp.vstack(coefs, format="csr") if sp.issparse(coefs[0]) else np.vstack(coefs)
     intercepts = np.concatenate([model.intercept for model in models]).astype(np.float32)
@@ -155,8 +162,23 @@ def probabilities(models: Sequence[TrainedModel], papers) -> np.ndarray:
     np.exp(by_interest, out=by_interest)
     by_interest += 1.0
     np.reciprocal(by_interest, out=by_interest)
+    return by_interest
+
+
+def interest_scores(models: Sequence[TrainedModel], papers) -> tuple[np.ndarray, np.ndarray]:
+    """(probabilities, opinions), readers x papers: each reader's best interest. The opinion
+    is the best of each interest's own standing among the papers (see `opinions`), so a small
+    interest, whose model scores lower in raw terms, is not outshone by a big one's."""
+    probabilities_ = np.empty((len(models), papers.shape[0]), dtype=np.float32)
+    best = np.empty_like(probabilities_)
     starts = np.cumsum([0] + [model.interest_count for model in models[:-1]])
-    return np.maximum.reduceat(by_interest, starts, axis=0)
+    for start in range(0, len(models), ROWS_PER_PRODUCT):
+        chunk = models[start : start + ROWS_PER_PRODUCT]
+        by_interest = _interest_probabilities(chunk, papers)
+        first = starts[start : start + len(chunk)] - starts[start]
+        probabilities_[start : start + len(chunk)] = np.maximum.reduceat(by_interest, first, axis=0)
+        best[start : start + len(chunk)] = np.maximum.reduceat(opinions(by_interest), first, axis=0)
+    return probabilities_, best
 
 
 def reader_scores(*, subscriber_ids: Sequence[int], window) -> dict[int, ReaderScores]:
@@ -204,8 +226,7 @@ def reader_scores(*, subscriber_ids: Sequence[int], window) -> dict[int, ReaderS
         if not members:
             continue
         vectors = matrix.embeddings if kind == "embeddings" else matrix.tfidf
-        table = probabilities([model for *_rest, model in members], vectors)
-        relative = opinions(table)
+        table, relative = interest_scores([model for *_rest, model in members], vectors)
         for (sid, ratings, positives, model), row, opinion in zip(
             members, table, relative, strict=True
         ):

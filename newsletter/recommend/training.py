@@ -1,22 +1,24 @@
 """A model per reader: 👍 and imported papers are positives, 👎 and a sample of background
-papers negatives (weighted), one logistic regression per interest (clusters of the 👍), so a
-reader with two interests is not averaged into one; stored in ReaderModel."""
+papers negatives (weighted), one linear model per interest (the reader's filters that their
+👍 match, or clusters of the 👍), so a reader with two interests is not averaged into one;
+stored in ReaderModel."""
 
 from __future__ import annotations
 
 import io
+import json
 import logging
 import random
+import threading
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+import scipy.linalg
 import scipy.sparse as sp
 from django.db.models import F, Max, Q
 from django.utils import timezone
-from sklearn.cluster import KMeans
-from sklearn.linear_model import LogisticRegression
 from threadpoolctl import threadpool_limits
 
 from newsletter.models import ImportedPaper, Rating, ReaderModel, Subscriber
@@ -26,19 +28,29 @@ from newsletter.recommend.representation import paper_text
 logger = logging.getLogger(__name__)
 
 MAX_INTERESTS = 4
-# Fewer 👍 than this per interest and interests are not split: with fewer, the benchmark's
-# two-interest readers did better with one model (bench/personalisation.py, "one model").
+# Clusters of 👍 (for readers whose filters do not tell their interests apart) need this
+# many 👍 each: with fewer, the benchmark's two-interest readers did better with one model.
 LIKED_PER_INTEREST = 8
+# An interest told by a filter gets its own model from this many 👍 matching it: one, as a
+# small interest's first 👍 is what a single model drowns (bench/personalisation.py, --swap).
+LIKED_PER_FILTER = 1
 BACKGROUND_PAPERS = 100
 BACKGROUND_POOL = 2000
 # A 👎 says "not this" outright; a random background paper only "probably not this".
 DISLIKE_WEIGHT = 3.0
 BACKGROUND_WEIGHT = 0.2
-REGULARISATION_C = 10.0
+# Ridge penalty, relative to the mean example weight (chosen on the personalisation
+# benchmark's --swap run: learning on held-out, judged on tuning papers).
+REGULARISATION = 0.3
+# The intercept is the weight of a constant feature of this value (so it is penalised too).
+INTERCEPT_FEATURE = 1.0
+# Weights kept per interest, the largest by magnitude: a model stays a few dozen KB.
+KEPT_WEIGHTS = 4096
 LIKED_KEPT = 100  # liked papers kept for the "like <paper>" line
-# Models stored per upsert: a model is ~0.3 MB, and psycopg escapes a whole statement's
-# bytes at once, so 200 in one INSERT peaked the worker at ~750 MB.
-UPSERT_BATCH = 25
+LIKED_TERMS = 32  # of each, its heaviest terms: enough to tell which one a paper is like
+# Models stored per upsert: psycopg escapes a whole statement's bytes at once (200 models of
+# ~0.3 MB in one INSERT peaked a worker at ~750 MB; models are now ~50 KB).
+UPSERT_BATCH = 50
 
 
 def _rows(matrix) -> int:
@@ -46,8 +58,23 @@ def _rows(matrix) -> int:
 
 
 def _used_columns(matrix: sp.csr_matrix) -> np.ndarray:
-    # Not np.unique: its hash path took ~9 ms a call here, a bincount over the width ~0.3 ms.
-    return np.flatnonzero(np.bincount(matrix.indices, minlength=matrix.shape[1]))
+    # A sort: np.unique took ~3 ms a call here, a bincount over the 2**18 width ~1 ms, ~0.2.
+    ordered = np.sort(matrix.indices)
+    return (
+        ordered[np.concatenate(([True], ordered[1:] != ordered[:-1]))] if ordered.size else ordered
+    )
+
+
+def _compact(matrix: sp.csr_matrix) -> tuple[sp.csr_matrix, np.ndarray]:
+    """The matrix over only the columns its rows use (renumbered), and those columns."""
+    columns = _used_columns(matrix)
+    position = np.empty(matrix.shape[1], dtype=np.int32)  # read only where written
+    position[columns] = np.arange(len(columns), dtype=np.int32)
+    compact = sp.csr_matrix(
+        (matrix.data, position[matrix.indices], matrix.indptr),
+        shape=(_rows(matrix), len(columns)),
+    )
+    return compact, columns
 
 
 def _stack(parts: Sequence):
@@ -57,6 +84,11 @@ def _stack(parts: Sequence):
     if any(sp.issparse(part) for part in parts):
         return sp.vstack(parts, format="csr")
     return np.vstack(parts)
+
+
+def _gram(matrix) -> np.ndarray:
+    product = matrix @ matrix.T
+    return np.asarray(product.toarray() if sp.issparse(product) else product, dtype=np.float64)
 
 
 @dataclass
@@ -74,57 +106,174 @@ class TrainedModel:
         return int(self.coef.shape[0])
 
     def to_bytes(self) -> bytes:
-        buffer = io.BytesIO()
+        # float16 values: scores only order papers, and half the bytes to store and load.
         arrays: dict[str, np.ndarray] = {
-            "intercept": self.intercept,
-            "liked_interest": self.liked_interest,
+            "intercept": self.intercept.astype(np.float32),
+            "liked_interest": self.liked_interest.astype(np.int8),
         }
         for name in ("coef", "liked"):
             value = getattr(self, name)
             if sp.issparse(value):
                 value = sp.csr_matrix(value)
-                arrays[f"{name}_data"] = value.data.astype(np.float32)
+                arrays[f"{name}_data"] = value.data.astype(np.float16)
                 arrays[f"{name}_indices"] = value.indices.astype(np.int32)
-                arrays[f"{name}_indptr"] = value.indptr.astype(np.int64)
+                arrays[f"{name}_indptr"] = value.indptr.astype(np.int32)
                 arrays[f"{name}_shape"] = np.asarray(value.shape, dtype=np.int64)
             else:
-                arrays[name] = np.asarray(value, dtype=np.float32)
-        np.savez(buffer, **arrays)
-        return buffer.getvalue()
+                arrays[name] = np.asarray(value, dtype=np.float16)
+        return _pack(arrays)
 
     @classmethod
     def from_bytes(cls, data: bytes, *, liked_titles: Sequence[str] = ()) -> TrainedModel:
-        stored = np.load(io.BytesIO(bytes(data)))
+        stored = _unpack(bytes(data))
 
         def matrix(name: str):
             if name in stored:
-                return stored[name]
+                return stored[name].astype(np.float32)
             return sp.csr_matrix(
-                (stored[f"{name}_data"], stored[f"{name}_indices"], stored[f"{name}_indptr"]),
-                shape=tuple(stored[f"{name}_shape"]),
+                (
+                    stored[f"{name}_data"].astype(np.float32),
+                    stored[f"{name}_indices"],
+                    stored[f"{name}_indptr"],
+                ),
+                shape=tuple(int(n) for n in stored[f"{name}_shape"]),
             )
 
         return cls(
             coef=matrix("coef"),
-            intercept=stored["intercept"],
+            intercept=stored["intercept"].astype(np.float32),
             liked=matrix("liked"),
-            liked_interest=stored["liked_interest"],
+            liked_interest=stored["liked_interest"].astype(np.int64),
             liked_titles=list(liked_titles),
         )
 
 
-def interest_groups(liked, *, interests: int, seed: int) -> np.ndarray:
-    """Which interest each liked paper belongs to: k-means over their vectors (unit rows, so
-    close to cosine), with as many clusters as the reader has filters, within bounds."""
+# Stored models: this tag, a JSON header (name -> dtype, shape, offset), the raw arrays. Not
+# .npz: a digest chunk loads hundreds of models, and np.load's zip parsing took ~7 ms each.
+MODEL_FORMAT = b"PBM1"
+
+
+def _pack(arrays: dict[str, np.ndarray]) -> bytes:
+    header: dict[str, list] = {}
+    offset = 0
+    for name, array in arrays.items():
+        header[name] = [array.dtype.str, list(array.shape), offset]
+        offset += array.nbytes
+    encoded = json.dumps(header).encode()
+    return b"".join(
+        [MODEL_FORMAT, len(encoded).to_bytes(4, "little"), encoded]
+        + [np.ascontiguousarray(array).tobytes() for array in arrays.values()]
+    )
+
+
+def _unpack(data: bytes) -> dict[str, np.ndarray]:
+    if not data.startswith(MODEL_FORMAT):
+        with np.load(io.BytesIO(data)) as stored:  # a model stored before the format
+            return {name: stored[name] for name in stored.files}
+    length = int.from_bytes(data[4:8], "little")
+    header = json.loads(data[8 : 8 + length])
+    body = memoryview(data)[8 + length :]
+    arrays = {}
+    for name, (dtype, shape, offset) in header.items():
+        dtype = np.dtype(dtype)
+        count = int(np.prod(shape)) if shape else 1
+        # A copy: the views would be read-only and pin the whole row's bytes.
+        found = np.frombuffer(body, dtype=dtype, count=count, offset=offset)
+        arrays[name] = found.reshape(shape).copy()
+    return arrays
+
+
+def _clusters(gram: np.ndarray, count: int) -> np.ndarray:
+    """Spherical k-means over unit rows given their dot products: start from the paper most
+    like the others and then each paper least like those chosen (deterministic), then move
+    each paper to the centre it is closest to in angle."""
+    centres = [int(np.argmax(gram.sum(axis=1)))]
+    while len(centres) < count:
+        centres.append(int(np.argmin(gram[:, centres].max(axis=1))))
+    labels = np.argmax(gram[:, centres], axis=1)
+    for _round in range(30):
+        members = np.zeros((len(gram), count))
+        members[np.arange(len(gram)), labels] = 1.0
+        towards = gram @ members  # each paper . each cluster's sum
+        lengths = np.sqrt(np.maximum((members * towards).sum(axis=0), 1e-12))
+        moved = np.argmax(towards / lengths, axis=1)
+        if (moved == labels).all():
+            break
+        labels = moved
+    _, labels = np.unique(labels, return_inverse=True)  # no empty cluster numbers
+    return labels.astype(np.int64)
+
+
+def interest_groups(
+    liked,
+    *,
+    interests: int,
+    seed: int = 0,
+    liked_filters: np.ndarray | None = None,
+    gram: np.ndarray | None = None,
+) -> np.ndarray:
+    """Which interest each liked paper belongs to. The reader's filters say it when their 👍
+    match two or more of them (`liked_filters`: the filter each 👍 matched, -1 for none), each
+    with LIKED_PER_FILTER 👍 at least: a small interest keeps its own model beside a big one.
+    Otherwise clusters of the 👍 (as many as the reader has filters, within bounds)."""
     count = _rows(liked)
+    if count == 0:
+        return np.zeros(0, dtype=np.int64)
+    if gram is None:
+        gram = _gram(liked)
+    if liked_filters is not None and len(liked_filters) == count:
+        told = np.asarray(liked_filters, dtype=np.int64)
+        numbers, sizes = np.unique(told[told >= 0], return_counts=True)
+        kept = numbers[sizes >= LIKED_PER_FILTER][:MAX_INTERESTS]
+        if len(kept) >= 2:
+            labels = np.full(count, -1, dtype=np.int64)
+            for label, number in enumerate(kept):
+                labels[told == number] = label
+            # The other 👍 (recommended papers, small filters) join the interest they are
+            # most like: their mean similarity to its papers.
+            members = np.zeros((count, len(kept)))
+            members[labels >= 0, labels[labels >= 0]] = 1.0
+            closeness = (gram @ members) / members.sum(axis=0)
+            loose = labels < 0
+            labels[loose] = np.argmax(closeness[loose], axis=1)
+            return labels
     clusters = max(1, min(interests, MAX_INTERESTS, count // LIKED_PER_INTEREST))
     if clusters == 1:
         return np.zeros(count, dtype=np.int64)
-    if sp.issparse(liked):
-        liked = liked[:, _used_columns(liked)]  # the used features only, as for training
-    labels = KMeans(n_clusters=clusters, n_init=2, random_state=seed).fit_predict(liked)
-    _, labels = np.unique(labels, return_inverse=True)  # no empty cluster numbers
-    return labels.astype(np.int64)
+    return _clusters(gram, clusters)
+
+
+def _solve(gram: np.ndarray, targets: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Weighted ridge regression towards +1/-1 in closed form, in the dual: papers (~100-200)
+    are far fewer than features, so one small positive definite system (papers x papers)
+    instead of an iterative solver; returns the solution's weights on the papers."""
+    system = gram + INTERCEPT_FEATURE**2
+    system[np.diag_indices_from(system)] += REGULARISATION * weights.mean() / weights
+    # Cholesky: the system is positive definite (scipy's generic solve took 100+ ms at times).
+    return scipy.linalg.cho_solve(
+        scipy.linalg.cho_factor(system, check_finite=False), targets, check_finite=False
+    )
+
+
+def _kept(values: np.ndarray) -> np.ndarray:
+    """Positions of the KEPT_WEIGHTS largest weights by magnitude (sorted)."""
+    if len(values) <= KEPT_WEIGHTS:
+        return np.flatnonzero(values)
+    return np.sort(np.argpartition(-np.abs(values), KEPT_WEIGHTS)[:KEPT_WEIGHTS])
+
+
+def _heaviest_terms(rows):
+    """Each row's LIKED_TERMS largest entries (sparse rows; dense ones are kept whole)."""
+    if not sp.issparse(rows):
+        return rows
+    rows = sp.csr_matrix(rows, copy=True)
+    for row in range(_rows(rows)):
+        start, end = rows.indptr[row], rows.indptr[row + 1]
+        if end - start > LIKED_TERMS:
+            values = rows.data[start:end]
+            values[np.argsort(-values, kind="stable")[LIKED_TERMS:]] = 0.0
+    rows.eliminate_zeros()
+    return rows
 
 
 def train(
@@ -135,74 +284,79 @@ def train(
     interests: int = 1,
     seed: int = 0,
     liked_titles: Sequence[str] = (),
+    liked_filters: np.ndarray | None = None,
 ) -> TrainedModel | None:
-    """One logistic regression per interest: that interest's 👍 against every 👎 and the
-    background sample (other interests' 👍 are left out, not counted against it). With no 👍
-    but some 👎, one model of "the usual papers, not these", which only demotes."""
+    """One linear model per interest: that interest's 👍 against every 👎 and the background
+    sample (other interests' 👍 are left out, not counted against it). With no 👍 but some
+    👎, one model of "the usual papers, not these", which only demotes."""
     if _rows(liked) == 0 and _rows(disliked) == 0:
         return None
-    groups = (
-        interest_groups(liked, interests=interests, seed=seed)
-        if _rows(liked)
-        else np.zeros(0, dtype=np.int64)
+    # Every example once: one Gram matrix per reader, each interest solves on its block.
+    examples = _stack([liked, disliked, background])
+    width = int(examples.shape[1])
+    columns = None
+    if sp.issparse(examples):
+        # Only the few thousand hashed features these papers use, renumbered.
+        examples, columns = _compact(examples)
+    gram = _gram(examples)
+    groups = interest_groups(
+        liked,
+        interests=interests,
+        seed=seed,
+        liked_filters=liked_filters,
+        gram=gram[: _rows(liked), : _rows(liked)],
     )
-    coefs, intercepts = [], []
+    liked_rows = np.arange(_rows(liked))
+    disliked_rows = _rows(liked) + np.arange(_rows(disliked))
+    background_rows = _rows(liked) + _rows(disliked) + np.arange(_rows(background))
     if _rows(liked) == 0:
-        tasks = [(background, disliked, BACKGROUND_WEIGHT, DISLIKE_WEIGHT)]
+        tasks = [(background_rows, BACKGROUND_WEIGHT, disliked_rows, DISLIKE_WEIGHT)]
     else:
-        negatives = _stack([disliked, background])
+        negative_rows = np.concatenate([disliked_rows, background_rows])
         negative_weights = np.concatenate(
             [
                 np.full(_rows(disliked), DISLIKE_WEIGHT),
                 np.full(_rows(background), BACKGROUND_WEIGHT),
             ]
         )
-        tasks = []
-        for interest in range(int(groups.max()) + 1):
-            mine = liked[np.flatnonzero(groups == interest)]
-            tasks.append((mine, negatives, 1.0, negative_weights))
-    for positives, negatives, positive_weight, negative_weight in tasks:
-        if _rows(negatives) == 0 or _rows(positives) == 0:
+        tasks = [
+            (liked_rows[groups == interest], 1.0, negative_rows, negative_weights)
+            for interest in range(int(groups.max()) + 1)
+        ]
+    coefs, intercepts = [], []
+    for positive_rows, positive_weight, negative_rows, negative_weight in tasks:
+        if len(negative_rows) == 0 or len(positive_rows) == 0:
             continue
-        features = _stack([positives, negatives])
-        labels = np.concatenate([np.ones(_rows(positives)), np.zeros(_rows(negatives))])
-        negative_weight = np.broadcast_to(negative_weight, (_rows(negatives),)).astype(float)
+        rows = np.concatenate([positive_rows, negative_rows])
+        targets = np.concatenate([np.ones(len(positive_rows)), -np.ones(len(negative_rows))])
+        negative_weight = np.broadcast_to(negative_weight, (len(negative_rows),)).astype(float)
         # Balanced: the few 👍 weigh as much, together, as everything against them.
-        positive_total = negative_weight.sum()
-        weights = np.concatenate(
-            [
-                np.full(_rows(positives), positive_weight * positive_total / _rows(positives)),
-                negative_weight,
-            ]
-        )
-        # dual: the solver liblinear advises when papers are far fewer than features.
-        model = LogisticRegression(
-            C=REGULARISATION_C, solver="liblinear", dual=True, max_iter=1000, random_state=seed
-        )
-        if sp.issparse(features):
-            # Only the few thousand hashed features these papers use: liblinear's time grows
-            # with the width it is given (2**18 columns: seconds a reader; these: ~50 ms).
-            columns = _used_columns(features)
-            model.fit(features[:, columns], labels, sample_weight=weights)
-            values = model.coef_[0].astype(np.float32)
+        positive_weight = positive_weight * negative_weight.sum() / len(positive_rows)
+        weights = np.concatenate([np.full(len(positive_rows), positive_weight), negative_weight])
+        dual = np.zeros(_rows(examples))
+        dual[rows] = _solve(gram[np.ix_(rows, rows)], targets, weights)
+        values = np.asarray(examples.T @ dual).ravel()
+        intercept = INTERCEPT_FEATURE**2 * float(dual.sum())
+        if columns is not None:
+            kept = _kept(values)
             coefs.append(
-                sp.csr_matrix((values, columns, [0, len(columns)]), shape=(1, features.shape[1]))
+                sp.csr_matrix(
+                    (values[kept].astype(np.float32), columns[kept], [0, len(kept)]),
+                    shape=(1, width),
+                )
             )
         else:
-            model.fit(features, labels, sample_weight=weights)
-            coefs.append(model.coef_.astype(np.float32))
-        intercepts.append(float(model.intercept_[0]))
+            coefs.append(values.astype(np.float32)[None, :])
+        intercepts.append(intercept)
     if not coefs:
         return None
     coef = sp.vstack(coefs, format="csr") if sp.issparse(coefs[0]) else np.vstack(coefs)
-    if sp.issparse(coef):
-        coef.eliminate_zeros()
-    kept = slice(0, LIKED_KEPT)
+    kept_liked = slice(0, LIKED_KEPT)
     return TrainedModel(
         coef=coef,
         intercept=np.asarray(intercepts, dtype=np.float32),
-        liked=liked[kept] if _rows(liked) else liked,
-        liked_interest=groups[kept],
+        liked=_heaviest_terms(liked[kept_liked]) if _rows(liked) else liked,
+        liked_interest=groups[kept_liked],
         liked_titles=list(liked_titles)[:LIKED_KEPT],
     )
 
@@ -210,13 +364,23 @@ def train(
 # --- Training the readers who asked --------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Filter:
+    """One of a reader's filters (a followed topic, or their own query and categories)."""
+
+    query: str
+    categories: tuple[str, ...]
+    strong_only: bool = False
+
+
 @dataclass
 class ReaderExamples:
     liked_texts: list[str] = field(default_factory=list)
     liked_titles: list[str] = field(default_factory=list)
+    liked_papers: list[tuple[str, str, tuple[str, ...]]] = field(default_factory=list)
     disliked_texts: list[str] = field(default_factory=list)
     rated_paper_ids: set[int] = field(default_factory=set)
-    filters: int = 0
+    filters: list[Filter] = field(default_factory=list)
 
     @property
     def rating_count(self) -> int:
@@ -224,27 +388,37 @@ class ReaderExamples:
 
 
 def reader_examples(subscriber_ids: Sequence[int]) -> dict[int, ReaderExamples]:
-    """Every reader's 👍, 👎 and imported papers, in three queries."""
+    """Every reader's 👍, 👎, imported papers and filters, in four queries."""
     examples: dict[int, ReaderExamples] = defaultdict(ReaderExamples)
     rows = (
         Rating.objects.filter(subscriber_id__in=subscriber_ids, paper__is_hidden=False)
         .order_by("subscriber_id", "-rated_at")
-        .values_list("subscriber_id", "paper_id", "vote", "paper__title", "paper__abstract")
+        .values_list(
+            "subscriber_id",
+            "paper_id",
+            "vote",
+            "paper__title",
+            "paper__abstract",
+            "paper__categories",
+        )
     )
-    for subscriber_id, paper_id, vote, title, abstract in rows.iterator(chunk_size=2000):
+    for subscriber_id, paper_id, vote, title, abstract, categories in rows.iterator(
+        chunk_size=2000
+    ):
         mine = examples[subscriber_id]
         mine.rated_paper_ids.add(paper_id)
         if vote == Rating.Vote.UP:
             mine.liked_texts.append(paper_text(title, abstract))
             mine.liked_titles.append(" ".join(title.split()))
+            mine.liked_papers.append((title, abstract, tuple(categories or ())))
         else:
             mine.disliked_texts.append(paper_text(title, abstract))
     imported = (
         ImportedPaper.objects.filter(subscriber_id__in=subscriber_ids)
         .order_by("subscriber_id", "-imported_at")
-        .values_list("subscriber_id", "paper_id", "title", "abstract")
+        .values_list("subscriber_id", "paper_id", "title", "abstract", "paper__categories")
     )
-    for subscriber_id, paper_id, title, abstract in imported.iterator(chunk_size=2000):
+    for subscriber_id, paper_id, title, abstract, categories in imported.iterator(chunk_size=2000):
         mine = examples[subscriber_id]
         if paper_id is not None and paper_id in mine.rated_paper_ids:
             continue  # rated as well: the rating says it
@@ -252,18 +426,73 @@ def reader_examples(subscriber_ids: Sequence[int]) -> dict[int, ReaderExamples]:
             mine.rated_paper_ids.add(paper_id)
         mine.liked_texts.append(paper_text(title, abstract))
         mine.liked_titles.append(" ".join(title.split()))
-    topic_counts = Subscriber.topics.through.objects.filter(
-        subscriber_id__in=subscriber_ids, topic__is_active=True
-    ).values_list("subscriber_id", flat=True)
-    for subscriber_id in topic_counts:
-        examples[subscriber_id].filters += 1
-    for subscriber_id in (
+        mine.liked_papers.append((title, abstract, tuple(categories or ())))
+    followed = (
+        Subscriber.topics.through.objects.filter(
+            subscriber_id__in=subscriber_ids, topic__is_active=True
+        )
+        .order_by("subscriber_id", "topic__slug")
+        .values_list(
+            "subscriber_id", "topic__query", "topic__categories", "topic__require_strong_match"
+        )
+    )
+    for subscriber_id, query, categories, strong in followed:
+        examples[subscriber_id].filters.append(Filter(query, tuple(categories or ()), strong))
+    for subscriber_id, query, categories in (
         Subscriber.objects.filter(pk__in=subscriber_ids)
         .exclude(own_query="", categories=[])
-        .values_list("pk", flat=True)
+        .values_list("pk", "own_query", "categories")
     ):
-        examples[subscriber_id].filters += 1
+        examples[subscriber_id].filters.append(Filter(query, tuple(categories or ())))
     return examples
+
+
+class LikedPaperFilters:
+    """Which of a reader's filters each liked paper matches, with the digest's own matching
+    (one index over a chunk's liked papers, each distinct filter evaluated once)."""
+
+    def __init__(self, examples: dict[int, ReaderExamples]) -> None:
+        from newsletter.matching import IndexedPaper, PaperIndex
+
+        self._row_of: dict[str, int] = {}
+        papers = []
+        for mine in examples.values():
+            for text, (title, abstract, categories) in zip(
+                mine.liked_texts, mine.liked_papers, strict=True
+            ):
+                if text not in self._row_of:
+                    row = self._row_of[text] = len(self._row_of)
+                    papers.append(
+                        IndexedPaper(id=row, title=title, abstract=abstract, categories=categories)
+                    )
+        self._index = PaperIndex.build(papers)
+        self._found: dict[Filter, np.ndarray] = {}
+
+    def matches(self, chosen: Filter) -> np.ndarray:
+        """Whether each liked paper (by row) matches the filter."""
+        from newsletter.matching import filter_paper_ids
+
+        found = self._found.get(chosen)
+        if found is None:
+            found = self._found[chosen] = np.zeros(len(self._row_of), dtype=bool)
+            matched = filter_paper_ids(
+                query=chosen.query,
+                categories=chosen.categories,
+                index=self._index,
+                strong_only=chosen.strong_only,
+            )
+            found[list(matched)] = True
+        return found
+
+    def of(self, mine: ReaderExamples) -> np.ndarray | None:
+        """For each of the reader's 👍, the first of their filters it matches (-1: none)."""
+        if len(mine.filters) < 2 or not mine.liked_texts:
+            return None
+        told = np.full(len(mine.liked_texts), -1, dtype=np.int64)
+        rows = np.asarray([self._row_of[text] for text in mine.liked_texts])
+        for number, chosen in reversed(list(enumerate(mine.filters))):
+            told[self.matches(chosen)[rows]] = number
+        return told
 
 
 @dataclass
@@ -278,6 +507,8 @@ class BackgroundPool:
 
     @classmethod
     def load(cls, tfidf: representation.Tfidf, *, size: int = BACKGROUND_POOL) -> BackgroundPool:
+        """The pool, built once per process for the same papers and statistics: a run's
+        chunks of readers share it."""
         from papers.selectors import visible_papers
 
         # Not the newest day's papers: those are the next digest's, not "probably not this".
@@ -286,7 +517,26 @@ class BackgroundPool:
         if newest is not None:
             papers = papers.filter(announced_on__lt=newest)
         recent = papers.order_by("-announced_on", "-id")
-        rows = list(recent.values_list("id", "title", "abstract")[:size])
+        ids = tuple(recent.values_list("id", flat=True)[:size])
+        key = (tfidf.key, representation.embeddings_model_name(), ids)
+        with _pool_lock:
+            cached = _pools.get(key)
+        if cached is not None:
+            return cached
+        rows = list(
+            visible_papers()
+            .filter(pk__in=ids)
+            .order_by("-announced_on", "-id")
+            .values_list("id", "title", "abstract")
+        )
+        pool = cls._build(tfidf, rows)
+        with _pool_lock:
+            _pools.clear()
+            _pools[key] = pool
+        return pool
+
+    @classmethod
+    def _build(cls, tfidf: representation.Tfidf, rows) -> BackgroundPool:
         texts = [paper_text(title, abstract) for _pid, title, abstract in rows]
         return cls(
             paper_ids=[pid for pid, _title, _abstract in rows],
@@ -303,6 +553,10 @@ class BackgroundPool:
             sorted(random.Random(seed).sample(allowed, min(BACKGROUND_PAPERS, len(allowed)))),
             dtype=np.int64,
         )
+
+
+_pool_lock = threading.Lock()
+_pools: dict[tuple[str, str, tuple[int, ...]], BackgroundPool] = {}
 
 
 def reader_models_train(*, subscriber_ids: Sequence[int]) -> int:
@@ -325,6 +579,7 @@ def reader_models_train(*, subscriber_ids: Sequence[int]) -> int:
     )
     row_of = {text: row for row, text in enumerate(texts)}
     vectors = tfidf.vectors(texts)
+    filters = LikedPaperFilters(examples)
 
     def rows_of(chosen: list[str]) -> sp.csr_matrix:
         return vectors[[row_of[text] for text in chosen]]
@@ -338,6 +593,7 @@ def reader_models_train(*, subscriber_ids: Sequence[int]) -> int:
                 _reader_model(
                     subscriber_id=subscriber_id,
                     mine=examples.get(subscriber_id, ReaderExamples()),
+                    filters=filters,
                     pool=pool,
                     rows_of=rows_of,
                     tfidf_key=tfidf.key,
@@ -355,6 +611,7 @@ def _reader_model(
     *,
     subscriber_id: int,
     mine: ReaderExamples,
+    filters: LikedPaperFilters,
     pool: BackgroundPool,
     rows_of,
     tfidf_key: str,
@@ -362,13 +619,15 @@ def _reader_model(
     started,
 ) -> ReaderModel:
     rows = pool.sample(seed=subscriber_id, excluding=mine.rated_paper_ids)
+    liked_filters = filters.of(mine)
     model = train(
         liked=rows_of(mine.liked_texts),
         disliked=rows_of(mine.disliked_texts),
         background=pool.tfidf[rows],
-        interests=max(1, mine.filters),
+        interests=max(1, len(mine.filters)),
         seed=subscriber_id,
         liked_titles=mine.liked_titles,
+        liked_filters=liked_filters,
     )
     embedding_weights = None
     if model is not None and embedding_name and pool.embeddings is not None:
@@ -380,9 +639,10 @@ def _reader_model(
                 liked=vectors[:split],
                 disliked=vectors[split:],
                 background=pool.embeddings[rows],
-                interests=max(1, mine.filters),
+                interests=max(1, len(mine.filters)),
                 seed=subscriber_id,
                 liked_titles=mine.liked_titles,
+                liked_filters=liked_filters,
             )
             embedding_weights = embedded.to_bytes() if embedded is not None else None
     return ReaderModel(

@@ -180,6 +180,110 @@ def test_two_interests_are_kept_apart_and_both_score_high(monkeypatch):
     assert scores[:6].min() > scores[6:].max()
 
 
+def test_a_small_interest_told_by_a_filter_keeps_its_own_model_beside_a_big_one():
+    video = representation.current_tfidf().vectors([f"{t}\n{t}" for t in VIDEO])
+    language = representation.current_tfidf().vectors([f"{t}\n{t}" for t in LANGUAGE])
+    other = representation.current_tfidf().vectors(OTHER)
+    import scipy.sparse as sp
+
+    liked = sp.vstack([video[:5], language[:2]], format="csr")
+    # Five 👍 matched the first filter, two the second: too few to cluster, enough to tell.
+    model = training.train(
+        liked=liked,
+        disliked=other[:2],
+        background=other[2:],
+        interests=2,
+        seed=1,
+        liked_filters=np.array([0, 0, 0, 0, 0, 1, 1]),
+    )
+    one = training.train(liked=liked, disliked=other[:2], background=other[2:], interests=2, seed=1)
+
+    assert model is not None and model.interest_count == 2
+    assert model.liked_interest.tolist() == [0, 0, 0, 0, 0, 1, 1]
+    assert one is not None and one.interest_count == 1
+    unseen_language = language[2:]
+    split_scores = scoring.probabilities([model], unseen_language)[0]
+    assert split_scores.min() > scoring.probabilities([model], other)[0].max()
+
+
+def test_a_small_interest_scoring_low_in_raw_terms_still_stands_out_in_its_opinions():
+    import scipy.sparse as sp
+
+    # Papers 0-1 use feature 0 (the big interest), 2-3 feature 1 (the small one), the others
+    # a little of feature 2 each (the usual spread of a day's papers).
+    papers = sp.csr_matrix(
+        ([1.0] * 4 + [0.1 * n for n in range(1, 7)], (range(10), [0, 0, 1, 1] + [2] * 6)),
+        shape=(10, 3),
+        dtype=np.float32,
+    )
+    model = training.TrainedModel(
+        coef=sp.csr_matrix(np.array([[8.0, 0.0, 0.1], [0.0, 1.0, 0.1]], dtype=np.float32)),
+        intercept=np.array([-4.0, -4.0], dtype=np.float32),
+        liked=papers[:1],
+        liked_interest=np.array([0]),
+    )
+
+    probabilities, opinions = scoring.interest_scores([model], papers)
+
+    assert probabilities[0, 2] < 0.1 < 0.9 < probabilities[0, 0]  # raw: the big one wins
+    assert opinions[0, :4].tolist() == [1.0, 1.0, 1.0, 1.0]  # each interest's best: at the top
+    assert opinions[0, 4:].max() < opinions[0, :4].min()
+
+
+def test_a_liked_paper_no_filter_matches_joins_the_interest_it_is_most_like():
+    video = representation.current_tfidf().vectors([f"{t}\n{t}" for t in VIDEO])
+    language = representation.current_tfidf().vectors([f"{t}\n{t}" for t in LANGUAGE])
+    import scipy.sparse as sp
+
+    liked = sp.vstack([video[:3], language[:3]], format="csr")
+
+    groups = training.interest_groups(
+        liked, interests=2, liked_filters=np.array([0, 0, -1, 1, 1, -1])
+    )
+
+    assert groups.tolist() == [0, 0, 0, 1, 1, 1]
+
+
+def test_training_tells_interests_apart_by_the_topics_a_reader_follows():
+    videos = TopicFactory(name="Video", slug="video", query="video")
+    language = TopicFactory(name="Language", slug="language", query='"language model"')
+    subscriber = SubscriberFactory(topics=[videos, language])
+    make_papers(OTHER, day=EARLIER - dt.timedelta(days=1))
+    rate(subscriber, make_papers(VIDEO[:5], day=EARLIER), Rating.Vote.UP)
+    rate(subscriber, make_papers(LANGUAGE[:2], day=EARLIER), Rating.Vote.UP)
+
+    assert training.reader_models_train(subscriber_ids=[subscriber.pk]) == 1
+
+    stored = ReaderModel.objects.get(subscriber=subscriber)
+    assert stored.interest_count == 2
+    model = training.TrainedModel.from_bytes(stored.weights)
+    assert sorted(np.bincount(model.liked_interest).tolist()) == [2, 5]
+
+
+def test_a_stored_model_keeps_its_heaviest_weights_only():
+    texts = [f"{title} {words}" for title in OTHER for words in ("alpha beta", "gamma delta")]
+    vectors = representation.current_tfidf().vectors([*VIDEO, *LANGUAGE, *texts])
+
+    model = training.train(
+        liked=vectors[:6], disliked=vectors[6:12], background=vectors[12:], seed=1
+    )
+
+    assert model is not None
+    assert model.coef.nnz <= training.KEPT_WEIGHTS
+    assert max(np.diff(model.liked.indptr)) <= training.LIKED_TERMS
+    again = training.TrainedModel.from_bytes(model.to_bytes())
+    assert again.coef.indices.tolist() == model.coef.indices.tolist()
+    assert np.allclose(again.coef.toarray(), model.coef.toarray(), rtol=1e-2, atol=1e-3)
+
+
+def test_two_workers_building_the_first_term_statistics_keep_the_first():
+    first = representation.term_statistics_build(texts=["a paper on video"], replace=False)
+    second = representation.term_statistics_build(texts=["another on language"], replace=False)
+
+    assert second.pk == first.pk and second.built_at == first.built_at
+    assert TermStatistics.objects.get().document_count == 1
+
+
 def test_a_reader_with_only_dislikes_gets_a_model_that_only_demotes():
     other = representation.current_tfidf().vectors(OTHER)
     language = representation.current_tfidf().vectors(LANGUAGE)
@@ -397,3 +501,41 @@ def test_a_first_vote_with_no_other_papers_trains_nothing_and_fails_nothing():
     model = ReaderModel.objects.get(subscriber=subscriber)
     assert (model.weights, model.interest_count, model.rating_count) == (None, 0, 1)
     assert not model.is_stale
+
+
+def test_chunks_of_one_run_share_the_background_pool_until_the_papers_change():
+    make_papers(OTHER, day=EARLIER)
+    make_papers(VIDEO[:1], day=TODAY)  # the newest day: never background
+    tfidf = representation.current_tfidf()
+
+    first = training.BackgroundPool.load(tfidf)
+
+    assert training.BackgroundPool.load(tfidf) is first
+    assert sorted(first.texts) == sorted(f"{t}\n{t}\n{abstract_for(t)}" for t in OTHER)
+    make_papers(LANGUAGE[:1], day=EARLIER)
+    assert len(training.BackgroundPool.load(tfidf).texts) == len(OTHER) + 1
+
+
+def test_a_model_stored_as_npz_before_the_raw_format_still_loads():
+    import io
+
+    buffer = io.BytesIO()
+    np.savez(
+        buffer,
+        intercept=np.array([0.5], dtype=np.float32),
+        liked_interest=np.array([0, 0]),
+        coef_data=np.array([1.0, 2.0], dtype=np.float32),
+        coef_indices=np.array([3, 7], dtype=np.int32),
+        coef_indptr=np.array([0, 2], dtype=np.int64),
+        coef_shape=np.array([1, 10]),
+        liked=np.zeros((2, 4), dtype=np.float32),
+    )
+
+    model = training.TrainedModel.from_bytes(buffer.getvalue())
+
+    assert model.coef.toarray()[0, [3, 7]].tolist() == [1.0, 2.0]
+    assert model.intercept.tolist() == [0.5]
+    assert model.liked.shape == (2, 4)
+    again = training.TrainedModel.from_bytes(model.to_bytes())
+    assert again.to_bytes().startswith(training.MODEL_FORMAT)
+    assert again.coef.toarray().tolist() == model.coef.toarray().tolist()
