@@ -35,7 +35,8 @@ INSERT INTO newsletter_digest (
     matched_count, more_paper_ids, more_reasons, subject, message_id, attempts, last_error,
     claimed_by, created_at, sent_at)
 SELECT s.id, d::date, d::date, d::date, 'sent', %(items)s, 0, %(items)s, '[]', '[]',
-       'history', '<h' || to_char(d, 'YYYYMMDD') || '.' || s.id || '@bench.invalid>', 1, '', '',
+       'history', '<digest.' || to_char(d, 'YYYYMMDD') || '.' || s.id || '@bench.invalid>', 1, '',
+       '',
        d + interval '6 hours', d + interval '7 hours'
 FROM generate_series(%(first)s::timestamptz, %(last)s::timestamptz, interval '1 day') AS d
 CROSS JOIN newsletter_subscriber AS s
@@ -164,8 +165,23 @@ def never_twice_seconds(*, day: date, readers: int = 500) -> dict:
             "subscriber_id", "more_paper_ids"
         )
     )
+    ms = round(1000 * (time.perf_counter() - started), 1)
+    # The same items found through the window's digests instead (an email that showed a paper
+    # of the window was made on or after its first day): bounded by the window, not by the
+    # items kept. Timed for comparison; the builder itself is not changed here.
+    started = time.perf_counter()
+    by_digest = list(
+        DigestItem.objects.filter(
+            digest__subscriber_id__in=ids,
+            digest__edition_on__gte=since,
+            paper__announced_on__gte=since,
+            paper__announced_on__lte=day,
+        ).values_list("subscriber_id", "paper_id")
+    )
     return {
         "readers": len(ids),
         "rows": len(items) + len(more),
-        "ms": round(1000 * (time.perf_counter() - started), 1),
+        "ms": ms,
+        "through_window_digests_ms": round(1000 * (time.perf_counter() - started), 1),
+        "same_rows": sorted(by_digest) == sorted(items),
     }

@@ -92,9 +92,15 @@ def rating_stats(*, today: dt.date) -> RatingStats:
 def _per_topic(*, since: dt.datetime) -> list[tuple[str, VoteCounts]]:
     """A vote counts for the topics its paper matched in that reader's email (the digest
     item's reasons): the topic the reader was sent it for, not every topic they follow."""
-    reasons = DigestItem.objects.filter(
-        subscriber_id=OuterRef("subscriber_id"), paper_id=OuterRef("paper_id")
-    ).values("reasons")[:1]
+    # No ordering: (subscriber, paper) is unique, and the model's ordering would join and
+    # sort the digests for each of a week's votes.
+    reasons = (
+        DigestItem.objects.filter(
+            subscriber_id=OuterRef("subscriber_id"), paper_id=OuterRef("paper_id")
+        )
+        .order_by()
+        .values("reasons")[:1]
+    )
     tally: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     rows = (
         Rating.objects.filter(rated_at__gte=since)
