@@ -126,13 +126,22 @@ def _build(today: dt.date) -> Dashboard:
         .order_by()
         .aggregate(at=Max("finished_at"))["at"]
     )
-    # Bounded by edition so the (status, edition_on) index answers, however many digests exist.
+    # The newest send is in the newest editions with a sent digest (a day's readers span time
+    # zones, so the one before too): found on the (status, edition_on) index, then a day or two
+    # of rows read, not a month of a big audience's digests.
+    sent = Digest.objects.filter(status=Digest.Status.SENT).order_by()
+    latest_edition = (
+        sent.filter(edition_on__gte=today - dt.timedelta(days=TREND_DAYS))
+        .order_by("-edition_on")
+        .values_list("edition_on", flat=True)
+        .first()
+    )
     last_sent = (
-        Digest.objects.filter(
-            status=Digest.Status.SENT, edition_on__gte=today - dt.timedelta(days=TREND_DAYS)
-        )
-        .order_by()
-        .aggregate(at=Max("sent_at"))["at"]
+        sent.filter(edition_on__gte=latest_edition - dt.timedelta(days=1)).aggregate(
+            at=Max("sent_at")
+        )["at"]
+        if latest_edition
+        else None
     )
     return Dashboard(
         status_counts=status_counts,
