@@ -3,13 +3,13 @@
     DATABASE_URL=postgres://…/paperboy python -m bench.curation [--days 365]
         [--papers-per-day 700] [--subscribers 20000] [--json]
 
-Writes into a throwaway database (bench_<name>, created and dropped here), never the
-configured one. It fills a year as Paperboy would have it after a year: a digest per reader
-and day, items only for the last DIGEST_ITEM_RETENTION_DAYS (bench/history.py, inside
-PostgreSQL), papers every day, ratings and follow-ups on the items kept, two fetch runs per
-source and day. Each page is fetched three times with the page cache cleared; the first fetch
-also builds the per-process recent-papers index where a page needs it. Exits 1 if an admin
-list or the dashboard takes longer than --budget-ms (median).
+Writes into a throwaway database (bench_<name>, created and dropped here) and an in-process
+cache, never the configured ones. It fills a year as Paperboy would have it after a year: a
+digest per reader and day, items only for the last DIGEST_ITEM_RETENTION_DAYS
+(bench/history.py, inside PostgreSQL), papers every day, ratings and follow-ups on the items
+kept, two fetch runs per source and day. Each page is fetched three times with the page cache
+cleared; the first fetch also builds the per-process recent-papers index where a page needs
+it. Exits 1 if an admin list or the dashboard takes longer than --budget-ms (median).
 """
 
 from __future__ import annotations
@@ -25,6 +25,9 @@ import time
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "newsletter.settings")
 os.environ.setdefault("SECRET_KEY", "bench-only")
+# Its own cache, cleared before every fetch: never the configured one, which may hold others'
+# rate-limit counters.
+os.environ["CACHE_URL"] = "locmemcache://bench-curation"
 
 import django  # noqa: E402
 
