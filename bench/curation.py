@@ -1,11 +1,15 @@
-"""Admin and public pages at scale: time and query count per page over a large catalogue.
+"""Admin and public pages on a year of data: time and query count per page.
 
-    DATABASE_URL=postgres://…/paperboy python -m bench.curation [--papers 100000]
-        [--subscribers 20000] [--digest-days 10] [--json]
+    DATABASE_URL=postgres://…/paperboy python -m bench.curation [--days 365]
+        [--papers-per-day 700] [--subscribers 20000] [--json]
 
-Writes into a throwaway database (bench_<name>, created and dropped here), never the
-configured one. Each page is fetched three times with the page cache cleared: the first
-fetch also builds the per-process recent-papers index where a page needs it.
+Writes into a throwaway database (bench_<name>, created and dropped here) and an in-process
+cache, never the configured ones. It fills a year as Paperboy would have it after a year: a
+digest per reader and day, items only for the last DIGEST_ITEM_RETENTION_DAYS
+(bench/history.py, inside PostgreSQL), papers every day, ratings and follow-ups on the items
+kept, two fetch runs per source and day. Each page is fetched three times with the page cache
+cleared; the first fetch also builds the per-process recent-papers index where a page needs
+it. Exits 1 if an admin list or the dashboard takes longer than --budget-ms (median).
 """
 
 from __future__ import annotations
@@ -16,10 +20,14 @@ import json
 import os
 import random
 import statistics
+import sys
 import time
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "newsletter.settings")
 os.environ.setdefault("SECRET_KEY", "bench-only")
+# Its own cache, cleared before every fetch: never the configured one, which may hold others'
+# rate-limit counters.
+os.environ["CACHE_URL"] = "locmemcache://bench-curation"
 
 import django  # noqa: E402
 
@@ -28,88 +36,176 @@ django.setup()
 from django.conf import settings  # noqa: E402
 from django.contrib.auth.models import User  # noqa: E402
 from django.core.cache import cache  # noqa: E402
+from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
-from bench.datagen import make_papers, make_subscribers, make_topics  # noqa: E402
+from bench.datagen import make_subscribers, make_topics  # noqa: E402
+from bench.history import fill_history, table_sizes  # noqa: E402
 from newsletter.models import Digest, Subscriber  # noqa: E402
-from papers.models import Paper  # noqa: E402
+from newsletter.signing import Purpose, make_token  # noqa: E402
+from papers.models import FetchRun, Paper  # noqa: E402
 
 RUNS = 3
 
+# A 👍 or 👎 on one item in 40 of those kept, an hour after the email.
+RATINGS_SQL = """
+INSERT INTO newsletter_rating (subscriber_id, paper_id, vote, rated_at)
+SELECT i.subscriber_id, i.paper_id, CASE WHEN i.paper_id % 3 = 0 THEN -1 ELSE 1 END,
+       g.sent_at + interval '1 hour'
+FROM newsletter_digestitem AS i JOIN newsletter_digest AS g ON g.id = i.digest_id
+WHERE (i.subscriber_id + i.paper_id) % 40 = 0
+"""
 
-def populate(*, papers: int, subscribers: int, digest_days: int, rng: random.Random) -> None:
+# News of one item in 50 (its code released), told in the reader's digest three days later.
+FOLLOWUPS_SQL = """
+INSERT INTO newsletter_followup (digest_id, subscriber_id, paper_id, kind, position, detail)
+SELECT later.id, i.subscriber_id, i.paper_id, 'code', 1,
+       '{"code_url": "https://github.com/example/repo"}'
+FROM newsletter_digestitem AS i
+JOIN newsletter_digest AS g ON g.id = i.digest_id
+JOIN newsletter_digest AS later
+  ON later.subscriber_id = i.subscriber_id AND later.edition_on = g.edition_on + 3
+WHERE (i.subscriber_id * 3 + i.paper_id) % 50 = 0
+"""
+
+# Each source twice a day: a first try while the listing is not out, then the fetch.
+FETCH_RUNS_SQL = """
+INSERT INTO papers_fetchrun (source_id, origin, announced_on, status, started_at, finished_at,
+    entries_read, created_count, updated_count, unchanged_count, rejected_count, skipped_count,
+    attempts, listed_count, stored_count, error)
+SELECT s.id, 'https://export.arxiv.org/' || s.name, d::date, t.status,
+       d + t.hour, d + t.hour + interval '40 seconds', t.n, t.n, 0, 0, 0, 0, 1,
+       NULLIF(t.n, 0), NULLIF(t.n, 0), ''
+FROM generate_series(%(first)s::timestamptz, %(last)s::timestamptz, interval '1 day') AS d
+CROSS JOIN papers_source AS s
+CROSS JOIN (VALUES ('waiting', interval '1 hour', 0),
+                   ('succeeded', interval '2 hours', %(per_day)s)) AS t(status, hour, n)
+"""
+
+
+def populate(*, days: int, papers_per_day: int, subscribers: int, rng: random.Random) -> dict:
     today = timezone.localdate()
-    per_day = 1500
-    days = -(-papers // per_day)
-    numbers: dict[str, int] = {}
-    for offset in range(days):
-        day = today - dt.timedelta(days=offset)
-        count = min(per_day, papers - offset * per_day)
-        month = f"{day:%y%m}"
-        first = numbers.get(month, 0)
-        numbers[month] = first + count
-        Paper.objects.bulk_create(
-            make_papers(count=count, day=day, rng=rng, first_number=first), batch_size=2000
-        )
-        print(f"\rpapers: {min((offset + 1) * per_day, papers)}/{papers}", end="", flush=True)
-    print()
+    topics = make_topics(count=50, rng=rng)
+    make_subscribers(count=subscribers, topics=topics, distinct_own_queries=500, rng=rng)
+    print(f"subscribers: {subscribers}", flush=True)
+    history = fill_history(
+        days=days, day=today, papers_per_day=papers_per_day, end_gap_days=-1, seed=7
+    )
+    print(f"history: {history}", flush=True)
+    started = time.perf_counter()
     Paper.objects.filter(pk__in=Paper.objects.order_by("?").values("pk")[:200]).update(
         is_featured=True
     )
-    topics = make_topics(count=50, rng=rng)
-    make_subscribers(count=subscribers, topics=topics, distinct_own_queries=500, rng=rng)
-    print(f"subscribers: {subscribers}")
-    ids = list(Subscriber.objects.values_list("pk", flat=True))
-    for offset in range(digest_days):
-        edition = today - dt.timedelta(days=offset)
-        Digest.objects.bulk_create(
-            [
-                Digest(
-                    subscriber_id=pk,
-                    edition_on=edition,
-                    covers_from=edition,
-                    covers_to=edition,
-                    status=rng.choices(["sent", "skipped_empty", "failed"], [90, 9, 1])[0],
-                    paper_count=10,
-                    message_id=f"<digest.{edition:%Y%m%d}.{pk}@bench.invalid>",
-                    sent_at=timezone.now(),
-                )
-                for pk in ids
-            ],
-            batch_size=5000,
-        )
-    print(f"digests: {len(ids) * digest_days}")
+    first = today - dt.timedelta(days=days - 1)
     with connection.cursor() as cursor:
-        cursor.execute("ANALYZE")
+        cursor.execute("SET session_replication_role = replica")
+        cursor.execute(RATINGS_SQL)
+        cursor.execute(FOLLOWUPS_SQL)
+        cursor.execute(
+            FETCH_RUNS_SQL,
+            {"first": f"{first}T00:00Z", "last": f"{today}T00:00Z", "per_day": papers_per_day},
+        )
+        cursor.execute("SET session_replication_role = DEFAULT")
+        cursor.execute("VACUUM ANALYZE")  # what autovacuum would have done by now
+    print(f"ratings, follow-ups, fetch runs, vacuum: {time.perf_counter() - started:.0f} s")
+    return {"history": history, "tables": table_sizes()}
 
 
 def measure(client: Client, url: str) -> dict[str, object]:
-    timings, queries = [], 0
+    timings, cpu, queries = [], [], 0
     for _ in range(RUNS):
         cache.clear()
         with CaptureQueriesContext(connection) as captured:
-            started = time.perf_counter()
+            started, started_cpu = time.perf_counter(), time.process_time()
             response = client.get(url)
             timings.append(time.perf_counter() - started)
+            cpu.append(time.process_time() - started_cpu)
         assert response.status_code == 200, (url, response.status_code)
         queries = len(captured.captured_queries)
+    slowest = max(captured.captured_queries, key=lambda q: float(q["time"]), default=None)
     return {
         "url": url,
         "first_ms": round(timings[0] * 1000),
         "ms": round(statistics.median(timings) * 1000),
+        "cpu_ms": round(statistics.median(cpu) * 1000),
+        "db_ms": round(1000 * sum(float(q["time"]) for q in captured.captured_queries)),
         "queries": queries,
+        "slowest_query_ms": round(1000 * float(slowest["time"])) if slowest else 0,
+        "slowest_query": slowest["sql"][:300] if slowest else "",
     }
 
 
-def main() -> None:
+def pages() -> list[tuple[str, str]]:
+    """(kind, URL): "admin" pages are held to the budget; "page" are the public ones."""
+    paper = Paper.objects.order_by("-announced_on", "arxiv_id").first()
+    subscriber = Subscriber.objects.order_by("pk").first()
+    digest = Digest.objects.filter(subscriber=subscriber).order_by("-edition_on").first()
+    run = FetchRun.objects.order_by("-started_at").first()
+    today = timezone.localdate()
+    week_ago = today - dt.timedelta(days=7)
+    tomorrow = today + dt.timedelta(days=1)
+    token = make_token(purpose=Purpose.VIEW_DIGEST, subject_id=digest.pk, email=subscriber.email)
+    return [
+        ("admin", "/admin/"),
+        ("admin", "/admin/papers/paper/"),
+        ("admin", "/admin/papers/paper/?q=diffusion"),
+        ("admin", f"/admin/papers/paper/?q={paper.arxiv_id}"),
+        (
+            "admin",
+            f"/admin/papers/paper/?announced_on__year={today.year}"
+            f"&announced_on__month={today.month}&announced_on__day={today.day}"
+            "&has_code=yes",
+        ),  # fmt: skip
+        ("admin", "/admin/papers/paper/?is_featured__exact=1"),
+        ("admin", f"/admin/papers/paper/{paper.pk}/change/"),
+        ("admin", "/admin/newsletter/topic/"),
+        ("admin", "/admin/newsletter/topic/1/change/"),
+        ("admin", "/admin/newsletter/subscriber/"),
+        ("admin", "/admin/newsletter/subscriber/?q=reader42"),
+        ("admin", "/admin/newsletter/subscriber/?status__exact=active&frequency__exact=weekly"),
+        ("admin", "/admin/newsletter/subscriber/?topics__id__exact=1"),
+        ("admin", f"/admin/newsletter/subscriber/{subscriber.pk}/change/"),
+        ("admin", "/admin/newsletter/digest/"),
+        ("admin", "/admin/newsletter/digest/?status__exact=failed"),
+        (
+            "admin",
+            f"/admin/newsletter/digest/?edition_on__gte={week_ago}&edition_on__lt={tomorrow}",
+        ),  # fmt: skip
+        ("admin", "/admin/newsletter/digest/?q=reader42%40bench.invalid"),
+        ("admin", f"/admin/newsletter/digest/?q={digest.message_id}"),
+        ("admin", f"/admin/newsletter/digest/{digest.pk}/change/"),
+        ("admin", "/admin/newsletter/followup/"),
+        ("admin", "/admin/newsletter/followup/?q=reader42%40bench.invalid"),
+        ("admin", "/admin/papers/fetchrun/"),
+        ("admin", "/admin/papers/fetchrun/?status__exact=succeeded"),
+        ("admin", f"/admin/papers/fetchrun/{run.pk}/change/"),
+        ("admin", "/admin/papers/source/"),
+        ("admin", "/admin/papers/papersummary/"),
+        ("page", "/papers/"),
+        ("page", "/papers/?page=20"),
+        ("page", f"/papers/{paper.announced_on}/"),
+        ("page", "/topics/"),
+        ("page", "/topics/diffusion-models/"),
+        ("page", "/topics/diffusion-models/rss/"),
+        ("page", "/topics/diffusion-models/atom/"),
+        ("page", f"/digest/{token}/"),
+    ]
+
+
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--papers", type=int, default=100_000)
+    parser.add_argument("--days", type=int, default=365)
+    parser.add_argument("--papers-per-day", type=int, default=700)
     parser.add_argument("--subscribers", type=int, default=20_000)
-    parser.add_argument("--digest-days", type=int, default=10)
+    parser.add_argument("--budget-ms", type=int, default=300)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--keep-database", action="store_true", help="for --reuse next time")
+    parser.add_argument(
+        "--reuse", action="store_true", help="measure the kept database again (after migrate)"
+    )
     args = parser.parse_args()
 
     settings.ALLOWED_HOSTS.append("testserver")
@@ -120,39 +216,29 @@ def main() -> None:
     database = settings.DATABASES["default"]
     database.setdefault("TEST", {})["NAME"] = f"bench_{os.path.basename(str(database['NAME']))}"
     original = database["NAME"]
-    connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
+    started = time.perf_counter()
+    if args.reuse:
+        connection.close()
+        database["NAME"] = database["TEST"]["NAME"]
+        call_command("migrate", verbosity=0)
+        with connection.cursor() as cursor:
+            cursor.execute("VACUUM ANALYZE")
+        filled = {"tables": table_sizes()}
+    else:
+        connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
     try:
-        populate(
-            papers=args.papers,
-            subscribers=args.subscribers,
-            digest_days=args.digest_days,
-            rng=random.Random(7),
-        )
-        admin = User.objects.create_superuser("bench", "bench@bench.invalid", "x")
+        if not args.reuse:
+            filled = populate(
+                days=args.days,
+                papers_per_day=args.papers_per_day,
+                subscribers=args.subscribers,
+                rng=random.Random(7),
+            )
+        fill_s = time.perf_counter() - started
+        admin, _ = User.objects.get_or_create(username="bench", is_staff=True, is_superuser=True)
         client = Client()
         client.force_login(admin)
-        paper = Paper.objects.order_by("-announced_on").first()
-        subscriber = Subscriber.objects.order_by("pk").first()
-        today = timezone.localdate()
-        urls = [
-            "/admin/",
-            "/admin/papers/paper/",
-            "/admin/papers/paper/?q=diffusion",
-            f"/admin/papers/paper/?q={paper.arxiv_id}",
-            f"/admin/papers/paper/?announced_on__year={today.year}"
-            f"&announced_on__month={today.month}&announced_on__day={today.day}&has_code=yes",
-            "/admin/newsletter/topic/",
-            "/admin/newsletter/topic/1/change/",
-            "/admin/newsletter/subscriber/",
-            "/admin/newsletter/subscriber/?q=reader42",
-            f"/admin/newsletter/subscriber/{subscriber.pk}/change/",
-            "/admin/newsletter/digest/",
-            "/papers/",
-            "/papers/?page=20",
-            "/topics/diffusion-models/",
-            "/topics/diffusion-models/rss/",
-        ]
-        results = [measure(client, url) for url in urls]
+        results = [{"kind": kind, **measure(client, url)} for kind, url in pages()]
         cached = Client()
         cached.get("/papers/")
         started = time.perf_counter()
@@ -160,22 +246,35 @@ def main() -> None:
             cached.get("/papers/")
         cached_ms = (time.perf_counter() - started) * 10
     finally:
-        connection.creation.destroy_test_db(original, verbosity=0)
+        if args.keep_database or args.reuse:
+            connection.close()
+        else:
+            connection.creation.destroy_test_db(original, verbosity=0)
+    over = [r for r in results if r["kind"] == "admin" and r["ms"] > args.budget_ms]
     if args.json:
-        print(json.dumps({"pages": results, "cached_papers_page_ms": round(cached_ms, 2)}))
-        return
-    print(
-        f"{args.papers} papers, {args.subscribers} subscribers, "
-        f"{args.subscribers * args.digest_days} digests; page cache cleared each time; "
-        f"first fetch and median of {RUNS}:"
+        print(json.dumps({"filled": filled, "pages": results, "cached_papers_page_ms": cached_ms}))
+        return 1 if over else 0
+    tables = ", ".join(
+        f"{name} {t['rows']:,} rows {t['bytes'] / 2**20:,.0f} MB"
+        for name, t in sorted(filled["tables"].items())
     )
-    for result in results:
+    print(
+        f"\n{args.days} days, {args.papers_per_day} papers a day, {args.subscribers} readers "
+        f"(filled in {fill_s:.0f} s): {tables}\npage cache cleared each time; first fetch, "
+        f"median of {RUNS}, queries, slowest query:"
+    )
+    print("| page | first ms | ms | Django CPU ms | SQL ms | queries | slowest query ms |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    for r in results:
         print(
-            f"  {result['first_ms']:>6} ms {result['ms']:>6} ms  {result['queries']:>3} queries"
-            f"  {result['url']}"
+            f"| `{r['url'][:90]}` | {r['first_ms']} | {r['ms']} | {r['cpu_ms']} | {r['db_ms']} "
+            f"| {r['queries']} | {r['slowest_query_ms']} |"
         )
-    print(f"  {cached_ms:>6.2f} ms    0 queries  /papers/ from the page cache")
+    print(f"| `/papers/` from the page cache | | {cached_ms:.2f} | | | 0 | |")
+    for r in over:
+        print(f"OVER {args.budget_ms} ms: {r['url']} {r['ms']} ms; slowest: {r['slowest_query']}")
+    return 1 if over else 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -8,6 +8,7 @@ authors.
 
 from __future__ import annotations
 
+import functools
 import random
 from datetime import date, timedelta
 from itertools import islice
@@ -27,6 +28,7 @@ TIME_ZONES = ["UTC", "Europe/Berlin", "America/New_York", "Asia/Shanghai", "Asia
               "America/Los_Angeles", "Europe/London", "Asia/Tokyo"]  # fmt: skip
 
 
+@functools.cache
 def vocabulary() -> list[str]:
     words: list[str] = []
     for record in sample_papers():

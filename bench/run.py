@@ -5,6 +5,7 @@
     make bench BENCH_ARGS="--subscribers 20000 --starttls"
     make bench BENCH_ARGS="--subscribers 20000 --rated-share 0.2"   # personalised readers
     make bench BENCH_ARGS="--sink smtp-sink --subscribers 5000"   # Postfix's C sink, fast
+    make bench BENCH_ARGS="--sink smtp-sink --subscribers 20000 --curve 2,4,8"   # worker curve
 
 It creates a throwaway PostgreSQL database (<DATABASE_URL's name>_bench) and uses Redis db 7
 (`--broker-db`), starts a sink in its own process (aiosmtpd, or Postfix's smtp-sink with
@@ -16,6 +17,10 @@ smtplib connections as there are worker processes: the floor. It prints a table,
 bench/results/latest.json, and exits 1 if a correctness check fails. CPU per email is read
 per process kind (workers, this database's PostgreSQL backends, Redis, the sink) from the
 processes' own CPU times, before and after the run.
+
+`--curve 2,4,8` runs the same day (same seed, a fresh database each time) once per worker
+process count, one after the other, and prints wall, emails/s and CPU ms per email per
+process kind for each; every run's JSON lands beside --json-out as curve-<n>.json.
 """
 
 from __future__ import annotations
@@ -68,6 +73,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--compare-to", type=Path, help="a run without history: day N+1 must be within 10 %%"
+    )
+    parser.add_argument(
+        "--curve",
+        type=lambda text: [int(n) for n in text.split(",")],
+        help="worker process counts, e.g. 2,4,8: the same day once per count",
     )
     parser.add_argument("--quick", action="store_true", help="1,500 subscribers, 400 papers")
     parser.add_argument("--broker-db", type=int, default=7)
@@ -478,6 +488,8 @@ def check_deliveries(sink_log: Path | None, *, folder: Path, edition: date) -> d
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.curve:
+        return run_curve(args, sys.argv[1:] if argv is None else argv)
     folder = Path(tempfile.mkdtemp(prefix="paperboy-bench-"))
     if args.sink == "smtp-sink":
         sink, port = start_fast_sink(folder, args=args)
@@ -555,6 +567,13 @@ def main(argv: list[str] | None = None) -> int:
         send_digests_for_date.delay(day.isoformat())
         run = wait_for_run(edition=day, expected=expected, timeout=args.timeout)
         cpu = probe.per_kind(before, probe.read())
+        if history is not None:
+            from bench.history import never_twice_seconds, table_sizes
+
+            with connection.cursor() as cursor:
+                cursor.execute("ANALYZE")
+            history["tables"] = table_sizes()
+            history["never_twice"] = never_twice_seconds(day=day)
         rss = {
             "workers": [peak_rss_mb(pid) for pid in process_tree(workers.pid)],
             "sink": peak_rss_mb(sink.pid),
@@ -723,6 +742,13 @@ def print_table(r: dict) -> None:
         ("history", "none" if not r["history"] else
          f"{r['history']['days']} days: {r['history']['digests']:,} digests, "
          f"{r['history']['items']:,} items, filled in {r['history']['seconds']} s"),
+        *([("tables after the run (rows, MB)", ", ".join(
+            f"{name.split('_', 1)[1]} {t['rows']:,} {t['bytes'] / 2**20:,.0f}"
+            for name, t in sorted(r["history"]["tables"].items()))),
+           ("'never twice' for 500 readers", f"{r['history']['never_twice']['ms']} ms, "
+            f"{r['history']['never_twice']['rows']:,} rows; previous edition "
+            f"{r['history']['never_twice']['previous_edition_ms']} ms")]
+          if r["history"] and "tables" in r["history"] else []),
         *([("day N+1 vs day 1", f"{r['history_check']['change']:+.1%} "
             f"(baseline {r['history_check']['baseline_run_seconds']} s)")]
           if "history_check" in r else []),
@@ -734,6 +760,55 @@ def print_table(r: dict) -> None:
     print()
     for name, value in rows:
         print(f"{name:<{width}}  {value}")
+
+
+# --- The worker curve -----------------------------------------------------------------------
+
+
+def run_curve(args: argparse.Namespace, argv: list[str]) -> int:
+    """One run per worker process count, each in its own process with a fresh database, so
+    no run inherits another's caches, digests or sink dump."""
+    base = _without_options(argv, {"--curve": 1, "--concurrency": 1, "--json-out": 1})
+    rows, status = [], 0
+    for count in args.curve:
+        out = args.json_out.with_name(f"curve-{count}.json")
+        print(f"=== curve: {count} worker processes", flush=True)
+        command = [sys.executable, "-m", "bench.run", *base, "--concurrency", str(count),
+                   "--json-out", str(out)]  # fmt: skip
+        status |= subprocess.run(command, cwd=ROOT, check=False).returncode
+        rows.append(json.loads(out.read_text()))
+    print()
+    print(curve_table(rows))
+    args.json_out.parent.mkdir(parents=True, exist_ok=True)
+    args.json_out.write_text(json.dumps({"curve": rows}, indent=2) + "\n")
+    print(f"JSON: {args.json_out}")
+    return status
+
+
+def _without_options(argv: list[str], options: dict[str, int]) -> list[str]:
+    kept, skip = [], 0
+    for word in argv:
+        if skip:
+            skip -= 1
+        elif word in options:
+            skip = options[word]
+        elif word.split("=", 1)[0] not in options:
+            kept.append(word)
+    return kept
+
+
+def curve_table(rows: list[dict]) -> str:
+    kinds = list(rows[0]["cpu_ms_per_email"]) if rows else []
+    header = ["workers", "wall s", "emails/s", "floor/s", "ratio", *[f"{k} ms" for k in kinds],
+              "ours ms", "correct"]  # fmt: skip
+    lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+    for r in rows:
+        cells = [r["concurrency"], r["run_seconds"], r["emails_per_second"],
+                 r["floor"]["per_second"], f"{r['ratio_to_floor']:.2f}",
+                 *[r["cpu_ms_per_email"][k] for k in kinds], r["cpu_ms_per_email_ours"],
+                 "yes" if r["correct"] else "NO"]  # fmt: skip
+        lines.append("| " + " | ".join(str(cell) for cell in cells) + " |")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import re
 from collections.abc import Iterator
 
 from django import forms
@@ -52,7 +53,7 @@ from newsletter.query_bounds import topic_breadth_problem
 from newsletter.selectors import topic_paper_ids
 from newsletter.synonyms import Rule, check_synonym, synonyms_changed
 from newsletter.topic_check import topic_check
-from papers.admin import status_badge
+from papers.admin import ARXIV_ID, status_badge
 from papers.admin_paging import EstimatedCountPaginator
 from papers.forms import CategoriesField
 from papers.models import Paper
@@ -679,6 +680,15 @@ def _spreadsheet_safe(value: object) -> object:
 
 # --- digests ------------------------------------------------------------------------------
 
+# What editions.message_id_for makes: the digest's identity, so a search finds it by index.
+DIGEST_MESSAGE_ID = re.compile(r"^<digest\.(?P<day>\d{8})\.(?P<reader>\d+)@[^>]+>$")
+
+
+def readers_by_address(term: str) -> QuerySet[Subscriber]:
+    """Subscribers whose address contains `term`: a few thousand rows read, never the
+    digests or follow-ups first."""
+    return Subscriber.objects.filter(email__icontains=term).values("pk")
+
 
 def digest_status_badge(digest: Digest) -> str:
     return status_badge(DIGEST_STATUS_COLOURS.get(digest.status, ""), digest.get_status_display())
@@ -767,6 +777,26 @@ class DigestAdmin(admin.ModelAdmin):
         # The "more" page's lists are only shown on a digest's own page.
         return super().get_queryset(request).defer("more_paper_ids", "more_reasons")
 
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Digest], search_term: str
+    ) -> tuple[QuerySet[Digest], bool]:
+        # A year of digests is millions of rows: each kind of term goes to an index (the
+        # admin's own search ORs an address and a Message-ID and reads every digest).
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        if match := DIGEST_MESSAGE_ID.match(term):
+            day = match["day"]
+            try:
+                edition = dt.date(int(day[:4]), int(day[4:6]), int(day[6:]))
+            except ValueError:
+                return queryset.none(), False
+            found = queryset.filter(subscriber_id=int(match["reader"]), edition_on=edition)
+            return found.filter(message_id=term), False
+        if term.startswith("<"):
+            return queryset.filter(message_id=term), False
+        return queryset.filter(subscriber__in=readers_by_address(term)), False
+
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # digests are built by the sender, one per subscriber and edition
 
@@ -848,6 +878,17 @@ class FollowUpAdmin(admin.ModelAdmin):
                 "paper__title",
             )
         )
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[FollowUp], search_term: str
+    ) -> tuple[QuerySet[FollowUp], bool]:
+        # An arXiv id or an address, each on its index, never both ORed over every row.
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        if ARXIV_ID.match(term):
+            return queryset.filter(paper__arxiv_id=term), False
+        return queryset.filter(subscriber__in=readers_by_address(term)), False
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

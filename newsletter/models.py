@@ -236,7 +236,11 @@ class Digest(models.Model):
                 fields=["subscriber", "edition_on"], name="digest_one_per_subscriber_edition"
             ),
         ]
-        indexes = [models.Index(fields=["status", "edition_on"], name="digest_status_edition")]
+        indexes = [
+            models.Index(fields=["status", "edition_on"], name="digest_status_edition"),
+            # The admin's list, newest first, and its date filter: a year is millions of rows.
+            models.Index(fields=["edition_on", "created_at"], name="digest_edition_created"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.subscriber} · {self.edition_on} ({self.status})"

@@ -15,6 +15,9 @@ from newsletter.models import DigestItem, Rating
 DAYS = 14
 WEEK = 7
 MOST_DISLIKED = 10
+# Each vote's topic is one index probe into the digest items; a big audience casts tens of
+# thousands a week, so the per-topic table reads the latest this many (and says so).
+TOPIC_VOTES_READ = 5000
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,7 @@ class RatingStats:
     # not in an email (the "more" page, sign-up's preview) or matched no topic.
     topics: list[tuple[str, VoteCounts]]
     most_disliked: list[DislikedPaper]
+    topics_from_latest: int | None = None  # the per-topic table read only this many votes
 
     @property
     def week(self) -> VoteCounts:
@@ -84,25 +88,36 @@ def rating_stats(*, today: dt.date) -> RatingStats:
         (day, per_day.get(day, VoteCounts()))
         for day in (today - dt.timedelta(days=offset) for offset in range(DAYS))
     ]
+    topics, capped = _per_topic(since=week_start)
     return RatingStats(
-        days=days, topics=_per_topic(since=week_start), most_disliked=_most_disliked(week_start)
+        days=days,
+        topics=topics,
+        most_disliked=_most_disliked(week_start),
+        topics_from_latest=TOPIC_VOTES_READ if capped else None,
     )
 
 
-def _per_topic(*, since: dt.datetime) -> list[tuple[str, VoteCounts]]:
+def _per_topic(*, since: dt.datetime) -> tuple[list[tuple[str, VoteCounts]], bool]:
     """A vote counts for the topics its paper matched in that reader's email (the digest
     item's reasons): the topic the reader was sent it for, not every topic they follow."""
-    reasons = DigestItem.objects.filter(
-        subscriber_id=OuterRef("subscriber_id"), paper_id=OuterRef("paper_id")
-    ).values("reasons")[:1]
+    # No ordering: (subscriber, paper) is unique, and the model's ordering would join and
+    # sort the digests for each of a week's votes.
+    reasons = (
+        DigestItem.objects.filter(
+            subscriber_id=OuterRef("subscriber_id"), paper_id=OuterRef("paper_id")
+        )
+        .order_by()
+        .values("reasons")[:1]
+    )
     tally: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    rows = (
+    rows = list(
         Rating.objects.filter(rated_at__gte=since)
         .annotate(reasons=Subquery(reasons))
-        .order_by()
-        .values_list("vote", "reasons")
+        .order_by("-rated_at")
+        .values_list("vote", "reasons")[: TOPIC_VOTES_READ + 1]
     )
-    for vote, item_reasons in rows.iterator(chunk_size=5000):
+    capped = len(rows) > TOPIC_VOTES_READ
+    for vote, item_reasons in rows[:TOPIC_VOTES_READ]:
         topics = {
             str(reason.get("label") or "")
             for reason in item_reasons or []
@@ -111,7 +126,8 @@ def _per_topic(*, since: dt.datetime) -> list[tuple[str, VoteCounts]]:
         for topic in topics:
             tally[topic][0 if vote == Rating.Vote.UP else 1] += 1
     counted = [(topic, VoteCounts(up=up, down=down)) for topic, (up, down) in tally.items()]
-    return sorted(counted, key=lambda entry: (entry[0] == "", -entry[1].total, entry[0]))
+    ranked = sorted(counted, key=lambda entry: (entry[0] == "", -entry[1].total, entry[0]))
+    return ranked, capped
 
 
 def _most_disliked(since: dt.datetime) -> list[DislikedPaper]:

@@ -24,6 +24,7 @@ from papers.curation import papers_set_featured, papers_set_hidden
 from papers.forms import CategoriesField
 from papers.models import FetchRun, Paper, PaperSummary, Source
 from papers.public_cache import public_pages_changed
+from papers.word_search import papers_with_words
 
 ARXIV_ID = re.compile(r"^(\d{4}\.\d{4,5}|[a-z-]+(\.[A-Z]{2})?/\d{7})(v\d+)?$")
 HEALTHY_FETCH_STATUSES = (
@@ -212,6 +213,8 @@ class PaperAdmin(admin.ModelAdmin):
         if ARXIV_ID.match(term):
             # An id is looked up on its unique index instead of scanning every abstract.
             return queryset.filter(arxiv_id=re.sub(r"v\d+$", "", term)), False
+        if (found := papers_with_words(queryset, term)) is not None:
+            return found, False
         return super().get_search_results(request, queryset, search_term)
 
     def save_model(self, request: HttpRequest, obj: Paper, form: forms.Form, change: bool) -> None:

@@ -85,6 +85,16 @@ def test_each_day_shows_papers_fetches_and_digests():
     assert days[1].digests_sent == 0
 
 
+def test_digests_not_yet_settled_or_cancelled_are_not_in_the_day_numbers():
+    DigestFactory(status=Digest.Status.PENDING)
+    DigestFactory(status=Digest.Status.SENDING)
+    DigestFactory(status=Digest.Status.CANCELLED)
+
+    today = morning_dashboard().days[0]
+
+    assert (today.digests_sent, today.digests_failed, today.digests_skipped) == (0, 0, 0)
+
+
 def test_last_fetch_and_last_send_are_the_newest():
     FetchRunFactory(status=FetchRun.Status.SUCCEEDED)
     failed = FetchRunFactory(status=FetchRun.Status.FAILED)

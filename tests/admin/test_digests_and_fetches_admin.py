@@ -5,8 +5,11 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from newsletter.digests.editions import message_id_for
 from newsletter.models import Digest
 from papers.models import FetchRun
 from tests.factories import (
@@ -50,6 +53,38 @@ def test_a_digest_is_found_by_its_exact_message_id(editor_client):
 
     assert "wanted@paperboy.example" in page
     assert "other@paperboy.example" not in page
+
+
+def test_a_digests_own_message_id_is_looked_up_by_reader_and_edition(editor_client):
+    reader = SubscriberFactory()
+    wanted = DigestFactory(subscriber=reader)
+    wanted.message_id = message_id_for(subscriber_id=reader.pk, edition_on=wanted.edition_on)
+    wanted.save()
+    DigestFactory(subscriber=reader, edition_on=wanted.edition_on - dt.timedelta(days=1))
+
+    with CaptureQueriesContext(connection) as captured:
+        page = editor_client.get("/admin/newsletter/digest/", {"q": wanted.message_id})
+
+    assert page.context["cl"].result_list[:] == [wanted]
+    listed = [q["sql"] for q in captured.captured_queries if "newsletter_digest" in q["sql"]]
+    assert all(f'"subscriber_id" = {reader.pk}' in sql for sql in listed)
+
+
+def test_a_message_id_of_no_real_day_finds_nothing(editor_client):
+    DigestFactory()
+
+    page = editor_client.get("/admin/newsletter/digest/", {"q": "<digest.20261399.1@x.example>"})
+
+    assert list(page.context["cl"].result_list) == []
+
+
+def test_digests_are_found_by_part_of_the_readers_address(editor_client):
+    ada = DigestFactory(subscriber=SubscriberFactory(email="ada@example.com"))
+    DigestFactory(subscriber=SubscriberFactory(email="grace@example.com"))
+
+    page = editor_client.get("/admin/newsletter/digest/", {"q": "ADA@"})
+
+    assert list(page.context["cl"].result_list) == [ada]
 
 
 def test_a_digest_is_a_record_nobody_edits_or_adds(editor_client, admin_client):

@@ -6,9 +6,11 @@ import datetime as dt
 import re
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from papers.models import Paper, PaperSummary
+from papers.word_search import papers_with_words
 from tests.clock import TODAY
 from tests.factories import PaperFactory, SourceFactory
 
@@ -44,6 +46,37 @@ def test_editors_find_papers_by_title_abstract_authors_and_arxiv_id(editor_clien
     response = editor_client.get(CHANGELIST, {"q": term})
 
     assert listed_arxiv_ids(response) == expected
+
+
+@pytest.mark.parametrize(
+    ("term", "expected"),
+    [
+        ("sampl", {"2503.00001", "2503.00003"}),  # the beginning of a word
+        ("fast sampl", {"2503.00001"}),  # every word, in any field
+        ("Sampler HOPPER", {"2503.00003"}),  # title and authors together, any case
+        ("text-to-image", {"2503.00002"}),  # a hyphenated term, as its words
+        ("ampler", set()),  # words match from their start, not from the middle
+    ],
+)
+def test_a_search_matches_the_beginnings_of_words(editor_client, term, expected):
+    PaperFactory(arxiv_id="2503.00001", title="A fast sampler")
+    PaperFactory(arxiv_id="2503.00002", abstract="Text-to-image diffusion.")
+    PaperFactory(arxiv_id="2503.00003", title="Samplers", authors_text="Grace Hopper")
+
+    response = editor_client.get(CHANGELIST, {"q": term})
+
+    assert listed_arxiv_ids(response) == expected
+
+
+def test_a_word_search_is_answered_by_the_full_text_index():
+    PaperFactory.create_batch(3)
+    found = papers_with_words(Paper.objects.all(), "diffusion models")
+
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        plan = found.explain()
+
+    assert "paper_words" in plan
 
 
 @pytest.mark.parametrize(

@@ -12,6 +12,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from newsletter import rating_stats as rating_stats_module
 from newsletter.models import Digest, ImportedPaper, Rating
 from newsletter.rating_stats import VoteCounts, rating_stats
 from tests.factories import (
@@ -83,6 +84,32 @@ def test_a_vote_counts_for_the_topic_the_paper_was_sent_for_not_every_followed_t
         ("Diffusion", VoteCounts(up=1, down=0)),
         ("", VoteCounts(up=1, down=0)),
     ]
+
+
+def test_a_big_weeks_topics_are_counted_from_its_latest_votes_and_say_so(monkeypatch):
+    monkeypatch.setattr(rating_stats_module, "TOPIC_VOTES_READ", 2)
+    reader = SubscriberFactory()
+    papers = PaperFactory.create_batch(3)
+    for paper in papers:
+        sent(reader, paper, "Robots")
+    vote(reader, papers[0], -1, days=3)  # the oldest of the week: beyond the latest two
+    vote(reader, papers[1], 1, days=1)
+    vote(reader, papers[2], 1)
+
+    stats = rating_stats(today=timezone.localdate())
+
+    assert stats.topics == [("Robots", VoteCounts(up=2, down=0))]
+    assert stats.topics_from_latest == 2
+    assert stats.week == VoteCounts(up=2, down=1)
+
+
+def test_a_small_weeks_topics_count_every_vote():
+    reader = SubscriberFactory()
+    paper = PaperFactory()
+    sent(reader, paper, "Robots")
+    vote(reader, paper, 1)
+
+    assert rating_stats(today=timezone.localdate()).topics_from_latest is None
 
 
 def test_the_most_disliked_papers_of_the_week_come_first():
