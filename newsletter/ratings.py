@@ -6,12 +6,11 @@ import functools
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.urls import get_script_prefix, reverse
 from django.utils.html import escape
 from django.utils.translation import gettext as _
 
 from newsletter.models import Rating
-from newsletter.signing import Purpose, make_token
+from newsletter.signing import Purpose, make_token, token_path
 
 # The vote is not signed: the link only opens a page, where the reader picks either button.
 VOTES: dict[str, Rating.Vote] = {"up": Rating.Vote.UP, "down": Rating.Vote.DOWN}
@@ -30,17 +29,8 @@ def rating_token(*, subscriber_id: int, email: str, paper_id: int) -> str:
     )
 
 
-@functools.lru_cache(maxsize=8)
-def _rate_path_around(script_prefix: str) -> tuple[str, str]:
-    """The rate URL's path before and after its token: reverse() once, not once per card
-    (it costs as much as signing the token). Tokens need no quoting in a path."""
-    before, after = reverse("newsletter:rate", args=["TOKEN"]).split("TOKEN")
-    return before, after
-
-
 def rating_path(token: str, *, vote: str | None = None) -> str:
-    before, after = _rate_path_around(get_script_prefix())
-    path = f"{before}{token}{after}"
+    path = token_path("newsletter:rate", token)
     return f"{path}?vote={vote}" if vote else path
 
 
