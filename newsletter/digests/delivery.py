@@ -126,10 +126,14 @@ def compose(digest: Digest, batch: Batch) -> DigestEmail | None:
     followups = batch.followups.get(digest.pk, [])
     if not items and not (followups and subscriber.followups_alone):
         return None
-    with translation.override(subscriber.language):
+    language = subscriber.language
+    with translation.override(language):
         cards = [
             batch.maker.card(
-                batch.cards[pid], why_text(reasons), reader_feedback(subscriber, paper_id=pid)
+                batch.cards[pid],
+                why_text(reasons, language=language),
+                reader_feedback(subscriber, paper_id=pid),
+                language=language,
             )
             for pid, reasons in items
         ]
