@@ -27,6 +27,8 @@ class RenderedEmail:
     subject: str
     text: str
     html: str
+    text_parts: Sequence[tuple[str, bool]] = ()  # see Skeleton.parts
+    html_parts: Sequence[tuple[str, bool]] = ()
 
 
 def render_email(name: str, context: dict[str, object]) -> RenderedEmail:
@@ -106,6 +108,29 @@ class Skeleton:
                 self.separators[name].join(value) if name in self.separators else str(value)
             )
         return "".join(pieces)
+
+    def parts(self, values: Mapping[str, object]) -> list[tuple[str, bool]]:
+        """The filled text as the parts it joins, each flagged whether it is shared (the
+        skeleton's own text, or a list item's (text, True) part), so that what is done to
+        those (their quoted-printable form) can be done once. A list item is a string or a
+        sequence of (text, shared) parts."""
+        parts: list[tuple[str, bool]] = []
+        for position, piece in enumerate(self.pieces):
+            if not position % 2:
+                parts.append((piece, True))
+                continue
+            value = values[piece]
+            if piece not in self.separators:
+                parts.append((str(value), False))
+                continue
+            for number, item in enumerate(value):  # type: ignore[attr-defined]
+                if number:
+                    parts.append((self.separators[piece], True))
+                if isinstance(item, str):
+                    parts.append((item, False))
+                else:
+                    parts.extend(item)
+        return parts
 
 
 def skeleton(template: Template, context: dict[str, object]) -> Skeleton:

@@ -61,6 +61,9 @@ class Card:
     why: str
     html: SafeString
     text: str
+    # The start of html and text: the same strings in every email with this paper.
+    shared_html: str = ""
+    shared_text: str = ""
 
 
 @functools.cache
@@ -102,7 +105,8 @@ class CardMaker:
     ) -> Card:
         """`language`: the email's (default: the active one, a context-local lookup)."""
         language = language or translation.get_language() or "en"
-        html, text = _card_fragment(paper, language)
+        fragment = _card_fragment(paper, language)
+        html, text = fragment
         label = _("Why:", language)
         if why:
             html += (
@@ -114,7 +118,8 @@ class CardMaker:
         if feedback is not None:  # per reader and paper: appended, never in the shared fragment
             html += card_feedback_html(feedback, language=language)
             text += card_feedback_text(feedback, language=language)
-        return Card(paper, why, mark_safe(html + "</div>"), text)  # noqa: S308
+        html = mark_safe(html + "</div>")  # noqa: S308
+        return Card(paper, why, html, text, shared_html=fragment[0], shared_text=fragment[1])
 
 
 def reader_feedback(subscriber: Subscriber, *, paper_id: int) -> RatingLinks | None:

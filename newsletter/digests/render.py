@@ -112,6 +112,8 @@ def render_digest(
         subject=rendered.subject,
         text=rendered.text,
         html=rendered.html,
+        text_parts=rendered.text_parts,
+        html_parts=rendered.html_parts,
         message_id=message_id,
         headers=unsubscribe_headers(subscriber, url=links["unsubscribe_url"]),
         cards_in_email=keep,
@@ -152,14 +154,32 @@ def _filled(context: dict[str, object]) -> RenderedEmail:
         language, more_count=context["more_count"], present=frozenset(values)
     )
     cards: Sequence[Card] = context["cards"]  # type: ignore[assignment]
-    text = text_skeleton.fill({**values, "cards": [card.text for card in cards]})
-    html = html_skeleton.fill(
+    text_parts = text_skeleton.parts(
+        {**values, "cards": [_parts(card.text, card.shared_text) for card in cards]}
+    )
+    text = "".join(part for part, _shared in text_parts)
+    if text != text.strip() + "\n":  # as render_email trims it (it ends with the footer)
+        text, text_parts = text.strip() + "\n", []
+    html_parts = html_skeleton.parts(
         {
             **{name: conditional_escape(value) for name, value in values.items()},
-            "cards": [card.html for card in cards],
+            "cards": [_parts(card.html, card.shared_html) for card in cards],
         }
     )
-    return RenderedEmail(subject=values["subject"], text=text.strip() + "\n", html=html)
+    return RenderedEmail(
+        subject=values["subject"],
+        text=text,
+        html="".join(part for part, _shared in html_parts),
+        text_parts=text_parts,
+        html_parts=html_parts,
+    )
+
+
+def _parts(whole: str, shared: str) -> list[tuple[str, bool]]:
+    """A card as Skeleton.parts takes it: its shared start, and this reader's rest."""
+    if not shared or not whole.startswith(shared):
+        return [(whole, False)]
+    return [(shared, True), (whole[len(shared) :], False)]
 
 
 def _subject_skeleton(
