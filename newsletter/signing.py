@@ -4,6 +4,11 @@ action, and no token shows whose it is."""
 from __future__ import annotations
 
 import functools
+import hashlib
+import hmac
+import json
+import time
+import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -98,11 +103,34 @@ def make_token(
     hash, its address, and for RATE the paper too (so a link rates that reader's vote on
     that paper only): a token dies with the subscription it was made for, and a forwarded
     or logged link tells nobody the address."""
-    signer = _signer(purpose)
     payload: dict[str, object] = {"id": subject_id, "a": address_tag(email)}
     if paper_id is not None:
         payload["p"] = paper_id
-    return signer.sign_object(payload, compress=True)
+    return _sign_object(purpose, payload)
+
+
+def _sign_object(purpose: Purpose, payload: dict[str, object]) -> str:
+    """TimestampSigner(salt=...).sign_object(payload, compress=True), byte for byte, with the
+    HMAC key derived once per purpose instead of per token: an email signs one token per
+    card, and Django's layers cost ~25 µs of each (tests check both give the same token)."""
+    data = json.dumps(payload, separators=(",", ":")).encode("latin-1")
+    compressed = zlib.compress(data)
+    if len(compressed) < len(data) - 1:
+        value = "." + signing.b64_encode(compressed).decode()
+    else:
+        value = signing.b64_encode(data).decode()
+    value = f"{value}:{signing.b62_encode(int(time.time()))}"
+    mac = _signature_mac(purpose, settings.SECRET_KEY).copy()
+    mac.update(value.encode())
+    return f"{value}:{signing.b64_encode(mac.digest()).decode()}"
+
+
+@functools.lru_cache(maxsize=32)
+def _signature_mac(purpose: Purpose, key: str) -> hmac.HMAC:
+    # Signer.signature: salted_hmac(salt + "signer", value, key), i.e. an HMAC keyed with
+    # sha256(salt + "signer" + key).
+    salt = _signer(purpose).salt + "signer"
+    return hmac.new(hashlib.sha256((salt + key).encode()).digest(), digestmod=hashlib.sha256)
 
 
 def read_token(token: str, *, purpose: Purpose) -> TokenClaims:
