@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.urls import get_script_prefix, reverse
 from django.utils.html import escape
-from django.utils.translation import gettext as _
 
 from newsletter.models import Rating
-from newsletter.signing import Purpose, make_token
+from newsletter.phrases import gettext as _
+from newsletter.signing import Purpose, make_token, token_path
 
 # The vote is not signed: the link only opens a page, where the reader picks either button.
 VOTES: dict[str, Rating.Vote] = {"up": Rating.Vote.UP, "down": Rating.Vote.DOWN}
@@ -30,40 +28,31 @@ def rating_token(*, subscriber_id: int, email: str, paper_id: int) -> str:
     )
 
 
-@functools.lru_cache(maxsize=8)
-def _rate_path_around(script_prefix: str) -> tuple[str, str]:
-    """The rate URL's path before and after its token: reverse() once, not once per card
-    (it costs as much as signing the token). Tokens need no quoting in a path."""
-    before, after = reverse("newsletter:rate", args=["TOKEN"]).split("TOKEN")
-    return before, after
-
-
 def rating_path(token: str, *, vote: str | None = None) -> str:
-    before, after = _rate_path_around(get_script_prefix())
-    path = f"{before}{token}{after}"
+    path = token_path("newsletter:rate", token)
     return f"{path}?vote={vote}" if vote else path
 
 
 def rating_links(*, subscriber_id: int, email: str, paper_id: int, absolute: bool) -> RatingLinks:
     """The card's two links (absolute for emails, site paths for web pages)."""
     token = rating_token(subscriber_id=subscriber_id, email=email, paper_id=paper_id)
-    prefix = settings.SITE_URL if absolute else ""
-    return RatingLinks(
-        up_url=prefix + rating_path(token, vote="up"),
-        down_url=prefix + rating_path(token, vote="down"),
-    )
+    url = (settings.SITE_URL if absolute else "") + rating_path(token)
+    return RatingLinks(up_url=f"{url}?vote=up", down_url=f"{url}?vote=down")
 
 
-def card_feedback_html(links: RatingLinks) -> str:
+def card_feedback_html(links: RatingLinks, *, language: str | None = None) -> str:
     """The card's feedback line in the email: two small text links, no images or buttons."""
     return (
         '<div style="font-size:13px;margin-top:6px;">'
         f'<a href="{escape(links.up_url)}" style="text-decoration:none;">&#128077; '
-        f"{escape(_('More like this'))}</a> &nbsp; "
+        f"{escape(_('More like this', language))}</a> &nbsp; "
         f'<a href="{escape(links.down_url)}" style="text-decoration:none;">&#128078; '
-        f"{escape(_('Not for me'))}</a></div>"
+        f"{escape(_('Not for me', language))}</a></div>"
     )
 
 
-def card_feedback_text(links: RatingLinks) -> str:
-    return f"👍 {_('More like this')}: {links.up_url}\n👎 {_('Not for me')}: {links.down_url}\n"
+def card_feedback_text(links: RatingLinks, *, language: str | None = None) -> str:
+    return (
+        f"👍 {_('More like this', language)}: {links.up_url}\n"
+        f"👎 {_('Not for me', language)}: {links.down_url}\n"
+    )

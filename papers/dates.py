@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 
 from django.utils import translation
 from django.utils.dateformat import format as date_format
@@ -34,10 +35,14 @@ def _patterns(language: str | None) -> dict[str, str]:
 
 def local_date(day: dt.date, style: str, *, language: str | None = None) -> str:
     """`day` in one of FORMATS' styles, in `language` (default: the active one)."""
-    language = language or translation.get_language() or "en"
-    pattern = _patterns(language)[style]
+    return _local_date(day, style, language or translation.get_language() or "en")
+
+
+@functools.lru_cache(maxsize=1024)
+def _local_date(day: dt.date, style: str, language: str) -> str:
+    # Every digest of a day writes the same few dates: format each once per process.
     with translation.override(language):
-        return date_format(day, pattern)
+        return date_format(day, _patterns(language)[style])
 
 
 def week_span(first: dt.date, last: dt.date, *, language: str | None = None) -> str:

@@ -7,6 +7,7 @@ import json
 from collections.abc import Iterable, Sequence
 
 from django.db import connection, models
+from django.db.backends.utils import CursorWrapper
 from django.db.utils import InterfaceError, OperationalError
 
 from newsletter.models import Digest
@@ -68,31 +69,48 @@ def copy_rows(model: type[models.Model], columns: Sequence[str], rows: Iterable[
 
 
 @functools.cache
-def _update_statement(names: tuple[str, ...]) -> str:
-    columns = ", ".join(
-        f"{connection.ops.quote_name(Digest._meta.get_field(name).column)} = %s" for name in names
-    )
-    return f"UPDATE {connection.ops.quote_name(Digest._meta.db_table)} SET {columns} WHERE id = %s"
+def _update_statement(names: tuple[str, ...]) -> tuple[str, list[models.Field]]:
+    fields = [Digest._meta.get_field(name) for name in names]
+    columns = ", ".join(f"{connection.ops.quote_name(f.column)} = %s" for f in fields)
+    table = connection.ops.quote_name(Digest._meta.db_table)
+    return f"UPDATE {table} SET {columns} WHERE id = %s", fields  # type: ignore[return-value]
 
 
-def update_digest(digest_id: int, **fields: object) -> None:
-    """One UPDATE of one digest, in plain SQL: it runs once per email, and the ORM's query
-    building cost ~0.35 ms of it. If the database connection was lost (a restarted server),
-    reconnect and try once more, so a message the server accepted is not sent again."""
-    names = tuple(fields)
-    params = [
-        Digest._meta.get_field(name).get_db_prep_save(value, connection)
-        for name, value in fields.items()
-    ]
-    for attempt in (1, 2):
-        try:
-            with connection.cursor() as cursor:
-                cursor.execute(_update_statement(names), [*params, digest_id])
-            return
-        except (OperationalError, InterfaceError):
-            if attempt == 2:
-                raise
-            connection.close()
+class DigestUpdates:
+    """One-row UPDATEs of digests in plain SQL over one cursor, kept for a whole batch: they
+    run once per email (the "sent" mark), and the ORM's query building cost ~0.35 ms of each,
+    opening a cursor per statement another ~0.07 ms. If the database connection was lost (a
+    restarted server), reconnect and try once more, so a message the server accepted is not
+    sent again."""
+
+    def __init__(self) -> None:
+        self._cursor: CursorWrapper | None = None
+
+    def update(self, digest_id: int, **fields: object) -> None:
+        statement, columns = _update_statement(tuple(fields))
+        params = [
+            field.get_db_prep_save(value, connection)
+            for field, value in zip(columns, fields.values(), strict=True)
+        ]
+        for attempt in (1, 2):
+            try:
+                if self._cursor is None:
+                    self._cursor = connection.cursor()
+                self._cursor.execute(statement, [*params, digest_id])
+                return
+            except (OperationalError, InterfaceError):
+                self._cursor = None
+                if attempt == 2:
+                    raise
+                connection.close()
+
+    def close(self) -> None:
+        cursor, self._cursor = self._cursor, None
+        if cursor is not None:
+            try:
+                cursor.close()
+            except (OperationalError, InterfaceError):
+                pass
 
 
 def relax_commit_durability() -> bool:

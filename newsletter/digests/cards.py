@@ -12,9 +12,9 @@ from django.template.backends.django import Template
 from django.utils import translation
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
-from django.utils.translation import gettext as _
 
 from newsletter.models import Subscriber
+from newsletter.phrases import gettext as _
 from newsletter.ratings import RatingLinks, card_feedback_html, card_feedback_text, rating_links
 from newsletter.tldrs import tldr
 from papers.models import Paper
@@ -61,6 +61,9 @@ class Card:
     why: str
     html: SafeString
     text: str
+    # The start of html and text: the same strings in every email with this paper.
+    shared_html: str = ""
+    shared_text: str = ""
 
 
 @functools.cache
@@ -92,10 +95,19 @@ class CardMaker:
     """Cards for emails: each paper's card is rendered once per process and language (only
     the why line differs between readers), so an email only joins strings."""
 
-    def card(self, paper: PaperCard, why: str, feedback: RatingLinks | None = None) -> Card:
-        fragment = _card_fragment(paper, translation.get_language() or "en")
+    def card(
+        self,
+        paper: PaperCard,
+        why: str,
+        feedback: RatingLinks | None = None,
+        *,
+        language: str | None = None,
+    ) -> Card:
+        """`language`: the email's (default: the active one, a context-local lookup)."""
+        language = language or translation.get_language() or "en"
+        fragment = _card_fragment(paper, language)
         html, text = fragment
-        label = _("Why:")
+        label = _("Why:", language)
         if why:
             html += (
                 '<div style="font-size:13px;color:#1a7f37;margin-top:6px;">'
@@ -104,9 +116,10 @@ class CardMaker:
             text += f"{label} {why}\n"
         text += f"{paper.url}\n"
         if feedback is not None:  # per reader and paper: appended, never in the shared fragment
-            html += card_feedback_html(feedback)
-            text += card_feedback_text(feedback)
-        return Card(paper, why, mark_safe(html + "</div>"), text)  # noqa: S308
+            html += card_feedback_html(feedback, language=language)
+            text += card_feedback_text(feedback, language=language)
+        html = mark_safe(html + "</div>")  # noqa: S308
+        return Card(paper, why, html, text, shared_html=fragment[0], shared_text=fragment[1])
 
 
 def reader_feedback(subscriber: Subscriber, *, paper_id: int) -> RatingLinks | None:
@@ -157,26 +170,30 @@ def load_cards(paper_ids: Iterable[int]) -> dict[int, PaperCard]:
     return {paper.pk: paper_card(paper, made.get(paper.pk, ())) for paper in papers}
 
 
-def why_text(reasons: Sequence[dict[str, object]]) -> str:
+def why_text(reasons: Sequence[dict[str, object]], *, language: str | None = None) -> str:
     """'Diffusion models: diffusion, t2i (text to image), strong · your filter: video, in
     passing' — the card's why."""
     parts: list[str] = []
     for reason in reasons:
-        words = match_words_text(reason)
+        words = match_words_text(reason, language=language)
         kind, label = reason.get("kind"), str(reason.get("label") or "")
         if kind == "topic":
             part = f"{label}: {words}" if words else label
         elif kind == "query":
-            part = _("your filter: %(words)s") % {"words": words} if words else _("your filter")
+            part = (
+                _("your filter: %(words)s", language) % {"words": words}
+                if words
+                else _("your filter", language)
+            )
         elif kind == "category":
-            part = _("your categories: %(categories)s") % {"categories": label}
+            part = _("your categories: %(categories)s", language) % {"categories": label}
         elif kind == "author":
-            part = _("author %(name)s") % {"name": label}
+            part = _("author %(name)s", language) % {"name": label}
         elif kind == "recommended":  # personalisation: outside the reader's filters
             part = (
-                _("Recommended for you: like “%(title)s”") % {"title": shorten(label, 90)}
+                _("Recommended for you: like “%(title)s”", language) % {"title": shorten(label, 90)}
                 if label
-                else _("Recommended for you")
+                else _("Recommended for you", language)
             )
         else:
             continue
@@ -185,12 +202,12 @@ def why_text(reasons: Sequence[dict[str, object]]) -> str:
     return " · ".join(parts)
 
 
-def match_words_text(reason: dict[str, object]) -> str:
+def match_words_text(reason: dict[str, object], *, language: str | None = None) -> str:
     """The words of one reason, and whether they matched strongly or in passing."""
     words = ", ".join(str(word) for word in reason.get("words") or [])
     strength = reason.get("strength")
     if words and strength == "strong":
-        return _("%(words)s, strong") % {"words": words}
+        return _("%(words)s, strong", language) % {"words": words}
     if words and strength == "passing":
-        return _("%(words)s, in passing") % {"words": words}
+        return _("%(words)s, in passing", language) % {"words": words}
     return words

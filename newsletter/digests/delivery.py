@@ -24,9 +24,9 @@ from django.utils import timezone, translation
 
 from newsletter.digests.building import BuildResult, digests_build
 from newsletter.digests.bulk_sql import (
+    DigestUpdates,
     relax_commit_durability,
     restore_commit_durability,
-    update_digest,
 )
 from newsletter.digests.cards import CardMaker, PaperCard, load_cards, reader_feedback, why_text
 from newsletter.digests.claims import claim_digests, lease_length
@@ -126,10 +126,14 @@ def compose(digest: Digest, batch: Batch) -> DigestEmail | None:
     followups = batch.followups.get(digest.pk, [])
     if not items and not (followups and subscriber.followups_alone):
         return None
-    with translation.override(subscriber.language):
+    language = subscriber.language
+    with translation.override(language):
         cards = [
             batch.maker.card(
-                batch.cards[pid], why_text(reasons), reader_feedback(subscriber, paper_id=pid)
+                batch.cards[pid],
+                why_text(reasons, language=language),
+                reader_feedback(subscriber, paper_id=pid),
+                language=language,
             )
             for pid, reasons in items
         ]
@@ -174,11 +178,17 @@ def record_clipping(digest: Digest, email: DigestEmail, batch: Batch) -> None:
         )
 
 
-def _record(digest: Digest, email: DigestEmail, delivery: Delivery, report: SendReport) -> None:
+def _record(
+    digest: Digest,
+    email: DigestEmail,
+    delivery: Delivery,
+    report: SendReport,
+    updates: DigestUpdates,
+) -> None:
     now = timezone.now()
     subscriber = digest.subscriber
     if delivery.outcome is Outcome.ACCEPTED:
-        update_digest(
+        updates.update(
             digest.pk,
             status=Digest.Status.SENT,
             sent_at=now,
@@ -192,7 +202,7 @@ def _record(digest: Digest, email: DigestEmail, delivery: Delivery, report: Send
         return
     if delivery.outcome is Outcome.TEMPORARY and digest.attempts < MAX_SEND_ATTEMPTS:
         countdown = retry_countdown(digest.attempts)
-        update_digest(
+        updates.update(
             digest.pk,
             status=Digest.Status.PENDING,
             claimed_by="",
@@ -202,7 +212,7 @@ def _record(digest: Digest, email: DigestEmail, delivery: Delivery, report: Send
         report.retrying += 1
         report.retry_groups[countdown].append(digest.pk)
         return
-    update_digest(
+    updates.update(
         digest.pk,
         status=Digest.Status.FAILED,
         subject=email.subject[:300],
@@ -219,11 +229,13 @@ def _record(digest: Digest, email: DigestEmail, delivery: Delivery, report: Send
     logger.info("digest %s to subscriber %s failed: %s", digest.pk, subscriber.pk, delivery.detail)
 
 
-def _fail_unsendable(digest: Digest, error: HeaderInjection, report: SendReport) -> None:
+def _fail_unsendable(
+    digest: Digest, error: HeaderInjection, report: SendReport, updates: DigestUpdates
+) -> None:
     """A line break in a stored address: this digest can never go out as it is. It fails
     alone (no bounce counted: not the mailbox's answer) and the batch goes on; raising would
     leave the rest held, and every sweep would retry it first."""
-    update_digest(
+    updates.update(
         digest.pk,
         status=Digest.Status.FAILED,
         lease_expires_at=None,
@@ -343,11 +355,12 @@ def digests_send(
     renewed_at = time.monotonic()
     mailer = open_mailer()
     relaxed = relax_commit_durability()
+    updates = DigestUpdates()
     try:
         for position, ready in enumerate(made_ahead(outgoing(batch, mailer))):
             digest, email = ready.digest, ready.email
             if digest.subscriber.status != Subscriber.Status.ACTIVE:
-                update_digest(
+                updates.update(
                     digest.pk,
                     status=Digest.Status.CANCELLED,
                     lease_expires_at=None,
@@ -357,11 +370,11 @@ def digests_send(
                 continue
             if email is None:
                 followups_release(digest_id=digest.pk)  # follow-ups hook: told another day
-                update_digest(digest.pk, status=Digest.Status.SKIPPED_EMPTY, lease_expires_at=None)
+                updates.update(digest.pk, status=Digest.Status.SKIPPED_EMPTY, lease_expires_at=None)
                 report.skipped += 1
                 continue
             if ready.error is not None:
-                _fail_unsendable(digest, ready.error, report)
+                _fail_unsendable(digest, ready.error, report, updates)
                 continue
             record_clipping(digest, email, batch)
             try:
@@ -372,9 +385,9 @@ def digests_send(
                 logger.warning("mail server unavailable, %d digests wait: %s", len(rest), error)
                 break
             except HeaderInjection as error:
-                _fail_unsendable(digest, error, report)
+                _fail_unsendable(digest, error, report, updates)
                 continue
-            _record(digest, email, delivery, report)
+            _record(digest, email, delivery, report, updates)
             if time.monotonic() - renewed_at > renew_every:
                 rest = [later.pk for later in batch.digests[position + 1 :]]
                 Digest.objects.filter(
@@ -383,6 +396,7 @@ def digests_send(
                 renewed_at = time.monotonic()
     finally:
         mailer.close()
+        updates.close()
         if relaxed:
             restore_commit_durability()
     return report

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Sequence
+from dataclasses import dataclass
 
+from django.conf import settings
 from django.utils import translation
+from django.utils.html import conditional_escape
+from django.utils.safestring import SafeString
 
 from newsletter.digests.cards import Card, shorten
 from newsletter.digests.titles import digest_heading, edition_label, is_weekly, subject_about
@@ -13,8 +18,17 @@ from newsletter.emails import base_context, subscriber_links, unsubscribe_header
 from newsletter.followups import FollowUpCard
 from newsletter.mail.message import DigestEmail
 from newsletter.models import Subscriber
-from newsletter.rendering import RenderedEmail, render_email
-from newsletter.signing import Purpose, signed_url
+from newsletter.rendering import (
+    RenderedEmail,
+    Skeleton,
+    html_template,
+    one_line,
+    render_email,
+    skeleton,
+    slot,
+    text_template,
+)
+from newsletter.signing import Purpose, signed_urls
 
 # Gmail clips HTML past ~102 KB and hides the rest (footer and unsubscribe link included);
 # keep a margin under it. Cards that do not fit move to the "more" page.
@@ -43,9 +57,12 @@ def render_digest(
     links = subscriber_links(subscriber)
     view_url = more_url = ""
     if digest_id is not None:
-        link = {"purpose": Purpose.VIEW_DIGEST, "subject_id": digest_id, "email": subscriber.email}
-        view_url = signed_url(**link)
-        more_url = signed_url(**link, url_name="newsletter:digest_more")
+        view_url, more_url = signed_urls(
+            purpose=Purpose.VIEW_DIGEST,
+            subject_id=digest_id,
+            email=subscriber.email,
+            url_names=("newsletter:view_digest", "newsletter:digest_more"),
+        )
     with translation.override(subscriber.language):
         about, others = subject_about(items)
         context = {
@@ -82,7 +99,10 @@ def render_digest(
                     PREHEADER_CHARS,
                 ),
             )
-            rendered: RenderedEmail = render_email("digest", context)
+            if shown and not followups:
+                rendered = _filled(context)
+            else:  # follow-ups are rare and hold a template of their own: rendered in full
+                rendered = render_email("digest", context)
             size = html_size_as_sent(rendered.html)
             if size <= HTML_BUDGET_BYTES or keep <= 1:
                 break
@@ -92,10 +112,119 @@ def render_digest(
         subject=rendered.subject,
         text=rendered.text,
         html=rendered.html,
+        text_parts=rendered.text_parts,
+        html_parts=rendered.html_parts,
         message_id=message_id,
         headers=unsubscribe_headers(subscriber, url=links["unsubscribe_url"]),
         cards_in_email=keep,
     )
+
+
+# What the digest's templates print as they are; everything else decides their shape.
+_BODY_SLOTS = (
+    "language_code",
+    "subject",
+    "site_name",
+    "preheader",
+    "heading",
+    "more_url",
+    "view_url",
+    "manage_url",
+    "unsubscribe_url",
+    "sender_line",
+)
+
+
+def _filled(context: dict[str, object]) -> RenderedEmail:
+    """The email render_email("digest", context) makes, by filling skeletons rendered once
+    per shape (language, counts, which links there are) instead of running the templates per
+    reader: the same bytes. The cards come rendered already and go in as they are."""
+    language = translation.get_language() or "en"
+    cached = not settings.DEBUG  # DEBUG: edited templates show at once
+    subject_skeleton = (_subject_skeleton_cached if cached else _subject_skeleton)(
+        language,
+        matched_count=context["matched_count"],
+        weekly=bool(context["weekly"]),
+        has_others=bool(context["others"]),
+    )
+    values = {name: str(context[name]) for name in _BODY_SLOTS if name != "subject"}
+    values["subject"] = one_line(subject_skeleton.fill(context))  # type: ignore[arg-type]
+    values = {name: value for name, value in values.items() if value}
+    text_skeleton, html_skeleton = (_body_skeletons_cached if cached else _body_skeletons)(
+        language, more_count=context["more_count"], present=frozenset(values)
+    )
+    cards: Sequence[Card] = context["cards"]  # type: ignore[assignment]
+    text_parts = text_skeleton.parts(
+        {**values, "cards": [_parts(card.text, card.shared_text) for card in cards]}
+    )
+    text = "".join(part for part, _shared in text_parts)
+    if text != text.strip() + "\n":  # as render_email trims it (it ends with the footer)
+        text, text_parts = text.strip() + "\n", []
+    html_parts = html_skeleton.parts(
+        {
+            **{name: conditional_escape(value) for name, value in values.items()},
+            "cards": [_parts(card.html, card.shared_html) for card in cards],
+        }
+    )
+    return RenderedEmail(
+        subject=values["subject"],
+        text=text,
+        html="".join(part for part, _shared in html_parts),
+        text_parts=text_parts,
+        html_parts=html_parts,
+    )
+
+
+def _parts(whole: str, shared: str) -> list[tuple[str, bool]]:
+    """A card as Skeleton.parts takes it: its shared start, and this reader's rest."""
+    if not shared or not whole.startswith(shared):
+        return [(whole, False)]
+    return [(shared, True), (whole[len(shared) :], False)]
+
+
+def _subject_skeleton(
+    language: str, *, matched_count: int, weekly: bool, has_others: bool
+) -> Skeleton:
+    with translation.override(language):
+        return skeleton(
+            text_template("digest-subject.txt"),
+            {
+                "about": slot("about"),
+                "others": slot("others") if has_others else "",
+                "when": slot("when"),
+                "matched_count": matched_count,
+                "weekly": weekly,
+                "followups": (),
+            },
+        )
+
+
+def _body_skeletons(
+    language: str, *, more_count: int, present: frozenset[str]
+) -> tuple[Skeleton, Skeleton]:
+    """The text and HTML parts' skeletons; two slotted cards give what goes between cards."""
+    context = {
+        **{name: slot(name) if name in present else "" for name in _BODY_SLOTS},
+        "cards": [_SlotCard(html=slot(f"cards.{n}"), text=slot(f"cards.{n}")) for n in (0, 1)],
+        "more_count": more_count,
+        "followups": (),
+    }
+    with translation.override(language):
+        return (
+            skeleton(text_template("digest-body.txt"), context),
+            skeleton(html_template("digest"), context),
+        )
+
+
+# A few hundred shapes a day (more_count and matched_count vary), ~10 KB each.
+_subject_skeleton_cached = functools.lru_cache(maxsize=512)(_subject_skeleton)
+_body_skeletons_cached = functools.lru_cache(maxsize=512)(_body_skeletons)
+
+
+@dataclass(frozen=True)
+class _SlotCard:
+    html: SafeString
+    text: SafeString
 
 
 def html_size_as_sent(html: str) -> int:

@@ -7,10 +7,10 @@ import datetime as dt
 from collections.abc import Sequence
 
 from django.utils import translation
-from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from newsletter.models import Subscriber
+from newsletter.phrases import gettext as _
 from papers.dates import local_date, week_span
 
 Reasons = Sequence[tuple[int, list[dict[str, object]]]]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 
@@ -16,3 +17,8 @@ class DigestEmail:
     message_id: str
     headers: dict[str, str]
     cards_in_email: int
+    # `text` and `html` as the parts they were joined from, each flagged whether the same
+    # string goes into many emails (a card, the layout): their quoted-printable form is made
+    # once. Empty: encode the whole.
+    text_parts: Sequence[tuple[str, bool]] = ()
+    html_parts: Sequence[tuple[str, bool]] = ()

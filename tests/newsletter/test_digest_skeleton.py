@@ -1,0 +1,187 @@
+"""A digest is filled into skeletons rendered once per shape, its MIME made from parts whose
+quoted-printable form is cached, its links signed without Django's per-token layers: each
+gives exactly the bytes of the slow way it replaces."""
+
+from __future__ import annotations
+
+import binascii
+import datetime as dt
+import random
+
+import pytest
+from django.core import signing as django_signing
+from django.template import engines
+
+from newsletter.digests import render
+from newsletter.digests.cards import CardMaker, paper_card, why_text
+from newsletter.mail import mime
+from newsletter.models import Subscriber
+from newsletter.ratings import rating_links
+from newsletter.rendering import Skeleton, render_email, skeleton, slot
+from newsletter.signing import Purpose, _sign_object, _signer, make_token, read_token
+from papers.models import Paper
+
+TUESDAY = dt.date(2025, 3, 25)
+
+
+def cards(count: int, *, language: str = "en") -> list:
+    maker = CardMaker()
+    made = []
+    for n in range(count):
+        paper = Paper(
+            pk=n + 1,
+            arxiv_id=f"2503.{n:05d}",
+            title=f"Paper {n} on <diffusion> & “video”",
+            abstract="Long abstract words " * (10 + n),
+            authors=["Ada Lovelace", "Alan Turing", "Grace Hopper", "Edsger Dijkstra"][: n % 4 + 1],
+            categories=["cs.CV", "cs.LG"],
+            announced_on=TUESDAY,
+            code_url="https://github.com/a/b?x=1&y=2" if n % 2 else "",
+            hf_upvotes=n * 7,
+            is_featured=n == 0,
+            editor_note="Worth a read." if n == 1 else "",
+            ai_summary="A summary <b>in</b> short." if n % 3 == 0 else "",
+        )
+        reasons = [
+            {"kind": "topic", "label": "Diffusion", "words": ["diffusion"], "strength": "strong"}
+        ]
+        feedback = rating_links(
+            subscriber_id=7, email="r@example.com", paper_id=n + 1, absolute=True
+        )
+        made.append(
+            maker.card(
+                paper_card(paper),
+                why_text(reasons, language=language),
+                feedback,
+                language=language,
+            )
+        )
+    return made
+
+
+def digest(*, language="en", frequency="daily", count=3, more_count=0, digest_id=11, **extra):
+    reader = Subscriber(pk=7, email="r@example.com", language=language, frequency=frequency)
+    shown = cards(count, language=language)
+    return render.render_digest(
+        subscriber=reader,
+        edition_on=TUESDAY,
+        cards=shown,
+        items=[(n + 1, [{"kind": "topic", "label": "Diffusion"}]) for n in range(count)],
+        matched_count=count + more_count,
+        more_count=more_count,
+        message_id="<d.11@example.org>",
+        digest_id=digest_id,
+        covers=(TUESDAY - dt.timedelta(days=6), TUESDAY),
+        **extra,
+    )
+
+
+SHAPES = {
+    "a daily digest": {},
+    "more papers on the web": {"more_count": 4},
+    "one more paper": {"more_count": 1},
+    "a weekly digest": {"frequency": "weekly", "more_count": 2},
+    "in Chinese": {"language": "zh-hans", "more_count": 3},
+    "one card": {"count": 1},
+    "no web view (a dry run's sample)": {"digest_id": None},
+    "fifty long cards, cut to 98 KB": {"count": 50},
+}
+
+
+@pytest.mark.parametrize("shape", SHAPES.values(), ids=SHAPES.keys())
+def test_a_digest_filled_from_its_skeletons_is_what_its_templates_render(
+    shape, monkeypatch, frozen_clock
+):
+    filled = digest(**shape)
+    monkeypatch.setattr(render, "_filled", lambda context: render_email("digest", context))
+
+    rendered = digest(**shape)
+
+    assert filled.subject == rendered.subject
+    assert filled.text == rendered.text
+    assert filled.html == rendered.html
+    assert filled.cards_in_email == rendered.cards_in_email
+    assert "".join(part for part, _shared in filled.html_parts) == filled.html
+    assert "".join(part for part, _shared in filled.text_parts) == filled.text
+
+
+def test_each_shape_of_digest_is_rendered_once_and_then_only_filled(frozen_clock):
+    render._body_skeletons_cached.cache_clear()
+
+    for _ in range(3):
+        digest(more_count=4)
+
+    assert render._body_skeletons_cached.cache_info().misses == 1
+    assert render._body_skeletons_cached.cache_info().hits == 2
+
+
+def test_a_skeleton_joins_a_lists_items_with_what_the_template_puts_between_them():
+    template = engines["django"].from_string(
+        "<{{ title }}>{% for card in cards %}{% if not forloop.first %}, {% endif %}"
+        "[{{ card }}]{% endfor %}."
+    )
+    made = skeleton(template, {"title": slot("title"), "cards": [slot("cards.0"), slot("cards.1")]})
+
+    assert made == Skeleton(("<", "title", ">[", "cards", "]."), {"cards": "], ["})
+    assert made.fill({"title": "T", "cards": ["a", "b", "c"]}) == "<T>[a], [b], [c]."
+    assert made.parts({"title": "T", "cards": ["a", [("b", True), ("!", False)]]}) == [
+        ("<", True),
+        ("T", False),
+        (">[", True),
+        ("a", False),
+        ("], [", True),
+        ("b", True),
+        ("!", False),
+        ("].", True),
+    ]
+
+
+def test_a_digests_mime_from_cached_parts_is_what_encoding_it_whole_gives(frozen_clock):
+    email = digest(count=10, more_count=2)
+    whole = mime._qp(email.html), mime._qp(email.text)
+
+    assert (mime._qp_parts(email.html_parts), mime._qp_parts(email.text_parts)) == whole
+    assert mime._qp_parts(email.html_parts) == whole[0]  # again, from the cache
+
+
+def test_quoted_printable_in_parts_equals_the_whole_for_any_cut():
+    rng = random.Random(18)
+    alphabet = ["a", " ", "=", "\n", "é", "中", "\t", "x" * 90, "  \n", "."]
+    for _ in range(300):
+        parts = [
+            ("".join(rng.choice(alphabet) for _ in range(rng.randint(0, 12))), rng.random() < 0.5)
+            for _ in range(rng.randint(0, 8))
+        ]
+        joined = "".join(text for text, _shared in parts)
+
+        assert mime._qp_parts(parts) == mime._qp(joined), parts
+    assert binascii.a2b_qp(mime._qp_parts([("x" * 200 + "\n", True)])) == b"x" * 200 + b"\r\n"
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"id": 7, "a": "abcdefghijklmnop"},
+        {"id": 123456, "a": "abcdefghijklmnop", "p": 4567},
+        {"id": 1, "a": "a" * 300},  # long enough that zlib wins: the compressed form
+    ],
+)
+@pytest.mark.parametrize("purpose", list(Purpose))
+def test_a_token_is_the_one_djangos_timestamp_signer_makes(purpose, payload, frozen_clock):
+    django_token = django_signing.TimestampSigner(salt=f"paperboy.{purpose}").sign_object(
+        payload, compress=True
+    )
+
+    assert _sign_object(purpose, payload) == django_token
+    assert _signer(purpose).unsign_object(django_token) == payload
+
+
+def test_a_token_made_under_a_rotated_secret_key_still_opens(settings):
+    old = make_token(purpose=Purpose.MANAGE, subject_id=3, email="r@example.com")
+    settings.SECRET_KEY, settings.SECRET_KEY_FALLBACKS = "a-new-secret-key", [settings.SECRET_KEY]
+
+    new = make_token(purpose=Purpose.MANAGE, subject_id=3, email="r@example.com")
+
+    assert new != old
+    assert read_token(old, purpose=Purpose.MANAGE).subject_id == 3
+    assert read_token(new, purpose=Purpose.MANAGE).subject_id == 3
