@@ -30,7 +30,7 @@ from django.template import engines  # noqa: E402
 from mjml import mjml2html  # noqa: E402
 
 from bench.floor import measure_floor  # noqa: E402
-from bench.spamcheck import sample_cards  # noqa: E402
+from bench.spamcheck import sample_cards, sample_papers_in_memory  # noqa: E402
 from newsletter import rendering  # noqa: E402
 from newsletter.digests.cards import Card  # noqa: E402
 from newsletter.digests.render import render_digest  # noqa: E402
@@ -90,7 +90,9 @@ def render_variants(cards: list[Card], repeat: int) -> dict[str, float]:
     mjml_source = layout.replace(rendering.CONTENT_SLOT, rendering._source("emails/digest.mjml"))
     mjml_template = engines["django"].from_string(mjml_source)
     plain = engines["django"].get_template("pages/_digest_entries.html")
-    entries = [{"paper": card.paper, "why": card.why} for card in cards]
+    # The web view's template renders Paper rows (it links each to its "similar papers" page).
+    papers = sample_papers_in_memory(len(cards))
+    entries = [{"paper": paper, "why": card.why} for paper, card in zip(papers, cards, strict=True)]
 
     return {
         "mjml_compiled_once_ms": per_call_ms(lambda: compiled.render(context), repeat),

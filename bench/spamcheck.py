@@ -24,19 +24,15 @@ _STATUS = re.compile(
 )
 
 
-def sample_cards(count: int = 10) -> list:
-    """Cards from the shipped sample papers (real arXiv titles and abstracts), made in memory."""
+def sample_papers_in_memory(count: int = 10) -> list:
+    """Unsaved Paper rows from the shipped sample papers (real arXiv titles and abstracts)."""
     from django.utils import timezone
 
-    from newsletter.digests.cards import CardMaker, paper_card
-    from newsletter.ratings import rating_links
     from papers.models import Paper
     from papers.sample_data import sample_papers
 
-    maker = CardMaker()
-    cards = []
-    for n, record in enumerate(sample_papers()[:count]):
-        paper = Paper(
+    return [
+        Paper(
             pk=n + 1,
             arxiv_id=record["arxiv_id"],
             title=record["title"],
@@ -50,6 +46,18 @@ def sample_cards(count: int = 10) -> list:
             is_featured=n == 0,
             editor_note="A clear write-up with code; worth an afternoon." if n == 1 else "",
         )
+        for n, record in enumerate(sample_papers()[:count])
+    ]
+
+
+def sample_cards(count: int = 10) -> list:
+    """Cards of the sample papers, made in memory as an email's cards are."""
+    from newsletter.digests.cards import CardMaker, paper_card
+    from newsletter.ratings import rating_links
+
+    maker = CardMaker()
+    cards = []
+    for n, paper in enumerate(sample_papers_in_memory(count)):
         why = "Diffusion models: diffusion" if n % 2 else "Image generation: text to image"
         # The reader's 👍/👎 links, as every email card carries them (the sample reader is pk 1).
         feedback = rating_links(
