@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.linalg
 import scipy.sparse as sp
+from django.db import connection
 from django.db.models import F, Max, Q
 from django.utils import timezone
 from threadpoolctl import threadpool_limits
@@ -257,7 +258,7 @@ def _solve(gram: np.ndarray, targets: np.ndarray, weights: np.ndarray) -> np.nda
 
 def _kept_weights(coef: sp.csr_matrix) -> sp.csr_matrix:
     """Each row's KEPT_WEIGHTS largest weights by magnitude (chosen in float64: float32's
-    rounding would make ties of near-equal weights), as float32."""
+    rounding would make ties of near-equal weights), as float32 with sorted indices."""
     coef.eliminate_zeros()
     for row in range(_rows(coef)):
         start, end = coef.indptr[row], coef.indptr[row + 1]
@@ -265,7 +266,7 @@ def _kept_weights(coef: sp.csr_matrix) -> sp.csr_matrix:
             values = coef.data[start:end]
             values[np.argpartition(-np.abs(values), KEPT_WEIGHTS)[KEPT_WEIGHTS:]] = 0.0
     coef.eliminate_zeros()
-    coef.sort_indices()  # a sparse product leaves them in any order
+    coef.sort_indices()  # a sparse product leaves them in any order; sorted, only the kept
     return sp.csr_matrix(coef, dtype=np.float32)
 
 
@@ -782,21 +783,56 @@ def _reader_model(
     )
 
 
+_STORED_FIELDS = [
+    "trained_at",
+    "features",
+    "rating_count",
+    "positive_count",
+    "interest_count",
+    "weights",
+    "liked_titles",
+    "embedding_model",
+    "embedding_weights",
+]
+
+
 def _store(models: list[ReaderModel]) -> None:
-    fields = [
-        "trained_at",
-        "features",
-        "rating_count",
-        "positive_count",
-        "interest_count",
-        "weights",
-        "liked_titles",
-        "embedding_model",
-        "embedding_weights",
-    ]
+    if connection.vendor == "postgresql":
+        _store_on_postgresql(models)
+        return
     ReaderModel.objects.bulk_create(
-        models, update_conflicts=True, unique_fields=["subscriber"], update_fields=fields
+        models, update_conflicts=True, unique_fields=["subscriber"], update_fields=_STORED_FIELDS
     )
+
+
+def _store_on_postgresql(models: list[ReaderModel]) -> None:
+    """One prepared upsert with the models' bytes as binary parameters: Django's client-side
+    binding quotes every model into one statement's text (a third of training's CPU)."""
+    from psycopg import Cursor
+    from psycopg.types.json import Jsonb
+
+    columns = ["subscriber_id", "requested_at", *_STORED_FIELDS]
+    binary = {"weights", "embedding_weights"}
+    placeholders = ", ".join("%b" if column in binary else "%s" for column in columns)
+    updates = ", ".join(f"{column} = EXCLUDED.{column}" for column in _STORED_FIELDS)
+    statement = (
+        f"INSERT INTO {ReaderModel._meta.db_table} ({', '.join(columns)}) "
+        f"VALUES ({placeholders}) ON CONFLICT (subscriber_id) DO UPDATE SET {updates}"
+    )
+    rows = [
+        [
+            model.subscriber_id,
+            model.requested_at,
+            *(
+                Jsonb(model.liked_titles) if column == "liked_titles" else getattr(model, column)
+                for column in _STORED_FIELDS
+            ),
+        ]
+        for model in models
+    ]
+    connection.ensure_connection()
+    with Cursor(connection.connection) as cursor:
+        cursor.executemany(statement, rows)
 
 
 def stale_reader_ids() -> list[int]:
