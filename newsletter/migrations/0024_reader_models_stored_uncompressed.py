@@ -25,6 +25,6 @@ def compressed(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("newsletter", "0022_leaner_digest_writes")]
+    dependencies = [("newsletter", "0023_digest_list_index")]
 
     operations = [migrations.RunPython(uncompressed, compressed, elidable=False)]
