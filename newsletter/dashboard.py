@@ -19,6 +19,14 @@ from papers.models import FetchRun, Paper
 TREND_DAYS = 30
 TABLE_DAYS = 14
 CACHE_SECONDS = 60
+# Days before yesterday: every time zone's edition is out, only a late bounce changes them.
+OVER_DAY_SECONDS = 6 * 3600
+LIVE_DAYS = 2  # today and yesterday, always counted live
+DIGEST_FIELDS = {
+    Digest.Status.SENT: "digests_sent",
+    Digest.Status.FAILED: "digests_failed",
+    Digest.Status.SKIPPED_EMPTY: "digests_skipped",
+}
 
 
 @dataclass(frozen=True)
@@ -42,6 +50,11 @@ class Dashboard:
     last_successful_fetch_at: dt.datetime | None
     last_digest_sent_at: dt.datetime | None
     ratings: RatingStats | None = None  # readers' 👍/👎 (issue 14)
+    digests_counted_at: dt.datetime | None = None  # oldest cached day's count, if any
+
+    @property
+    def over_day_hours(self) -> int:
+        return OVER_DAY_SECONDS // 3600
 
     @property
     def trend_start(self) -> int:
@@ -102,22 +115,9 @@ def _build(today: dt.date) -> Dashboard:
     ):
         if day in rows:
             rows[day].update(papers_fetched=fetched or 0, fetches_failed=failed)
-    digest_fields = {
-        Digest.Status.SENT: "digests_sent",
-        Digest.Status.FAILED: "digests_failed",
-        Digest.Status.SKIPPED_EMPTY: "digests_skipped",
-    }
-    # By status too, so the (status, edition_on) index answers alone: 14 days of a big
-    # audience are hundreds of thousands of rows.
-    for day, status, n in (
-        Digest.objects.filter(
-            status__in=list(digest_fields), edition_on__gte=table_from, edition_on__lte=today
-        )
-        .order_by()
-        .values_list("edition_on", "status")
-        .annotate(n=Count("pk"))
-    ):
-        rows[day][digest_fields[status]] = n
+    digest_days, digests_counted_at = digest_counts(table_from, today)
+    for day, numbers in digest_days.items():
+        rows[day].update(numbers)
     days = [DayNumbers(day=day, **numbers) for day, numbers in sorted(rows.items(), reverse=True)]
 
     last_fetch = FetchRun.objects.select_related("source").order_by("-started_at").first()
@@ -151,7 +151,59 @@ def _build(today: dt.date) -> Dashboard:
         last_successful_fetch_at=last_success,
         last_digest_sent_at=last_sent,
         ratings=rating_stats(today=today),
+        digests_counted_at=digests_counted_at,
     )
+
+
+def digest_counts(
+    first: dt.date, last: dt.date
+) -> tuple[dict[dt.date, dict[str, int]], dt.datetime | None]:
+    """Digests sent, failed and skipped per edition from `first` to `last`, and when the oldest
+    cached figure was counted.
+
+    The last LIVE_DAYS are counted every time; older days come from the cache (OVER_DAY_SECONDS),
+    so a warm dashboard reads two editions of digests, whatever the audience's size or history.
+    """
+    live_from = last - dt.timedelta(days=LIVE_DAYS - 1)
+    keys = {
+        f"admin:dashboard:digests:{day.isoformat()}": day
+        for day in _days(first, min(live_from - dt.timedelta(days=1), last))
+    }
+    cached = cache.get_many(list(keys))
+    missing = [day for key, day in keys.items() if key not in cached]
+    counts = {keys[key]: numbers for key, (numbers, _at) in cached.items()}
+    counted_at = min((at for _numbers, at in cached.values()), default=None)
+    if missing:
+        now = timezone.now()
+        fresh = _count_digests(min(missing), max(missing))
+        fresh = {day: fresh.get(day, {}) for day in missing}
+        cache.set_many(
+            {f"admin:dashboard:digests:{day.isoformat()}": (n, now) for day, n in fresh.items()},
+            OVER_DAY_SECONDS,
+        )
+        counts.update(fresh)
+        counted_at = min(counted_at or now, now)
+    counts.update(_count_digests(max(first, live_from), last))
+    return counts, counted_at
+
+
+def _count_digests(first: dt.date, last: dt.date) -> dict[dt.date, dict[str, int]]:
+    # By status too, so the (status, edition_on) index answers alone.
+    counts: dict[dt.date, dict[str, int]] = {day: {} for day in _days(first, last)}
+    for day, status, n in (
+        Digest.objects.filter(
+            status__in=list(DIGEST_FIELDS), edition_on__gte=first, edition_on__lte=last
+        )
+        .order_by()
+        .values_list("edition_on", "status")
+        .annotate(n=Count("pk"))
+    ):
+        counts[day][DIGEST_FIELDS[status]] = n
+    return counts
+
+
+def _days(first: dt.date, last: dt.date) -> list[dt.date]:
+    return [first + dt.timedelta(days=n) for n in range((last - first).days + 1)]
 
 
 def _subscriber_trend(today: dt.date) -> list[tuple[dt.date, int]]:
