@@ -8,6 +8,8 @@ from django.urls import reverse
 from newsletter.models import DigestItem, SimilarPapers
 from newsletter.recommend import neighbours, representation
 from newsletter.signing import Purpose, make_token
+from papers.models import FetchRun
+from papers.tasks import enqueue_after_papers_added
 from tests.factories import DigestFactory, SubscriberFactory
 from tests.newsletter.recommend_helpers import LANGUAGE, OTHER, VIDEO, make_papers
 
@@ -168,3 +170,33 @@ def test_the_digest_web_view_shows_more_like_this_under_each_paper(client, forbi
     assert len(entry.similar) == 3
     assert {paper.title for paper in entry.similar} <= set(VIDEO[1:])
     assert "Similar papers:" in response.content.decode()
+
+
+def finished_run(*, status: str, created: int) -> FetchRun:
+    return FetchRun.objects.create(origin="test", status=status, created_count=created)
+
+
+def test_a_fetch_that_added_papers_computes_the_lists(django_capture_on_commit_callbacks):
+    video = make_papers(VIDEO)
+    run = finished_run(status=FetchRun.Status.SUCCEEDED, created=len(VIDEO))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        enqueued = enqueue_after_papers_added([run])
+
+    assert enqueued is True
+    assert set(stored_lists()) == {paper.pk for paper in video}
+
+
+def test_a_fetch_that_added_nothing_or_failed_computes_nothing(django_capture_on_commit_callbacks):
+    make_papers(VIDEO)
+    runs = [
+        finished_run(status=FetchRun.Status.SUCCEEDED, created=0),
+        finished_run(status=FetchRun.Status.FAILED, created=3),
+        None,
+    ]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        enqueued = enqueue_after_papers_added(runs)
+
+    assert enqueued is False
+    assert stored_lists() == {}
