@@ -24,7 +24,6 @@ from newsletter.digests.building import BuildResult
 from newsletter.digests.claims import stale_digest_ids
 from newsletter.digests.delivery import RunReport, SendReport, build_and_send, digests_send
 from newsletter.digests.editions import active_subscriber_ids, chunked, due_subscriber_ids
-from newsletter.recommend import neighbours
 
 # Re-exported: services enqueue the retrain, so it lives beside them (as sign-up emails do).
 from newsletter.rating_tasks import (  # noqa: F401
@@ -33,6 +32,7 @@ from newsletter.rating_tasks import (  # noqa: F401
     schedule_reader_retrain,
     train_reader_models,
 )
+from newsletter.recommend import neighbours
 
 logger = logging.getLogger(__name__)
 
