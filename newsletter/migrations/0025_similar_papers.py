@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('newsletter', '0023_digest_list_index'),
+        ('newsletter', '0024_reader_models_stored_uncompressed'),
         ('papers', '0009_paper_word_search_index'),
     ]
 
