@@ -45,6 +45,7 @@ from django.utils import timezone  # noqa: E402
 from bench.datagen import make_subscribers, make_topics  # noqa: E402
 from bench.history import fill_history, table_sizes  # noqa: E402
 from newsletter.models import Digest, Subscriber  # noqa: E402
+from newsletter.recommend.neighbours import similar_papers_compute  # noqa: E402
 from newsletter.signing import Purpose, make_token  # noqa: E402
 from papers.models import FetchRun, Paper  # noqa: E402
 
@@ -111,7 +112,23 @@ def populate(*, days: int, papers_per_day: int, subscribers: int, rng: random.Ra
         cursor.execute("SET session_replication_role = DEFAULT")
         cursor.execute("VACUUM ANALYZE")  # what autovacuum would have done by now
     print(f"ratings, follow-ups, fetch runs, vacuum: {time.perf_counter() - started:.0f} s")
-    return {"history": history, "tables": table_sizes()}
+    similar = similar_papers_measure()
+    return {"history": history, "tables": table_sizes(), "similar_papers": similar}
+
+
+def similar_papers_measure() -> dict[str, float]:
+    """The post-fetch task's work: every recent paper's "more like this" list, stored."""
+    started_cpu = time.process_time()
+    report = similar_papers_compute()
+    cpu_s = time.process_time() - started_cpu
+    result = {
+        "papers": report.papers,
+        "s": round(report.seconds, 1),
+        "cpu_s": round(cpu_s, 1),
+        "papers_per_s": round(report.papers_per_second),
+    }
+    print(f"similar papers: {result}", flush=True)
+    return result
 
 
 def measure(client: Client, url: str) -> dict[str, object]:
@@ -192,6 +209,7 @@ def pages() -> list[tuple[str, str]]:
         ("page", "/topics/diffusion-models/rss/"),
         ("page", "/topics/diffusion-models/atom/"),
         ("page", f"/digest/{token}/"),
+        ("page", f"/papers/{paper.pk}/like-this/"),
     ]
 
 

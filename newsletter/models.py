@@ -430,6 +430,25 @@ class TermStatistics(models.Model):
         return f"{self.features} over {self.document_count} papers"
 
 
+class SimilarPapers(models.Model):
+    """A recent paper's nearest neighbours, best first, precomputed by a task after each
+    fetch (newsletter.recommend.neighbours) so a page reads them instead of vectorising."""
+
+    paper = models.OneToOneField(
+        "papers.Paper", on_delete=models.CASCADE, related_name="similar_papers"
+    )
+    # Parallel lists: neighbour paper ids and their cosine similarities, best first.
+    neighbour_ids = models.JSONField(default=list, blank=True)
+    scores = models.JSONField(default=list, blank=True)
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name_plural = "similar papers"
+
+    def __str__(self) -> str:
+        return f"{self.paper_id}: {len(self.neighbour_ids)} neighbours"
+
+
 class FollowUp(models.Model):
     """News of a paper a reader got (its code released, it is trending, a new version), told
     in one digest: (subscriber, paper, kind) is unique, so no reader hears it twice. Written

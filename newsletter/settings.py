@@ -177,6 +177,9 @@ CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=100)
 # Celery re-delivers unacked tasks after this; no countdown in the send path may exceed it.
 CELERY_VISIBILITY_TIMEOUT = env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
+# Tasks, by Celery name, that papers/ enqueues after a fetch run stored new papers (papers/
+# imports nothing from newsletter/, so it knows them only by name).
+PAPERS_ADDED_TASKS = ["newsletter.tasks.compute_similar_papers"]
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # LLM summaries take seconds a call: their own queue and worker, away from the sends.
 CELERY_TASK_ROUTES = {"newsletter.tasks.make_digest_summaries": {"queue": "summaries"}}
@@ -238,6 +241,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "newsletter.tasks.retrain_reader_models",
         "schedule": _cron("SCHEDULE_RETRAIN_READERS", "40 * * * *"),
         "options": {"expires": 50 * 60},
+    },
+    # Fetches enqueue it when they add papers (PAPERS_ADDED_TASKS); this tick catches up a lost one.
+    "compute-similar-papers": {
+        "task": "newsletter.tasks.compute_similar_papers",
+        "schedule": _cron("SCHEDULE_SIMILAR_PAPERS", "10 */6 * * *"),
+        "options": {"expires": 5 * 60 * 60},
     },
     "fetch-hf-daily-papers": {
         "task": "papers.tasks.fetch_hf_daily_papers",

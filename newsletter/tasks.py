@@ -27,12 +27,27 @@ from newsletter.digests.editions import active_subscriber_ids, chunked, due_subs
 
 # Re-exported: services enqueue the retrain, so it lives beside them (as sign-up emails do).
 from newsletter.rating_tasks import (  # noqa: F401
+    DB_RETRY,
     retrain_reader_models,
     schedule_reader_retrain,
     train_reader_models,
 )
+from newsletter.recommend import neighbours
 
 logger = logging.getLogger(__name__)
+
+
+@shared_task(ignore_result=True, **DB_RETRY)
+def compute_similar_papers() -> None:
+    """After a fetch that added papers, and on the beat: store every recent paper's "more
+    like this" list. Twice is safe: the lists are recomputed from the catalogue and upserted."""
+    report = neighbours.similar_papers_compute()
+    logger.info(
+        "similar papers: %s papers in %.1f s (%.0f papers/s)",
+        report.papers,
+        report.seconds,
+        report.papers_per_second,
+    )
 
 
 @shared_task

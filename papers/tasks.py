@@ -6,13 +6,28 @@ import datetime as dt
 import logging
 from functools import partial
 
-from celery import shared_task
+from celery import current_app, shared_task
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from papers import services
+from papers.models import FetchRun
 
 logger = logging.getLogger(__name__)
+
+
+def enqueue_after_papers_added(runs: list[FetchRun | None]) -> bool:
+    """The post-fetch hook: when a successful run stored new papers, enqueue the tasks named
+    in PAPERS_ADDED_TASKS (by Celery name: papers/ imports nothing from newsletter/)."""
+    added = any(
+        run is not None and run.status in FetchRun.SUCCESSFUL_STATUSES and run.created_count
+        for run in runs
+    )
+    if added:
+        for name in settings.PAPERS_ADDED_TASKS:
+            transaction.on_commit(current_app.tasks[name].delay)
+    return added
 
 
 @shared_task(ignore_result=True)
@@ -46,11 +61,13 @@ def fetch_hf_lists(source_id: int, days: list[str]) -> None:
     """Read one source's Hugging Face lists of `days`. Safe twice: the upsert leaves
     unchanged papers alone, and a concurrent Hugging Face fetch is refused."""
     try:
-        services.hf_lists_fetch(
+        runs = services.hf_lists_fetch(
             source_id=source_id, days=[dt.date.fromisoformat(day) for day in days]
         )
     except services.SourceBusy as busy:
         logger.info("Hugging Face lists of source %s not fetched: %s", source_id, busy)
+        return
+    enqueue_after_papers_added(runs)
 
 
 @shared_task(ignore_result=True)
@@ -58,13 +75,15 @@ def fetch_source(source_id: int, on: str | None = None, scheduled: bool = False)
     """Fetch one source for one day. Safe twice: ingestion is an idempotent upsert, a
     scheduled listing already stored is skipped, and a concurrent fetch is refused."""
     try:
-        services.source_fetch(
+        runs = services.source_fetch(
             source_id=source_id,
             on=dt.date.fromisoformat(on) if on else None,
             scheduled=scheduled,
         )
     except services.SourceBusy as busy:
         logger.info("source %s not fetched: %s", source_id, busy)
+        return
+    enqueue_after_papers_added(runs)
 
 
 @shared_task(ignore_result=True)

@@ -1,18 +1,17 @@
-""" "More like this": a paper's nearest neighbours among recent visible papers, by cosine
-similarity over the default representation (one sparse product per paper)."""
+""" "More like this": each recent visible paper's nearest neighbours by cosine similarity over
+the default representation, computed in batches by a task and stored (SimilarPapers); pages
+only read the stored lists."""
 
 from __future__ import annotations
 
 import datetime as dt
-import threading
-import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.sparse as sp
 from django.utils import timezone
 
+from newsletter.models import SimilarPapers
 from newsletter.recommend import representation
 from newsletter.recommend.representation import paper_text
 from papers.models import Paper
@@ -21,70 +20,98 @@ from papers.selectors import papers_in_order, visible_papers
 NEIGHBOUR_DAYS = 90
 NEIGHBOUR_LIMIT = 20_000  # most recent papers searched: a bound on memory (~40 MB)
 SHOWN = 5
+# Stored beyond what a page shows, so a neighbour hidden later leaves a full list.
+STORED = 10
 # Below this cosine similarity a paper is not "like" another, whatever its rank.
 MIN_SIMILARITY = 0.1
+# Rows of one similarity product: BATCH x NEIGHBOUR_LIMIT float32 is 20 MB at most.
+BATCH = 256
 
 
 @dataclass(frozen=True)
-class Corpus:
-    paper_ids: np.ndarray
-    vectors: sp.csr_matrix
-    tfidf: representation.Tfidf
-    built: float
+class ComputeReport:
+    papers: int
+    seconds: float
+
+    @property
+    def papers_per_second(self) -> float:
+        return self.papers / self.seconds if self.seconds else 0.0
 
 
-_lock = threading.Lock()
-_corpus: dict[str, Corpus] = {}
-# New papers and editors' hides reach the lists within this, as on the cached public pages.
-CORPUS_SECONDS = 300
+def _window_rows() -> list[tuple[int, str, str]]:
+    since = timezone.localdate() - dt.timedelta(days=NEIGHBOUR_DAYS)
+    newest_first = visible_papers().filter(announced_on__gte=since).order_by("-announced_on", "-id")
+    return list(newest_first.values_list("id", "title", "abstract")[:NEIGHBOUR_LIMIT])
 
 
-def corpus() -> Corpus:
-    """Recent visible papers as unit vectors, built once per process and rebuilt after
-    CORPUS_SECONDS (a page view costs no query for it in between)."""
-    with _lock:
-        found = _corpus.get("recent")
-        if found is not None and time.monotonic() - found.built < CORPUS_SECONDS:
-            return found
-        since = timezone.localdate() - dt.timedelta(days=NEIGHBOUR_DAYS)
-        newest_first = (
-            visible_papers().filter(announced_on__gte=since).order_by("-announced_on", "-id")
+def similar_papers_compute(
+    *, progress: Callable[[int, int], None] = lambda done, total: None
+) -> ComputeReport:
+    """Recompute the stored neighbours of every paper in the window, BATCH rows of the
+    similarity product at a time, and drop the lists of papers that left it. Idempotent:
+    the same catalogue gives the same lists (rows are upserted, ties broken by position)."""
+    started = timezone.now()
+    clock = dt.datetime.now(tz=dt.UTC)
+    rows = _window_rows()
+    paper_ids = np.asarray([pid for pid, _t, _a in rows], dtype=np.int64)
+    vectors = representation.current_tfidf().vectors([paper_text(t, a) for _p, t, a in rows])
+    transposed = vectors.T.tocsc()
+    keep = min(STORED + 1, len(rows))
+    for start in range(0, len(rows), BATCH):
+        similarity = (vectors[start : start + BATCH] @ transposed).toarray()
+        for offset in range(similarity.shape[0]):
+            similarity[offset, start + offset] = -1.0  # never the paper itself
+        if keep < similarity.shape[1]:
+            candidates = np.argpartition(-similarity, keep - 1, axis=1)[:, :keep]
+        else:
+            candidates = np.tile(np.arange(similarity.shape[1]), (similarity.shape[0], 1))
+        stored = []
+        for offset, columns in enumerate(candidates):
+            scores = similarity[offset, columns]
+            order = np.lexsort((columns, -scores))[:STORED]
+            best = [(int(paper_ids[columns[i]]), float(scores[i])) for i in order]
+            best = [(pid, round(score, 4)) for pid, score in best if score >= MIN_SIMILARITY]
+            stored.append(
+                SimilarPapers(
+                    paper_id=int(paper_ids[start + offset]),
+                    neighbour_ids=[pid for pid, _s in best],
+                    scores=[score for _pid, score in best],
+                    computed_at=started,
+                )
+            )
+        SimilarPapers.objects.bulk_create(
+            stored,
+            update_conflicts=True,
+            unique_fields=["paper"],
+            update_fields=["neighbour_ids", "scores", "computed_at"],
         )
-        rows = list(newest_first.values_list("id", "title", "abstract")[:NEIGHBOUR_LIMIT])
-        tfidf = representation.current_tfidf()
-        found = _corpus["recent"] = Corpus(
-            paper_ids=np.asarray([pid for pid, _t, _a in rows], dtype=np.int64),
-            vectors=tfidf.vectors([paper_text(t, a) for _pid, t, a in rows]),
-            tfidf=tfidf,
-            built=time.monotonic(),
+        progress(min(start + BATCH, len(rows)), len(rows))
+    SimilarPapers.objects.filter(computed_at__lt=started).delete()
+    seconds = (dt.datetime.now(tz=dt.UTC) - clock).total_seconds()
+    return ComputeReport(papers=len(rows), seconds=seconds)
+
+
+def similar_paper_ids(*, papers: Sequence[Paper]) -> dict[int, list[int]]:
+    """For each paper, the stored ids of the papers most like it, best first (none for a
+    paper not computed yet): one query, no vectorising."""
+    stored = dict(
+        SimilarPapers.objects.filter(paper__in=[paper.pk for paper in papers]).values_list(
+            "paper_id", "neighbour_ids"
         )
-    return found
-
-
-def similar_paper_ids(*, papers: Sequence[Paper], count: int = SHOWN) -> dict[int, list[int]]:
-    """For each paper, the ids of up to `count` recent papers most like it, best first."""
-    if not papers:
-        return {}
-    found = corpus()
-    if found.paper_ids.size == 0:
-        return {paper.pk: [] for paper in papers}
-    queries = found.tfidf.vectors([paper_text(paper.title, paper.abstract) for paper in papers])
-    similarity = (queries @ found.vectors.T).toarray()
-    result: dict[int, list[int]] = {}
-    for paper, row in zip(papers, similarity, strict=True):
-        row[found.paper_ids == paper.pk] = -1.0
-        best = np.argsort(-row, kind="stable")[:count]
-        result[paper.pk] = [int(found.paper_ids[i]) for i in best if row[i] >= MIN_SIMILARITY]
-    return result
+    )
+    return {paper.pk: list(stored.get(paper.pk, [])) for paper in papers}
 
 
 def more_like_this(*, paper: Paper, count: int = SHOWN) -> list[Paper]:
-    ids = similar_paper_ids(papers=[paper], count=count)[paper.pk]
-    return list(papers_in_order(ids=ids))
+    """Up to `count` neighbours still visible now, best first."""
+    ids = similar_paper_ids(papers=[paper])[paper.pk]
+    return papers_in_order(ids=ids)[:count]
 
 
 def similar_papers(*, papers: Sequence[Paper], count: int = 3) -> dict[int, list[Paper]]:
-    """The neighbours of several papers (a digest page), loaded in one query."""
-    ids = similar_paper_ids(papers=papers, count=count)
+    """The visible neighbours of several papers (a digest page): two queries in all."""
+    if not papers:
+        return {}
+    ids = similar_paper_ids(papers=papers)
     every = {paper.pk: paper for paper in papers_in_order(ids=sorted(set().union(*ids.values())))}
-    return {pid: [every[i] for i in found if i in every] for pid, found in ids.items()}
+    return {pid: [every[i] for i in found if i in every][:count] for pid, found in ids.items()}

@@ -249,10 +249,10 @@ def test_view_in_browser_shows_the_emails_papers(client, django_assert_num_queri
     digest, _message = sent_digest(max_papers=3)
     token = view_token(digest)
 
-    neighbours.corpus()  # built once per process; the page adds one query for its cards
+    neighbours.similar_papers_compute()  # stored lists: the page adds two reads, no vectors
     # The digest, its papers, their LLM summaries in the reader's language, its follow-ups,
-    # the neighbours.
-    with django_assert_num_queries(5):
+    # the stored neighbour lists, the neighbours' cards.
+    with django_assert_num_queries(6):
         response = client.get(f"/digest/{token}/")
 
     body = response.content.decode()

@@ -277,10 +277,10 @@ def test_the_view_in_browser_and_more_pages_carry_the_votes_too(client, django_a
         purpose=Purpose.VIEW_DIGEST, subject_id=digest.pk, email=digest.subscriber.email
     )
 
-    neighbours.corpus()  # built once per process; the page adds one query for its cards
-    # the digest with its reader, its papers, their TL;DRs, its follow-ups and the neighbours:
-    # signing the votes costs no query
-    with django_assert_num_queries(5):
+    neighbours.similar_papers_compute()  # stored lists: the page adds two reads, no vectors
+    # the digest with its reader, its papers, their TL;DRs, its follow-ups, the stored
+    # neighbour lists and the neighbours' cards: signing the votes costs no query
+    with django_assert_num_queries(6):
         view = client.get(f"/digest/{token}/").content.decode()
     more = client.get(f"/digest/{token}/more/").content.decode()
 

@@ -10,6 +10,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
 from newsletter.demo import demo_env_write
+from newsletter.recommend.neighbours import similar_papers_compute
 from papers.sample_data import load_sample_papers
 
 
@@ -40,6 +41,8 @@ class Command(BaseCommand):
             self.stdout.write(f"{env_file}: {outcome} (SITE_URL {settings.SITE_URL})")
         created, updated = load_sample_papers(shift_to_today=True)
         self.stdout.write(f"sample papers: {created} created, {updated} updated")
+        similar = similar_papers_compute()
+        self.stdout.write(f'"more like this" lists: {similar.papers} papers')
         user, is_new = get_user_model().objects.get_or_create(
             username=username, defaults={"email": f"{username}@localhost"}
         )
