@@ -66,9 +66,10 @@ def _start_of(day: dt.date) -> dt.datetime:
 
 
 def _counts() -> dict[str, Count]:
+    # Counting votes, not ids: (rated_at, vote, paper) holds every column these counts read.
     return {
-        "up": Count("pk", filter=Q(vote=Rating.Vote.UP)),
-        "down": Count("pk", filter=Q(vote=Rating.Vote.DOWN)),
+        "up": Count("vote", filter=Q(vote=Rating.Vote.UP)),
+        "down": Count("vote", filter=Q(vote=Rating.Vote.DOWN)),
     }
 
 
