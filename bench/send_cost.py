@@ -24,12 +24,11 @@ import django  # noqa: E402
 
 django.setup()
 
+from bench.spamcheck import sample_papers_in_memory  # noqa: E402
 from newsletter.digests.cards import PaperCard, paper_card  # noqa: E402
 from newsletter.digests.delivery import Batch, outgoing  # noqa: E402
 from newsletter.mail.smtp import SmtpMailer  # noqa: E402
 from newsletter.models import Digest, Subscriber  # noqa: E402
-from papers.models import Paper  # noqa: E402
-from papers.sample_data import sample_papers  # noqa: E402
 
 EDITION = dt.date(2026, 12, 1)
 PAPERS = 40
@@ -40,23 +39,8 @@ REASONS = [
 
 
 def sample_cards() -> dict[int, PaperCard]:
-    cards = {}
-    for n, record in enumerate(sample_papers()[:PAPERS]):
-        paper = Paper(
-            pk=n + 1,
-            arxiv_id=record["arxiv_id"],
-            title=record["title"],
-            abstract=record["abstract"],
-            authors=["Ada Lovelace", "Alan Turing", "Grace Hopper", "Edsger Dijkstra"][: n % 4 + 1],
-            categories=record["categories"],
-            announced_on=EDITION,
-            comment=record.get("comment", ""),
-            code_url=record.get("code_url", ""),
-            hf_upvotes=(n * 37) % 90,
-            is_featured=n == 0,
-        )
-        cards[paper.pk] = paper_card(paper)
-    return cards
+    papers = sample_papers_in_memory(PAPERS, announced_on=EDITION)
+    return {paper.pk: paper_card(paper) for paper in papers}
 
 
 def sample_batch(readers: int, cards: dict[int, PaperCard]) -> Batch:

@@ -24,8 +24,9 @@ _STATUS = re.compile(
 )
 
 
-def sample_papers_in_memory(count: int = 10) -> list:
-    """Unsaved Paper rows from the shipped sample papers (real arXiv titles and abstracts)."""
+def sample_papers_in_memory(count: int = 10, *, announced_on=None) -> list:
+    """Unsaved Paper rows from the shipped sample papers (real arXiv titles and abstracts),
+    announced today unless a day is given."""
     from django.utils import timezone
 
     from papers.models import Paper
@@ -39,7 +40,7 @@ def sample_papers_in_memory(count: int = 10) -> list:
             abstract=record["abstract"],
             authors=["Ada Lovelace", "Alan Turing", "Grace Hopper", "Edsger Dijkstra"][: n % 4 + 1],
             categories=record["categories"],
-            announced_on=timezone.localdate(),
+            announced_on=announced_on or timezone.localdate(),
             comment=record.get("comment", ""),
             code_url=record.get("code_url", ""),
             hf_upvotes=(n * 37) % 90,
