@@ -12,21 +12,22 @@ from django.utils import timezone, translation
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
-from newsletter.models import Digest, Subscriber
+from newsletter.day_counts import (
+    DAYS,
+    DIGEST_FIELDS,
+    LIVE_DAYS,
+    REFRESH_HOURS,
+    counted_days,
+    digests_per_day,
+    start_of,
+)
+from newsletter.models import DayCount, Digest, Subscriber
 from newsletter.rating_stats import RatingStats, rating_stats
 from papers.models import FetchRun, Paper
 
 TREND_DAYS = 30
-TABLE_DAYS = 14
+TABLE_DAYS = DAYS
 CACHE_SECONDS = 60
-# Days before yesterday: every time zone's edition is out, only a late bounce changes them.
-OVER_DAY_SECONDS = 6 * 3600
-LIVE_DAYS = 2  # today and yesterday, always counted live
-DIGEST_FIELDS = {
-    Digest.Status.SENT: "digests_sent",
-    Digest.Status.FAILED: "digests_failed",
-    Digest.Status.SKIPPED_EMPTY: "digests_skipped",
-}
 
 
 @dataclass(frozen=True)
@@ -50,11 +51,11 @@ class Dashboard:
     last_successful_fetch_at: dt.datetime | None
     last_digest_sent_at: dt.datetime | None
     ratings: RatingStats | None = None  # readers' 👍/👎 (issue 14)
-    digests_counted_at: dt.datetime | None = None  # oldest cached day's count, if any
+    digests_counted_at: dt.datetime | None = None  # oldest stored day's count, if any
 
     @property
     def over_day_hours(self) -> int:
-        return OVER_DAY_SECONDS // 3600
+        return REFRESH_HOURS
 
     @property
     def trend_start(self) -> int:
@@ -104,7 +105,7 @@ def _build(today: dt.date) -> Dashboard:
         key = "papers_hidden" if hidden else "papers_announced"
         rows[day][key] = rows[day].get(key, 0) + n
     for day, fetched, failed in (
-        FetchRun.objects.filter(started_at__gte=_start_of(table_from))
+        FetchRun.objects.filter(started_at__gte=start_of(table_from))
         .annotate(day=TruncDate("started_at"))
         .order_by()
         .values_list("day")
@@ -115,7 +116,8 @@ def _build(today: dt.date) -> Dashboard:
     ):
         if day in rows:
             rows[day].update(papers_fetched=fetched or 0, fetches_failed=failed)
-    digest_days, digests_counted_at = digest_counts(table_from, today)
+    counted = counted_days(today=today)
+    digest_days, digests_counted_at = digest_counts(today=today, counted=counted)
     for day, numbers in digest_days.items():
         rows[day].update(numbers)
     days = [DayNumbers(day=day, **numbers) for day, numbers in sorted(rows.items(), reverse=True)]
@@ -150,60 +152,28 @@ def _build(today: dt.date) -> Dashboard:
         last_fetch=last_fetch,
         last_successful_fetch_at=last_success,
         last_digest_sent_at=last_sent,
-        ratings=rating_stats(today=today),
+        ratings=rating_stats(today=today, counted=counted),
         digests_counted_at=digests_counted_at,
     )
 
 
 def digest_counts(
-    first: dt.date, last: dt.date
+    *, today: dt.date, counted: dict[dt.date, DayCount] | None = None
 ) -> tuple[dict[dt.date, dict[str, int]], dt.datetime | None]:
-    """Digests sent, failed and skipped per edition from `first` to `last`, and when the oldest
-    cached figure was counted.
-
-    The last LIVE_DAYS are counted every time; older days come from the cache (OVER_DAY_SECONDS),
-    so a warm dashboard reads two editions of digests, whatever the audience's size or history.
-    """
-    live_from = last - dt.timedelta(days=LIVE_DAYS - 1)
-    keys = {
-        f"admin:dashboard:digests:{day.isoformat()}": day
-        for day in _days(first, min(live_from - dt.timedelta(days=1), last))
+    """Digests sent, failed and skipped per edition over the table's days, and when the
+    oldest stored day was counted: today and yesterday live, older days from their DayCount
+    rows (`counted`, else read here; newsletter.day_counts), so a view reads two editions of
+    digests whatever the audience's size or history, and so does the first one after the
+    page's cache expires."""
+    if counted is None:
+        counted = counted_days(today=today)
+    counts = {
+        day: {field: n for field in DIGEST_FIELDS.values() if (n := getattr(row, field))}
+        for day, row in counted.items()
     }
-    cached = cache.get_many(list(keys))
-    missing = [day for key, day in keys.items() if key not in cached]
-    counts = {keys[key]: numbers for key, (numbers, _at) in cached.items()}
-    counted_at = min((at for _numbers, at in cached.values()), default=None)
-    if missing:
-        now = timezone.now()
-        fresh = _count_digests(min(missing), max(missing))
-        fresh = {day: fresh.get(day, {}) for day in missing}
-        cache.set_many(
-            {f"admin:dashboard:digests:{day.isoformat()}": (n, now) for day, n in fresh.items()},
-            OVER_DAY_SECONDS,
-        )
-        counts.update(fresh)
-        counted_at = min(counted_at or now, now)
-    counts.update(_count_digests(max(first, live_from), last))
+    counts.update(digests_per_day(today - dt.timedelta(days=LIVE_DAYS - 1), today))
+    counted_at = min((row.counted_at for row in counted.values()), default=None)
     return counts, counted_at
-
-
-def _count_digests(first: dt.date, last: dt.date) -> dict[dt.date, dict[str, int]]:
-    # By status too, so the (status, edition_on) index answers alone.
-    counts: dict[dt.date, dict[str, int]] = {day: {} for day in _days(first, last)}
-    for day, status, n in (
-        Digest.objects.filter(
-            status__in=list(DIGEST_FIELDS), edition_on__gte=first, edition_on__lte=last
-        )
-        .order_by()
-        .values_list("edition_on", "status")
-        .annotate(n=Count("pk"))
-    ):
-        counts[day][DIGEST_FIELDS[status]] = n
-    return counts
-
-
-def _days(first: dt.date, last: dt.date) -> list[dt.date]:
-    return [first + dt.timedelta(days=n) for n in range((last - first).days + 1)]
 
 
 def _subscriber_trend(today: dt.date) -> list[tuple[dt.date, int]]:
@@ -212,7 +182,7 @@ def _subscriber_trend(today: dt.date) -> list[tuple[dt.date, int]]:
     Pauses and suppressions carry no date, so they are not in the curve.
     """
     first = today - dt.timedelta(days=TREND_DAYS - 1)
-    start = _start_of(first)
+    start = start_of(first)
     before = Subscriber.objects.aggregate(
         n=Count(
             "pk",
@@ -241,10 +211,6 @@ def _per_day(queryset, field: str) -> dict[dt.date, int]:
         .annotate(n=Count("pk"))
         .values_list("day", "n")
     )
-
-
-def _start_of(day: dt.date) -> dt.datetime:
-    return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
 
 
 def trend_svg(

@@ -304,6 +304,25 @@ class Rating(models.Model):
         return f"{self.subscriber} {'👍' if self.vote == self.Vote.UP else '👎'} {self.paper_id}"
 
 
+class DayCount(models.Model):
+    """The dashboard's figures of one day that is over, counted once (newsletter/day_counts.py):
+    that edition's digests by outcome and the votes cast that day."""
+
+    day = models.DateField(primary_key=True)
+    digests_sent = models.PositiveIntegerField(default=0)
+    digests_failed = models.PositiveIntegerField(default=0)
+    digests_skipped = models.PositiveIntegerField(default=0)
+    votes_up = models.PositiveIntegerField(default=0)
+    votes_down = models.PositiveIntegerField(default=0)
+    counted_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-day"]
+
+    def __str__(self) -> str:
+        return f"{self.day}: {self.digests_sent} sent, counted {self.counted_at:%Y-%m-%d %H:%M}"
+
+
 class ImportedPaper(models.Model):
     """A paper a reader said they like before any digest (cold start): pasted arXiv ids or a
     reference-manager export. Kept as text so papers outside the catalogue still count."""

@@ -6,14 +6,19 @@ import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass
 
-from django.db.models import Count, OuterRef, Q, Subquery
-from django.db.models.functions import TruncDate
-from django.utils import timezone
+from django.db.models import OuterRef, Subquery
 
-from newsletter.models import DigestItem, Rating
+from newsletter.day_counts import (
+    DAYS,
+    LIVE_DAYS,
+    counted_days,
+    start_of,
+    vote_counts,
+    votes_per_day,
+)
+from newsletter.models import DayCount, DigestItem, Rating
 from papers.models import Paper
 
-DAYS = 14
 WEEK = 7
 MOST_DISLIKED = 10
 # Each vote's topic is one index probe into the digest items; a big audience casts tens of
@@ -61,31 +66,17 @@ class RatingStats:
         )
 
 
-def _start_of(day: dt.date) -> dt.datetime:
-    return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
-
-
-def _counts() -> dict[str, Count]:
-    # Counting votes, not ids: (rated_at, vote, paper) holds every column these counts read.
-    return {
-        "up": Count("vote", filter=Q(vote=Rating.Vote.UP)),
-        "down": Count("vote", filter=Q(vote=Rating.Vote.DOWN)),
-    }
-
-
-def rating_stats(*, today: dt.date) -> RatingStats:
-    """Three aggregate queries and the most 👎'd papers' titles, whatever the number of ratings."""
-    first = today - dt.timedelta(days=DAYS - 1)
-    week_start = _start_of(today - dt.timedelta(days=WEEK - 1))
+def rating_stats(*, today: dt.date, counted: dict[dt.date, DayCount] | None = None) -> RatingStats:
+    """The votes per day (today's and yesterday's counted, older days' stored: `counted`, as
+    the dashboard read them, see newsletter.day_counts), two aggregate queries and the most
+    👎'd papers' titles, whatever the number of ratings."""
+    week_start = start_of(today - dt.timedelta(days=WEEK - 1))
     per_day = {
-        day: VoteCounts(up=up, down=down)
-        for day, up, down in Rating.objects.filter(rated_at__gte=_start_of(first))
-        .annotate(day=TruncDate("rated_at"))
-        .order_by()
-        .values_list("day")
-        .annotate(**_counts())
-        .values_list("day", "up", "down")
+        day: VoteCounts(up=row.votes_up, down=row.votes_down)
+        for day, row in (counted if counted is not None else counted_days(today=today)).items()
     }
+    live = votes_per_day(today - dt.timedelta(days=LIVE_DAYS - 1), today)
+    per_day.update({day: VoteCounts(up=up, down=down) for day, (up, down) in live.items()})
     days = [
         (day, per_day.get(day, VoteCounts()))
         for day in (today - dt.timedelta(days=offset) for offset in range(DAYS))
@@ -140,7 +131,7 @@ def _most_disliked(since: dt.datetime) -> list[DislikedPaper]:
         Rating.objects.filter(rated_at__gte=since)
         .order_by()
         .values_list("paper_id")
-        .annotate(**_counts())
+        .annotate(**vote_counts())
         .filter(down__gt=0)
         .order_by("-down", "up", "paper_id")
         .values_list("paper_id", "up", "down")[:MOST_DISLIKED]

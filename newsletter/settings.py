@@ -229,6 +229,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": _cron("SCHEDULE_PURGE_DIGEST_ITEMS", "45 3 * * *"),
         "options": {"expires": 60 * 60},
     },
+    # The dashboard's figures of days that are over (newsletter.day_counts.REFRESH_HOURS).
+    "count-dashboard-days": {
+        "task": "newsletter.tasks.count_dashboard_days",
+        "schedule": _cron("SCHEDULE_COUNT_DASHBOARD_DAYS", "15 */6 * * *"),
+        "options": {"expires": 5 * 60 * 60},
+    },
     # Hourly ticks; papers.schedule decides in America/New_York time whether a listing is due,
     # so DST never moves a fetch, and a listing not out yet is simply tried again next tick.
     "fetch-arxiv-listings": {

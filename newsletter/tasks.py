@@ -68,6 +68,14 @@ def purge_old_digest_items() -> int:
     return deleted
 
 
+@shared_task
+def count_dashboard_days() -> int:
+    """The dashboard's days that are over, counted again (newsletter.day_counts): twice is safe."""
+    from newsletter.day_counts import day_counts_refresh
+
+    return day_counts_refresh(today=timezone.localdate())
+
+
 # --- Digests ---------------------------------------------------------------------------------
 # A lost database connection (a restarted server) is retried soon; countdowns stay far below
 # CELERY_VISIBILITY_TIMEOUT, past which Redis would deliver the task a second time.

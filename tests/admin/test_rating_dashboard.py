@@ -13,6 +13,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from newsletter import rating_stats as rating_stats_module
+from newsletter.day_counts import day_counts_refresh
 from newsletter.models import Digest, ImportedPaper, Rating
 from newsletter.rating_stats import VoteCounts, rating_stats
 from tests.factories import (
@@ -132,19 +133,21 @@ def test_the_most_disliked_papers_of_the_week_come_first():
     ]
 
 
-def test_the_numbers_take_four_queries_however_many_votes():
+def test_the_numbers_take_five_queries_however_many_votes():
     readers = SubscriberFactory.create_batch(5)
     papers = PaperFactory.create_batch(5)
     for reader in readers:
-        for paper in papers:
+        for n, paper in enumerate(papers):
             sent(reader, paper, "Robots")
-            vote(reader, paper, 1 if paper.pk % 2 else -1)
+            vote(reader, paper, -1 if n in (1, 3) else 1, days=n % 4)
+    day_counts_refresh(today=timezone.localdate())  # the scheduled count of the older days
 
     with CaptureQueriesContext(connection) as queries:
         stats = rating_stats(today=timezone.localdate())
 
-    # Three aggregates over the ratings and one for the most 👎'd papers' titles.
-    assert len(queries.captured_queries) == 4
+    # The older days' stored counts, three aggregates over the ratings (today and yesterday,
+    # topics, most 👎'd) and one for the most 👎'd papers' titles.
+    assert len(queries.captured_queries) == 5
     assert [paper.votes.down for paper in stats.most_disliked] == [5, 5]
 
 
@@ -153,6 +156,7 @@ def test_editors_see_the_votes_on_the_admin_home_page(editor_client, django_asse
     paper = PaperFactory(title="A disliked paper", arxiv_id="2503.99999")
     sent(reader, paper, "Robots")
     vote(reader, paper, -1)
+    day_counts_refresh(today=timezone.localdate())
 
     with django_assert_max_num_queries(20):
         page = editor_client.get("/admin/").content.decode()
