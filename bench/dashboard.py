@@ -40,19 +40,20 @@ from newsletter.day_counts import day_counts_refresh, digests_per_day  # noqa: E
 from newsletter.models import DayCount  # noqa: E402
 
 
-def timed(build, before) -> tuple[float, float, int]:
+def timed(build, before) -> tuple[float, float, list[dict]]:
     before()
     with CaptureQueriesContext(connection) as captured:
         started = time.perf_counter()
         build()
         wall = time.perf_counter() - started
     sql = sum(float(q["time"]) for q in captured.captured_queries)
-    return wall * 1000, sql * 1000, len(captured.captured_queries)
+    return wall * 1000, sql * 1000, captured.captured_queries
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--queries", action="store_true", help="each query's ms, slowest first")
     parser.add_argument("--database", help="a kept database's name (default: bench_<name>)")
     parser.add_argument(
         "--today", type=dt.date.fromisoformat, help="the dashboard's day (default: today)"
@@ -91,7 +92,10 @@ def main() -> None:
         runs = [timed(build, before) for _ in range(args.runs)]
         wall = statistics.median(r[0] for r in runs)
         sql = statistics.median(r[1] for r in runs)
-        print(f"{name}: wall {wall:.0f} ms, SQL {sql:.0f} ms, {runs[-1][2]} queries")
+        print(f"{name}: wall {wall:.0f} ms, SQL {sql:.0f} ms, {len(runs[-1][2])} queries")
+        if args.queries:
+            for query in sorted(runs[-1][2], key=lambda q: -float(q["time"])):
+                print(f"    {1000 * float(query['time']):7.1f} ms  {query['sql'][:150]}")
 
 
 if __name__ == "__main__":

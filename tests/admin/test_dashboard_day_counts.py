@@ -46,6 +46,12 @@ def given_digests_over_several_days() -> None:
     DigestFactory(edition_on=on(14), status=Digest.Status.SENT)  # before the table
 
 
+def a_late_bounce(*, edition: dt.date) -> None:
+    bounced = Digest.objects.filter(edition_on=edition, status=Digest.Status.SENT).first()
+    bounced.status = Digest.Status.FAILED
+    bounced.save(update_fields=["status"])
+
+
 def given_votes(*, days_ago: int, up: int, down: int) -> list[Rating]:
     paper = PaperFactory()
     at = start_of(on(days_ago)) + dt.timedelta(hours=9)
@@ -137,9 +143,7 @@ def test_days_without_a_row_are_counted_once_and_stored(django_assert_num_querie
 def test_a_late_bounce_on_a_day_that_is_over_shows_once_the_days_are_counted_again():
     given_digests_over_several_days()
     digest_counts(today=TODAY)
-    bounced = Digest.objects.filter(edition_on=on(2), status=Digest.Status.SENT).first()
-    bounced.status = Digest.Status.FAILED
-    bounced.save(update_fields=["status"])
+    a_late_bounce(edition=on(2))
 
     stale, _ = digest_counts(today=TODAY)
     assert day_counts_refresh(today=TODAY) == 12
@@ -152,9 +156,7 @@ def test_a_late_bounce_on_a_day_that_is_over_shows_once_the_days_are_counted_aga
 def test_a_late_bounce_on_yesterday_shows_at_once():
     given_digests_over_several_days()
     day_counts_refresh(today=TODAY)
-    bounced = Digest.objects.filter(edition_on=on(1), status=Digest.Status.SENT).first()
-    bounced.status = Digest.Status.FAILED
-    bounced.save(update_fields=["status"])
+    a_late_bounce(edition=on(1))
 
     counts, _ = digest_counts(today=TODAY)
 
