@@ -144,11 +144,11 @@ def table_sizes() -> dict[str, dict[str, int]]:
 
 def never_twice_seconds(*, day: date, readers: int = 500) -> dict:
     """The builder's reads of a reader's past for one batch, timed: "never twice" (the sent
-    items among the window's papers, and the "more" lists of the window's digests, the same
-    filters as newsletter/digests/building.py) and the previous edition's coverage (its own
+    items among the window's papers, as newsletter/digests/building.py reads them, and the
+    "more" lists of the window's digests) and the previous edition's coverage (its own
     previous_covers_to)."""
-    from newsletter.digests.building import previous_covers_to
-    from newsletter.models import Digest, DigestItem
+    from newsletter.digests.building import already_sent_items, previous_covers_to
+    from newsletter.models import Digest
     from papers.models import Paper
 
     since = day - timedelta(days=6)
@@ -163,11 +163,7 @@ def never_twice_seconds(*, day: date, readers: int = 500) -> dict:
         )
     )
     started = time.perf_counter()
-    items = list(
-        DigestItem.objects.filter(subscriber_id__in=ids, paper_id__in=window)
-        .order_by()
-        .values_list("subscriber_id", "paper_id")
-    )
+    items = already_sent_items(ids, paper_ids=window)
     more = list(
         Digest.objects.filter(subscriber_id__in=ids, edition_on__gte=since).values_list(
             "subscriber_id", "more_paper_ids"

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
+from functools import reduce
+from operator import or_
 from typing import NamedTuple
 
 from django.db import connection, transaction
@@ -24,6 +26,9 @@ from newsletter.paper_index import paper_window
 from newsletter.recommend.scoring import reader_scores
 from newsletter.services import followups_record
 from papers.selectors import visible_papers
+
+# Ranges of paper ids "never twice" reads per batch: each is one index probe a reader.
+ID_RANGES = 8
 
 
 def plan_digests(
@@ -64,11 +69,7 @@ def plan_digests(
     # paper may be older and announced again, so items are looked up by the window's papers
     # (ids, not a join: the join with its ordering went parallel over the whole table).
     sent: dict[int, set[int]] = defaultdict(set)
-    for subscriber_id, paper_id in (
-        DigestItem.objects.filter(subscriber_id__in=ids, paper_id__in=list(window.facts))
-        .order_by()
-        .values_list("subscriber_id", "paper_id")
-    ):
+    for subscriber_id, paper_id in already_sent_items(ids, paper_ids=window.facts):
         sent[subscriber_id].add(paper_id)
     for subscriber_id, more_paper_ids in Digest.objects.filter(
         subscriber_id__in=ids, edition_on__gte=window.since
@@ -91,6 +92,42 @@ def plan_digests(
     ]
     plans_add_followups(plans)  # follow-ups hook
     return plans
+
+
+def already_sent_items(ids: Sequence[int], *, paper_ids: Collection[int]) -> list[tuple[int, int]]:
+    """(reader, paper) of the readers' kept items whose paper is one of `paper_ids`.
+
+    The (subscriber, paper) index holds a reader's items in paper order, and paper ids grow
+    as papers arrive, so the window's papers are a few ranges of ids (the recent ones, and
+    any older paper announced again): bounded to them, a batch reads the items of the last
+    days' papers, not every item kept (DIGEST_ITEM_RETENTION_DAYS) for each reader.
+    """
+    wanted = set(paper_ids)
+    ranges = id_ranges(wanted)
+    if not ranges:
+        return []
+    in_ranges = reduce(or_, (Q(paper_id__gte=low, paper_id__lte=high) for low, high in ranges))
+    rows = (
+        DigestItem.objects.filter(in_ranges, subscriber_id__in=list(ids))
+        .order_by()
+        .values_list("subscriber_id", "paper_id")
+    )
+    return [(subscriber_id, paper_id) for subscriber_id, paper_id in rows if paper_id in wanted]
+
+
+def id_ranges(ids: Collection[int], *, most: int = ID_RANGES) -> list[tuple[int, int]]:
+    """At most `most` closed ranges that cover every id, split at the widest gaps."""
+    ordered = sorted(set(ids))
+    if not ordered:
+        return []
+    widest = sorted(
+        (n for n in range(1, len(ordered)) if ordered[n] - ordered[n - 1] > 1),
+        key=lambda n: ordered[n] - ordered[n - 1],
+        reverse=True,
+    )
+    cuts = sorted(widest[: most - 1])
+    starts, ends = [0, *cuts], [*cuts, len(ordered)]
+    return [(ordered[a], ordered[b - 1]) for a, b in zip(starts, ends, strict=True)]
 
 
 def previous_covers_to(ids: Sequence[int], *, edition: dt.date) -> list[tuple[int, dt.date]]:

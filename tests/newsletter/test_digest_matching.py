@@ -4,13 +4,22 @@ ranking, the reasons on each card, "never twice", and one evaluation per distinc
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 
 import pytest
 from django.utils import timezone
+from hypothesis import given
+from hypothesis import strategies as st
 
 from newsletter import paper_index
 from newsletter.digests import ranking
-from newsletter.digests.building import BuildResult, digests_build, plan_digests, unsaved_plans
+from newsletter.digests.building import (
+    BuildResult,
+    digests_build,
+    id_ranges,
+    plan_digests,
+    unsaved_plans,
+)
 from newsletter.digests.editions import due_subscriber_ids, local_edition
 from newsletter.models import Digest, DigestItem, Subscriber
 from newsletter.paper_index import PaperWindow
@@ -232,6 +241,35 @@ def test_a_paper_already_sent_is_never_sent_again_even_when_announced_again():
     assert digest_papers(reader, on=MONDAY) == [paper]
     assert digest_papers(reader, on=TUESDAY) == [other]
     assert DigestItem.objects.filter(subscriber=reader, paper=paper).count() == 1
+
+
+def test_papers_sent_weeks_ago_are_never_sent_again_when_announced_again_among_newer_ones():
+    reader = diffusion_reader(include_revisions=True)
+    long_ago = TUESDAY - dt.timedelta(days=40)
+    earlier = DigestFactory(subscriber=reader, edition_on=long_ago, status=Digest.Status.SENT)
+    sent_then = []
+    for _ in range(10):  # ids far apart: more ranges of ids than one lookup reads
+        sent_then.append(PaperFactory(title="Diffusion", announced_on=long_ago))
+        DigestItemFactory(digest=earlier, paper=sent_then[-1])
+        PaperFactory.create_batch(3, title="Unrelated", announced_on=long_ago)
+    Paper.objects.filter(pk__in=[paper.pk for paper in sent_then]).update(
+        announced_on=TUESDAY, announce_type=Paper.AnnounceType.REPLACE, latest_version=2
+    )
+    new = PaperFactory(title="Diffusion new", announced_on=TUESDAY)
+
+    build(reader, on=TUESDAY)
+
+    assert digest_papers(reader, on=TUESDAY) == [new]
+
+
+@given(st.sets(st.integers(min_value=1, max_value=10_000), max_size=60), st.integers(1, 10))
+def test_id_ranges_cover_every_id_in_at_most_so_many_ranges(ids, most):
+    ranges = id_ranges(ids, most=most)
+
+    assert len(ranges) <= most
+    assert all(any(low <= n <= high for low, high in ranges) for n in ids)
+    assert all(low in ids and high in ids for low, high in ranges)
+    assert all(a[1] < b[0] for a, b in itertools.pairwise(ranges))  # sorted, apart
 
 
 # --- Ranking, top N, reasons --------------------------------------------------------------
