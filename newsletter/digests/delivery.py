@@ -127,12 +127,13 @@ def compose(digest: Digest, batch: Batch) -> DigestEmail | None:
     if not items and not (followups and subscriber.followups_alone):
         return None
     language = subscriber.language
+    feedback = reader_feedback(subscriber)
     with translation.override(language):
         cards = [
             batch.maker.card(
                 batch.cards[pid],
                 why_text(reasons, language=language),
-                reader_feedback(subscriber, paper_id=pid),
+                feedback(pid),
                 language=language,
             )
             for pid, reasons in items
