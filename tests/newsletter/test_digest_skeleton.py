@@ -6,9 +6,7 @@ open the same pages, old links included)."""
 from __future__ import annotations
 
 import base64
-import binascii
 import datetime as dt
-import random
 import re
 import time
 
@@ -18,7 +16,6 @@ from django.template import engines
 
 from newsletter.digests import render
 from newsletter.digests.cards import CardMaker, paper_card, why_text
-from newsletter.mail import mime
 from newsletter.models import Subscriber
 from newsletter.ratings import ReaderRatingLinks, rating_links
 from newsletter.rendering import Skeleton, render_email, skeleton, slot
@@ -145,28 +142,6 @@ def test_a_skeleton_joins_a_lists_items_with_what_the_template_puts_between_them
         ("!", False),
         ("].", True),
     ]
-
-
-def test_a_digests_mime_from_cached_parts_is_what_encoding_it_whole_gives(frozen_clock):
-    email = digest(count=10, more_count=2)
-    whole = mime._qp(email.html), mime._qp(email.text)
-
-    assert (mime._qp_parts(email.html_parts), mime._qp_parts(email.text_parts)) == whole
-    assert mime._qp_parts(email.html_parts) == whole[0]  # again, from the cache
-
-
-def test_quoted_printable_in_parts_equals_the_whole_for_any_cut():
-    rng = random.Random(18)
-    alphabet = ["a", " ", "=", "\n", "é", "中", "\t", "x" * 90, "  \n", "."]
-    for _ in range(300):
-        parts = [
-            ("".join(rng.choice(alphabet) for _ in range(rng.randint(0, 12))), rng.random() < 0.5)
-            for _ in range(rng.randint(0, 8))
-        ]
-        joined = "".join(text for text, _shared in parts)
-
-        assert mime._qp_parts(parts) == mime._qp(joined), parts
-    assert binascii.a2b_qp(mime._qp_parts([("x" * 200 + "\n", True)])) == b"x" * 200 + b"\r\n"
 
 
 def old_style_token(purpose: Purpose, payload: dict[str, object]) -> str:
