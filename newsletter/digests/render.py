@@ -6,10 +6,10 @@ import datetime as dt
 import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
+from html import escape
 
 from django.conf import settings
 from django.utils import translation
-from django.utils.html import conditional_escape
 from django.utils.safestring import SafeString
 
 from newsletter.digests.cards import Card, shorten
@@ -162,7 +162,7 @@ def _filled(context: dict[str, object]) -> RenderedEmail:
         text, text_parts = text.strip() + "\n", []
     html_parts = html_skeleton.parts(
         {
-            **{name: conditional_escape(value) for name, value in values.items()},
+            **{name: _html_of(value) for name, value in values.items()},
             "cards": [_parts(card.html, card.shared_html) for card in cards],
         }
     )
@@ -173,6 +173,11 @@ def _filled(context: dict[str, object]) -> RenderedEmail:
         text_parts=text_parts,
         html_parts=html_parts,
     )
+
+
+def _html_of(value: str) -> str:
+    """conditional_escape(value) for a string, without its lazy-string wrapper (~4 µs)."""
+    return value if hasattr(value, "__html__") else escape(value)
 
 
 def _parts(whole: str, shared: str) -> list[tuple[str, bool]]:
