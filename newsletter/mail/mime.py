@@ -6,6 +6,7 @@ import base64
 import binascii
 import functools
 import secrets
+import time
 from collections.abc import Sequence
 from email.utils import formatdate, parseaddr
 
@@ -48,6 +49,11 @@ def _encoded(value: str) -> str:
 @functools.cache
 def _from_header(from_email: str) -> tuple[str, str]:
     return sanitize_address(from_email, "utf-8"), parseaddr(from_email)[1]
+
+
+@functools.lru_cache(maxsize=2)
+def _date_header(second: int) -> str:
+    return formatdate(second, usegmt=True)  # a batch sends hundreds of emails a second
 
 
 def envelope_sender() -> str:
@@ -109,10 +115,9 @@ def _qp_piece(text: str) -> bytes:
     ending with a soft line break unless the text ends a line itself."""
     if not text:
         return b""
-    encoded = _qp(text)  # ended with a line break, so that soft breaks are CRLF too
     if text.endswith("\n"):
-        return encoded
-    encoded = encoded[:-2]
+        return _qp(text)
+    encoded = _qp(text + "\n")[:-2]  # with a line break at the end, soft breaks are CRLF too
     last_line = len(encoded) - encoded.rfind(b"\n") - 1
     if last_line >= QP_LINE_CHARS:  # no room for the "=": break the line earlier
         cut = len(encoded) - 3
@@ -139,7 +144,7 @@ def mime_bytes(email: DigestEmail, *, date: str | None = None) -> bytes:
         f"From: {from_header}",
         f"To: {header_value(to)}",
         f"Subject: {_encoded(email.subject)}",
-        f"Date: {date or formatdate(usegmt=True)}",
+        f"Date: {date or _date_header(int(time.time()))}",
         f"Message-ID: {header_value(email.message_id)}",
     ]
     for name, value in email.headers.items():
