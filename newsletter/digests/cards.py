@@ -60,15 +60,23 @@ class PaperCard:
 
 @dataclass(frozen=True)
 class Card:
-    """A card as one email shows it: the paper's shared fragment plus this reader's why."""
+    """A card as one email shows it: the paper's shared fragment plus this reader's why and
+    links, kept apart so that the shared part's encoded bytes can be reused."""
 
     paper: PaperCard
     why: str
-    html: SafeString
-    text: str
-    # The start of html and text: the same strings in every email with this paper.
-    shared_html: str = ""
-    shared_text: str = ""
+    shared_html: str  # the same string in every email with this paper
+    own_html: str
+    shared_text: str
+    own_text: str
+
+    @property
+    def html(self) -> SafeString:
+        return mark_safe(self.shared_html + self.own_html)  # noqa: S308 - escaped parts
+
+    @property
+    def text(self) -> str:
+        return self.shared_text + self.own_text
 
 
 @functools.cache
@@ -98,7 +106,11 @@ def _card_fragment(paper: PaperCard, language: str) -> tuple[str, str]:
 
 class CardMaker:
     """Cards for emails: each paper's card is rendered once per process and language (only
-    the why line differs between readers), so an email only joins strings."""
+    the why line and links differ between readers), so an email only joins strings."""
+
+    def __init__(self) -> None:
+        # The batch's cards by identity: a PaperCard's hash and equality read every field.
+        self._fragments: dict[tuple[int, str], tuple[str, str]] = {}
 
     def card(
         self,
@@ -110,21 +122,23 @@ class CardMaker:
     ) -> Card:
         """`language`: the email's (default: the active one, a context-local lookup)."""
         language = language or translation.get_language() or "en"
-        fragment = _card_fragment(paper, language)
-        html, text = fragment
-        label = _("Why:", language)
+        key = (id(paper), language)
+        fragment = self._fragments.get(key)
+        if fragment is None:
+            fragment = self._fragments[key] = _card_fragment(paper, language)
+        html = text = ""
         if why:
-            html += (
+            label = _("Why:", language)
+            html = (
                 '<div style="font-size:13px;color:#1a7f37;margin-top:6px;">'
                 f"{escape(label)} {escape(why)}</div>"
             )
-            text += f"{label} {why}\n"
-        text += f"{paper.url}\n"
+            text = f"{label} {why}\n"
+        text = f"{text}{paper.url}\n"
         if feedback is not None:  # per reader and paper: appended, never in the shared fragment
             html += card_feedback_html(feedback, language=language)
             text += card_feedback_text(feedback, language=language)
-        html = mark_safe(html + "</div>")  # noqa: S308
-        return Card(paper, why, html, text, shared_html=fragment[0], shared_text=fragment[1])
+        return Card(paper, why, fragment[0], html + "</div>", fragment[1], text)
 
 
 def reader_feedback(subscriber: Subscriber) -> Callable[[int], RatingLinks | None]:
