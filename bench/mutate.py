@@ -185,8 +185,8 @@ MUTANTS = [
         name="token-purpose-ignored",
         promise="a signed link opens only the page of its purpose",
         path="newsletter/signing.py",
-        search='        salt=f"paperboy.{purpose}",',
-        replace='        salt="paperboy",',
+        search='f"paperboy.link-token.{purpose}".encode()',
+        replace='b"paperboy.link-token"',
         tests=("tests/newsletter/test_abuse.py",),
     ),
     Mutant(
@@ -287,8 +287,8 @@ MUTANTS = [
         name="token-carries-the-address",
         promise="a signed link never carries the reader's address",
         path="newsletter/signing.py",
-        search='{"id": subject_id, "a": address_tag(email)}',
-        replace='{"id": subject_id, "a": address_tag(email), "e": email.lower()}',
+        search="tag = _address_digest(email.lower(), settings.SECRET_KEY)[:ADDRESS_TAG_BYTES]",
+        replace="tag = email.lower().encode().ljust(ADDRESS_TAG_BYTES)[:ADDRESS_TAG_BYTES]",
         tests=("tests/newsletter/test_opaque_links.py",),
     ),
     Mutant(

@@ -7,14 +7,13 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from django.core import signing
 from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.db.models.functions import Lower
 
 from newsletter.matching import PaperIndex, filter_paper_ids
 from newsletter.models import Digest, DigestItem, FollowUp, ImportedPaper, Rating, Subscriber, Topic
 from newsletter.paper_index import recent_papers
-from newsletter.signing import BadToken, Purpose, read_token, row_from_token
+from newsletter.signing import BadToken, Purpose, TokenClaims, read_token, row_named
 from papers.models import Paper
 from papers.selectors import papers_by_ids, visible_papers
 
@@ -23,11 +22,12 @@ PREVIEW_EXAMPLES = 5
 
 def subscriber_from_token(token: str, *, purpose: Purpose) -> Subscriber:
     """The subscriber a signed link names, or BadToken if it is forged, expired or stale."""
-    return row_from_token(
-        token,
-        purpose=purpose,
-        rows=Subscriber.objects.all(),
-        email_of=lambda subscriber: subscriber.email,
+    return _subscriber_named(read_token(token, purpose=purpose))
+
+
+def _subscriber_named(claims: TokenClaims) -> Subscriber:
+    return row_named(
+        claims, rows=Subscriber.objects.all(), email_of=lambda subscriber: subscriber.email
     )
 
 
@@ -64,12 +64,8 @@ def confirmation_from_token(token: str) -> tuple[Subscriber, dt.datetime]:
     The time makes a link single-use across an unsubscribe: a link made before the reader
     left cannot bring them back.
     """
-    subscriber = subscriber_from_token(token, purpose=Purpose.CONFIRM)
-    try:
-        issued = signing.b62_decode(token.rsplit(":", 2)[1])
-    except (IndexError, ValueError) as error:
-        raise BadToken("no timestamp") from error
-    return subscriber, dt.datetime.fromtimestamp(issued, tz=dt.UTC)
+    claims = read_token(token, purpose=Purpose.CONFIRM)
+    return _subscriber_named(claims), dt.datetime.fromtimestamp(claims.issued_at, tz=dt.UTC)
 
 
 def subscription_paper_ids(

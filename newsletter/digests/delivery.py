@@ -25,6 +25,7 @@ from django.utils import timezone, translation
 from newsletter.digests.building import BuildResult, digests_build
 from newsletter.digests.bulk_sql import (
     DigestUpdates,
+    items_by_digest,
     relax_commit_durability,
     restore_commit_durability,
 )
@@ -96,15 +97,8 @@ def load_batch(digest_ids: Sequence[int]) -> Batch:
         .defer("more_paper_ids", "more_reasons")
         .order_by("pk")
     )
-    items: dict[int, list[tuple[int, list[dict[str, object]]]]] = defaultdict(list)
-    paper_ids: set[int] = set()
-    for digest_id, paper_id, reasons in (
-        DigestItem.objects.filter(digest_id__in=list(digest_ids))
-        .order_by("digest_id", "rank")
-        .values_list("digest_id", "paper_id", "reasons")
-    ):
-        items[digest_id].append((paper_id, reasons))
-        paper_ids.add(paper_id)
+    items = items_by_digest(digest_ids)
+    paper_ids = {paper_id for rows in items.values() for paper_id, _reasons in rows}
     return Batch(
         digests,
         items,
@@ -127,12 +121,13 @@ def compose(digest: Digest, batch: Batch) -> DigestEmail | None:
     if not items and not (followups and subscriber.followups_alone):
         return None
     language = subscriber.language
+    feedback = reader_feedback(subscriber)
     with translation.override(language):
         cards = [
             batch.maker.card(
                 batch.cards[pid],
                 why_text(reasons, language=language),
-                reader_feedback(subscriber, paper_id=pid),
+                feedback(pid),
                 language=language,
             )
             for pid, reasons in items

@@ -6,10 +6,10 @@ import datetime as dt
 import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
+from html import escape
 
 from django.conf import settings
 from django.utils import translation
-from django.utils.html import conditional_escape
 from django.utils.safestring import SafeString
 
 from newsletter.digests.cards import Card, shorten
@@ -155,15 +155,15 @@ def _filled(context: dict[str, object]) -> RenderedEmail:
     )
     cards: Sequence[Card] = context["cards"]  # type: ignore[assignment]
     text_parts = text_skeleton.parts(
-        {**values, "cards": [_parts(card.text, card.shared_text) for card in cards]}
+        {**values, "cards": [_parts(card.shared_text, card.own_text) for card in cards]}
     )
     text = "".join(part for part, _shared in text_parts)
     if text != text.strip() + "\n":  # as render_email trims it (it ends with the footer)
         text, text_parts = text.strip() + "\n", []
     html_parts = html_skeleton.parts(
         {
-            **{name: conditional_escape(value) for name, value in values.items()},
-            "cards": [_parts(card.html, card.shared_html) for card in cards],
+            **{name: _html_of(value) for name, value in values.items()},
+            "cards": [_parts(card.shared_html, card.own_html) for card in cards],
         }
     )
     return RenderedEmail(
@@ -175,11 +175,14 @@ def _filled(context: dict[str, object]) -> RenderedEmail:
     )
 
 
-def _parts(whole: str, shared: str) -> list[tuple[str, bool]]:
+def _html_of(value: str) -> str:
+    """conditional_escape(value) for a string, without its lazy-string wrapper (~4 µs)."""
+    return value if hasattr(value, "__html__") else escape(value)
+
+
+def _parts(shared: str, own: str) -> list[tuple[str, bool]]:
     """A card as Skeleton.parts takes it: its shared start, and this reader's rest."""
-    if not shared or not whole.startswith(shared):
-        return [(whole, False)]
-    return [(shared, True), (whole[len(shared) :], False)]
+    return [(shared, True), (own, False)]
 
 
 def _subject_skeleton(
@@ -216,8 +219,9 @@ def _body_skeletons(
         )
 
 
-# A few hundred shapes a day (more_count and matched_count vary), ~10 KB each.
-_subject_skeleton_cached = functools.lru_cache(maxsize=512)(_subject_skeleton)
+# A subject's shape per matched count (1,555 counts in a 10,000-reader bench day), ~1 KB each;
+# a body's per more count (a few dozen), ~10 KB each.
+_subject_skeleton_cached = functools.lru_cache(maxsize=8192)(_subject_skeleton)
 _body_skeletons_cached = functools.lru_cache(maxsize=512)(_body_skeletons)
 
 

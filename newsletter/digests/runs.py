@@ -96,10 +96,10 @@ def unsaved_emails(plans: Sequence[DigestPlan]) -> list[tuple[DigestPlan, Digest
         if not items and not (followups and plan.subscriber.followups_alone):
             continue
         subscriber = plan.subscriber
+        feedback = reader_feedback(subscriber)
         with translation.override(subscriber.language):
             shown = [
-                maker.card(cards[pid], why_text(reasons), reader_feedback(subscriber, paper_id=pid))
-                for pid, reasons in items
+                maker.card(cards[pid], why_text(reasons), feedback(pid)) for pid, reasons in items
             ]
         emails.append(
             (

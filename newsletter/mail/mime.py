@@ -6,6 +6,7 @@ import base64
 import binascii
 import functools
 import secrets
+import time
 from collections.abc import Sequence
 from email.utils import formatdate, parseaddr
 
@@ -50,6 +51,11 @@ def _from_header(from_email: str) -> tuple[str, str]:
     return sanitize_address(from_email, "utf-8"), parseaddr(from_email)[1]
 
 
+@functools.lru_cache(maxsize=2)
+def _date_header(second: int) -> str:
+    return formatdate(second, usegmt=True)  # a batch sends hundreds of emails a second
+
+
 def envelope_sender() -> str:
     return _from_header(settings.DEFAULT_FROM_EMAIL)[1]
 
@@ -58,37 +64,70 @@ def _qp(text: str) -> bytes:
     body = text.replace("\r\n", "\n").replace("\n", "\r\n")
     if not body.endswith("\r\n"):
         body += "\r\n"
-    return binascii.b2a_qp(body.encode(), quotetabs=False, istext=True, header=False)
+    encoded = binascii.b2a_qp(body.encode(), quotetabs=False, istext=True, header=False)
+    if b"=20\r\n" in encoded or b"=09\r\n" in encoded:
+        return _within_line_limit(encoded)
+    return encoded
+
+
+def _within_line_limit(encoded: bytes) -> bytes:
+    """b2a_qp can make a 77-character line: 74 characters, then the line's last space or
+    tab encoded ("=20"). Such a line is broken before that escape."""
+    lines = encoded.split(b"\r\n")
+    for number, line in enumerate(lines):
+        if len(line) > QP_LINE_CHARS:
+            lines[number] = line[:-3] + b"=\r\n" + line[-3:]
+    return b"\r\n".join(lines)
 
 
 def _qp_parts(parts: Sequence[tuple[str, bool]]) -> bytes:
-    """_qp of the parts joined, with the whole lines of shared parts encoded once per process.
+    """Quoted-printable of the parts joined, with each shared part (a card, the layout
+    between cards) encoded once per process.
 
-    Quoted-printable works line by line (soft breaks restart at each line end), so text cut
-    right after a line break encodes to the same bytes in pieces as in one. A shared part
-    is cut into its first line's end (joined to the text before it), its whole lines (from
-    the cache) and its unfinished last line (joined to the text after it)."""
+    Any valid encoding decodes the same, so each piece is encoded on its own: one that does
+    not end a line ends with a soft line break ("=" CRLF, which decoding removes), and the
+    next starts at the line's beginning. Short shared parts join the reader's text around
+    them instead (a soft break costs 3 bytes)."""
     encoded: list[bytes] = []
     pending: list[str] = []
     for text, shared in parts:
-        if not shared or "\n" not in text:
+        if shared and len(text) >= SHARED_PIECE_CHARS:
+            if pending:
+                encoded.append(_qp_piece("".join(pending)))
+                pending = []
+            encoded.append(_qp_shared_piece(text))
+        else:
             pending.append(text)
-            continue
-        head, lines, tail = _shared_lines(text)
-        pending.append(head)
-        encoded += [_qp("".join(pending)), lines]
-        pending = [tail]
     rest = "".join(pending)
     if rest or not encoded:
         encoded.append(_qp(rest))
+    elif encoded[-1].endswith(b"=\r\n"):  # the part ends as _qp ends it: with a line end
+        encoded[-1] = encoded[-1][:-3] + b"\r\n"
     return b"".join(encoded)
 
 
-@functools.lru_cache(maxsize=8192)  # a 2,000-paper day: ~4,000 cards in two languages
-def _shared_lines(text: str) -> tuple[str, bytes, str]:
-    first, last = text.index("\n") + 1, text.rindex("\n") + 1
-    lines = _qp(text[first:last]) if last > first else b""
-    return text[:first], lines, text[last:]
+SHARED_PIECE_CHARS = 64
+QP_LINE_CHARS = 76  # RFC 2045: encoded lines of at most 76 characters, "=" included
+
+
+def _qp_piece(text: str) -> bytes:
+    """Quoted-printable of text in the middle of a part, starting at a line's beginning:
+    ending with a soft line break unless the text ends a line itself."""
+    if not text:
+        return b""
+    if text.endswith("\n"):
+        return _qp(text)
+    encoded = _qp(text + "\n")[:-2]  # with a line break at the end, soft breaks are CRLF too
+    last_line = len(encoded) - encoded.rfind(b"\n") - 1
+    if last_line >= QP_LINE_CHARS:  # no room for the "=": break the line earlier
+        cut = len(encoded) - 3
+        while b"=" in encoded[cut - 2 : cut]:  # never inside an "=XX" escape
+            cut -= 1
+        encoded = encoded[:cut] + b"=\r\n" + encoded[cut:]
+    return encoded + b"=\r\n"
+
+
+_qp_shared_piece = functools.lru_cache(maxsize=8192)(_qp_piece)  # ~4,000 cards in two languages
 
 
 def mime_bytes(email: DigestEmail, *, date: str | None = None) -> bytes:
@@ -105,7 +144,7 @@ def mime_bytes(email: DigestEmail, *, date: str | None = None) -> bytes:
         f"From: {from_header}",
         f"To: {header_value(to)}",
         f"Subject: {_encoded(email.subject)}",
-        f"Date: {date or formatdate(usegmt=True)}",
+        f"Date: {date or _date_header(int(time.time()))}",
         f"Message-ID: {header_value(email.message_id)}",
     ]
     for name, value in email.headers.items():

@@ -34,7 +34,7 @@ from newsletter.mail.dkim import _dkim_key
 from newsletter.mail.message import DigestEmail
 from newsletter.mail.mime import HeaderInjection, mime_bytes
 from newsletter.mail.outcomes import Outcome, classify
-from newsletter.mail.smtp import SmtpMailer
+from newsletter.mail.smtp import SmtpMailer, dot_stuffed
 from newsletter.models import Digest, DigestItem, Subscriber
 from newsletter.tasks import schedule_retries
 from tests.factories import PaperFactory, SubscriberFactory, TopicFactory
@@ -554,6 +554,17 @@ def test_hand_built_mime_is_a_well_formed_multipart_alternative():
     assert html.get_content().strip() == email.html
     assert text["Content-Transfer-Encoding"] == "quoted-printable"
     assert all(len(line) <= 78 for line in raw.split(b"\r\n")[12:])
+
+
+@pytest.mark.parametrize(
+    ("data", "wire"),
+    [
+        (b".a\r\nb\r\n.\r\n..c\r\nd.\r\n", b"..a\r\nb\r\n..\r\n...c\r\nd.\r\n"),
+        (b"no dot starts a line.\r\n", b"no dot starts a line.\r\n"),
+    ],
+)
+def test_every_line_starting_with_a_dot_gets_another_on_the_wire(data, wire):
+    assert dot_stuffed(data) == wire
 
 
 @pytest.mark.parametrize("field", ["to", "subject", "message_id"])
