@@ -414,31 +414,25 @@ class ReaderExamples:
 
 
 def reader_examples(subscriber_ids: Sequence[int]) -> dict[int, ReaderExamples]:
-    """Every reader's 👍, 👎, imported papers and filters, in four queries."""
+    """Every reader's 👍, 👎, imported papers and filters, in five queries. A rated paper's
+    text is read once per chunk, not once per rating: readers rate the same digests' papers."""
     examples: dict[int, ReaderExamples] = defaultdict(ReaderExamples)
-    rows = (
+    votes = list(
         Rating.objects.filter(subscriber_id__in=subscriber_ids, paper__is_hidden=False)
         .order_by("subscriber_id", "-rated_at")
-        .values_list(
-            "subscriber_id",
-            "paper_id",
-            "vote",
-            "paper__title",
-            "paper__abstract",
-            "paper__categories",
-        )
+        .values_list("subscriber_id", "paper_id", "vote")
     )
-    for subscriber_id, paper_id, vote, title, abstract, categories in rows.iterator(
-        chunk_size=2000
-    ):
+    papers = _rated_papers({paper_id for _subscriber_id, paper_id, _vote in votes})
+    for subscriber_id, paper_id, vote in votes:
         mine = examples[subscriber_id]
         mine.rated_paper_ids.add(paper_id)
+        text, title, liked_paper = papers[paper_id]
         if vote == Rating.Vote.UP:
-            mine.liked_texts.append(paper_text(title, abstract))
-            mine.liked_titles.append(" ".join(title.split()))
-            mine.liked_papers.append((title, abstract, tuple(categories or ())))
+            mine.liked_texts.append(text)
+            mine.liked_titles.append(title)
+            mine.liked_papers.append(liked_paper)
         else:
-            mine.disliked_texts.append(paper_text(title, abstract))
+            mine.disliked_texts.append(text)
     imported = (
         ImportedPaper.objects.filter(subscriber_id__in=subscriber_ids)
         .order_by("subscriber_id", "-imported_at")
@@ -473,41 +467,83 @@ def reader_examples(subscriber_ids: Sequence[int]) -> dict[int, ReaderExamples]:
     return examples
 
 
-class LikedPaperFilters:
-    """Which of a reader's filters each liked paper matches, with the digest's own matching
-    (one index over a chunk's liked papers, each distinct filter evaluated once)."""
+def _rated_papers(paper_ids: set[int]) -> dict[int, tuple[str, str, tuple[str, str, tuple]]]:
+    """Each paper's training text, display title and (title, abstract, categories)."""
+    from papers.models import Paper
 
-    def __init__(self, examples: dict[int, ReaderExamples]) -> None:
+    papers = {}
+    ordered = sorted(paper_ids)
+    for start in range(0, len(ordered), 5000):
+        for paper_id, title, abstract, categories in Paper.objects.filter(
+            pk__in=ordered[start : start + 5000]
+        ).values_list("id", "title", "abstract", "categories"):
+            papers[paper_id] = (
+                paper_text(title, abstract),
+                " ".join(title.split()),
+                (title, abstract, tuple(categories or ())),
+            )
+    return papers
+
+
+class FilterMatches:
+    """Which of some papers (rows) each filter matches, with the digest's own matching: one
+    index over the papers, each distinct filter evaluated once."""
+
+    def __init__(self, papers: Sequence[tuple[str, str, tuple[str, ...]]]) -> None:
         from newsletter.matching import IndexedPaper, PaperIndex
 
+        self._index = PaperIndex.build(
+            IndexedPaper(id=row, title=title, abstract=abstract, categories=categories)
+            for row, (title, abstract, categories) in enumerate(papers)
+        )
+        self._count = len(papers)
+        self._found: dict[Filter, np.ndarray] = {}
+        self._lock = threading.Lock()  # a pool's are shared by the process's threads
+
+    def matches(self, chosen: Filter) -> np.ndarray:
+        """Whether each paper (by row) matches the filter."""
+        from newsletter.matching import filter_paper_ids
+
+        with self._lock:
+            found = self._found.get(chosen)
+            if found is None:
+                found = np.zeros(self._count, dtype=bool)
+                matched = filter_paper_ids(
+                    query=chosen.query,
+                    categories=chosen.categories,
+                    index=self._index,
+                    strong_only=chosen.strong_only,
+                )
+                found[list(matched)] = True
+                self._found[chosen] = found
+        return found
+
+
+class LikedPaperFilters:
+    """Which of a reader's filters each liked paper matches. Liked papers of the background
+    pool are matched with the pool's index, built and asked once per process and pool (readers
+    like the recent papers their digests brought); only the others are indexed per chunk."""
+
+    def __init__(self, examples: dict[int, ReaderExamples], pool: BackgroundPool) -> None:
+        self._pool_row = pool.row_of_text
+        self._pool = pool.filter_matches
         self._row_of: dict[str, int] = {}
-        papers = []
+        others = []
         for mine in examples.values():
-            for text, (title, abstract, categories) in zip(
-                mine.liked_texts, mine.liked_papers, strict=True
-            ):
-                if text not in self._row_of:
-                    row = self._row_of[text] = len(self._row_of)
-                    papers.append(
-                        IndexedPaper(id=row, title=title, abstract=abstract, categories=categories)
-                    )
-        self._index = PaperIndex.build(papers)
+            for text, paper in zip(mine.liked_texts, mine.liked_papers, strict=True):
+                if text not in self._pool_row and text not in self._row_of:
+                    self._row_of[text] = len(pool.paper_ids) + len(others)
+                    others.append(paper)
+        self._others = FilterMatches(others)
         self._found: dict[Filter, np.ndarray] = {}
 
     def matches(self, chosen: Filter) -> np.ndarray:
-        """Whether each liked paper (by row) matches the filter."""
-        from newsletter.matching import filter_paper_ids
-
+        """Whether each liked paper matches the filter: the pool's rows, then the others'."""
         found = self._found.get(chosen)
         if found is None:
-            found = self._found[chosen] = np.zeros(len(self._row_of), dtype=bool)
-            matched = filter_paper_ids(
-                query=chosen.query,
-                categories=chosen.categories,
-                index=self._index,
-                strong_only=chosen.strong_only,
+            found = self._found[chosen] = np.concatenate(
+                [self._pool().matches(chosen), self._others.matches(chosen)]
             )
-            found[list(matched)] = True
         return found
 
     def of(self, mine: ReaderExamples) -> np.ndarray | None:
@@ -515,7 +551,10 @@ class LikedPaperFilters:
         if len(mine.filters) < 2 or not mine.liked_texts:
             return None
         told = np.full(len(mine.liked_texts), -1, dtype=np.int64)
-        rows = np.asarray([self._row_of[text] for text in mine.liked_texts])
+        pool_row, row_of = self._pool_row, self._row_of
+        rows = np.asarray(
+            [pool_row[text] if text in pool_row else row_of[text] for text in mine.liked_texts]
+        )
         for number, chosen in reversed(list(enumerate(mine.filters))):
             told[self.matches(chosen)[rows]] = number
         return told
@@ -528,9 +567,15 @@ class BackgroundPool:
 
     paper_ids: list[int]
     texts: list[str]
+    papers: list[tuple[str, str, tuple[str, ...]]]  # title, abstract, categories
     tfidf: sp.csr_matrix
     embeddings: np.ndarray | None
     _tfidf_gram: np.ndarray | None = field(default=None, repr=False)
+    _filter_matches: FilterMatches | None = field(default=None, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def __post_init__(self) -> None:
+        self.row_of_text = {text: row for row, text in enumerate(self.texts)}
 
     @classmethod
     def load(cls, tfidf: representation.Tfidf, *, size: int = BACKGROUND_POOL) -> BackgroundPool:
@@ -554,7 +599,7 @@ class BackgroundPool:
             visible_papers()
             .filter(pk__in=ids)
             .order_by("-announced_on", "-id")
-            .values_list("id", "title", "abstract")
+            .values_list("id", "title", "abstract", "categories")
         )
         pool = cls._build(tfidf, rows)
         with _pool_lock:
@@ -564,10 +609,14 @@ class BackgroundPool:
 
     @classmethod
     def _build(cls, tfidf: representation.Tfidf, rows) -> BackgroundPool:
-        texts = [paper_text(title, abstract) for _pid, title, abstract in rows]
+        texts = [paper_text(title, abstract) for _pid, title, abstract, _categories in rows]
         return cls(
-            paper_ids=[pid for pid, _title, _abstract in rows],
+            paper_ids=[pid for pid, *_paper in rows],
             texts=texts,
+            papers=[
+                (title, abstract, tuple(categories or ()))
+                for _pid, title, abstract, categories in rows
+            ],
             tfidf=tfidf.vectors(texts),
             embeddings=representation.embed_or_none(texts, purpose="training background")
             if texts
@@ -580,6 +629,13 @@ class BackgroundPool:
         if self._tfidf_gram is None:
             self._tfidf_gram = np.asarray((self.tfidf @ self.tfidf.T).toarray(), dtype=np.float32)
         return self._tfidf_gram
+
+    def filter_matches(self) -> FilterMatches:
+        """The pool's papers indexed for the readers' filters, once per pool."""
+        with self._lock:
+            if self._filter_matches is None:
+                self._filter_matches = FilterMatches(self.papers)
+            return self._filter_matches
 
     def sample(self, *, seed: int, excluding: set[int]) -> np.ndarray:
         allowed = [row for row, pid in enumerate(self.paper_ids) if pid not in excluding]
@@ -605,8 +661,8 @@ def reader_models_train(*, subscriber_ids: Sequence[int]) -> int:
     embedding_name = representation.embeddings_model_name()
     examples = reader_examples(subscriber_ids)
     pool = BackgroundPool.load(tfidf)
-    rated = _RatedPapers(tfidf, examples.values())
-    filters = LikedPaperFilters(examples)
+    rated = _ChunkPapers(tfidf, examples.values(), pool)
+    filters = LikedPaperFilters(examples, pool)
     trained = 0
     # One thread: on a shared box k-means' OpenMP threads spin more than they compute, and
     # each thread's BLAS buffers add to the worker's memory.
@@ -615,7 +671,7 @@ def reader_models_train(*, subscriber_ids: Sequence[int]) -> int:
             batch_ids = subscriber_ids[start : start + UPSERT_BATCH]
             readers = [examples.get(pk, ReaderExamples()) for pk in batch_ids]
             models = _tfidf_models(
-                subscriber_ids=batch_ids, readers=readers, rated=rated, pool=pool, filters=filters
+                subscriber_ids=batch_ids, readers=readers, papers=rated, pool=pool, filters=filters
             )
             batch = [
                 _reader_model(
@@ -635,90 +691,109 @@ def reader_models_train(*, subscriber_ids: Sequence[int]) -> int:
     return trained
 
 
-class _RatedPapers:
-    """A chunk's rated papers, each vectorised once: readers rate the same papers (those of
-    the same digests)."""
+class _ChunkPapers:
+    """A chunk's rated papers and the background pool as the rows of one matrix: the pool's
+    first, then the rated papers outside it. Readers rate the recent papers of their digests,
+    most of them in the pool, whose vectors and dot products are computed once per pool; only
+    the others are vectorised, and multiplied with all the rows, once per chunk."""
 
-    def __init__(self, tfidf: representation.Tfidf, readers) -> None:
-        texts = list(
-            dict.fromkeys(
-                text for mine in readers for text in (*mine.liked_texts, *mine.disliked_texts)
-            )
+    def __init__(self, tfidf: representation.Tfidf, readers, pool: BackgroundPool) -> None:
+        rated = dict.fromkeys(
+            text for mine in readers for text in (*mine.liked_texts, *mine.disliked_texts)
         )
-        self.row_of = {text: row for row, text in enumerate(texts)}
-        self.vectors = tfidf.vectors(texts)
-        self.heaviest_terms = _heaviest_terms(self.vectors)
+        others = [text for text in rated if text not in pool.row_of_text]
+        self.pool_size = len(pool.texts)
+        self.row_of = {
+            **pool.row_of_text,
+            **{text: self.pool_size + row for row, text in enumerate(others)},
+        }
+        other_vectors = tfidf.vectors(others)
+        self.vectors = (
+            sp.vstack([pool.tfidf, other_vectors], format="csr") if others else pool.tfidf
+        )
+        # Features as rows: a model's weights are the product of this with its solution, and
+        # summing into a row of a few readers' interests beats summing into 2**18 features.
+        self.by_feature = sp.csr_matrix(self.vectors.T)
+        self._pool_gram = pool.tfidf_gram()
+        self._other_products = np.asarray(
+            (other_vectors @ self.vectors.T).toarray(), dtype=np.float32
+        )
+        liked = dict.fromkeys(
+            self.row_of[text] for mine in readers for text in mine.liked_texts[:LIKED_KEPT]
+        )
+        self._heaviest_at = {row: at for at, row in enumerate(liked)}
+        self._heaviest = _heaviest_terms(self.vectors[list(liked)])
 
     def rows(self, texts: Sequence[str]) -> np.ndarray:
         return np.asarray([self.row_of[text] for text in texts], dtype=np.int64)
+
+    def gram(self, rows: np.ndarray) -> np.ndarray:
+        """The dot products of these rows' papers with each other."""
+        if not len(rows) or rows.max() < self.pool_size:
+            return self._pool_gram[np.ix_(rows, rows)].astype(np.float64)
+        gram = np.empty((len(rows), len(rows)), dtype=np.float32)
+        in_pool = rows < self.pool_size
+        gram[np.ix_(in_pool, in_pool)] = self._pool_gram[np.ix_(rows[in_pool], rows[in_pool])]
+        other = self._other_products[np.ix_(rows[~in_pool] - self.pool_size, rows)]
+        gram[~in_pool, :] = other
+        gram[:, ~in_pool] = other.T
+        return gram.astype(np.float64)
+
+    def heaviest_terms(self, rows: np.ndarray) -> sp.csr_matrix:
+        """These liked papers' LIKED_TERMS heaviest terms."""
+        return self._heaviest[[self._heaviest_at[int(row)] for row in rows]]
 
 
 def _tfidf_models(
     *,
     subscriber_ids: Sequence[int],
     readers: list[ReaderExamples],
-    rated: _RatedPapers,
+    papers: _ChunkPapers,
     pool: BackgroundPool,
     filters: LikedPaperFilters,
 ) -> list[TrainedModel | None]:
-    """The term models of a batch of readers. Their rated papers' dot products with each
-    other and with the background pool come from one sparse product, the pool's own from the
-    pool: a reader's Gram matrix is picked out of these, not multiplied again per reader.
-    Their weights too come from one product of all their solutions with the papers."""
-    own_rows = [rated.rows([*mine.liked_texts, *mine.disliked_texts]) for mine in readers]
-    batch_rows = np.unique(np.concatenate([np.zeros(0, dtype=np.int64), *own_rows]))
-    position = {int(row): at for at, row in enumerate(batch_rows)}
-    papers = sp.vstack([rated.vectors[batch_rows], pool.tfidf], format="csr")  # rated, pool
-    products = np.asarray((papers[: len(batch_rows)] @ papers.T).toarray(), dtype=np.float32)
-    pool_gram = pool.tfidf_gram()
+    """The term models of a batch of readers. A reader's Gram matrix is picked out of the
+    chunk's dot products (see _ChunkPapers), not multiplied again per reader; the weights of
+    all the batch's interests come from one product of their solutions with the papers."""
     solved: list[tuple[np.ndarray, np.ndarray, np.ndarray] | None] = []
-    for subscriber_id, mine, rows in zip(subscriber_ids, readers, own_rows, strict=True):
-        if not len(rows):
+    for subscriber_id, mine in zip(subscriber_ids, readers, strict=True):
+        own = papers.rows([*mine.liked_texts, *mine.disliked_texts])
+        if not len(own):
             solved.append(None)
             continue
-        background = pool.sample(seed=subscriber_id, excluding=mine.rated_paper_ids)
-        own = np.asarray([position[int(row)] for row in rows], dtype=np.int64)
-        with_own = products[own]
-        with_background = with_own[:, len(batch_rows) + background]
-        gram = np.block(
-            [
-                [with_own[:, own], with_background],
-                [with_background.T, pool_gram[np.ix_(background, background)]],
-            ]
-        ).astype(np.float64)
+        rows = np.concatenate(
+            [own, pool.sample(seed=subscriber_id, excluding=mine.rated_paper_ids)]
+        )
         duals = _duals(
-            gram=gram,
+            gram=papers.gram(rows),
             liked_count=len(mine.liked_texts),
             disliked_count=len(mine.disliked_texts),
             interests=max(1, len(mine.filters)),
             seed=subscriber_id,
             liked_filters=filters.of(mine),
         )
-        if duals is None:
-            solved.append(None)
-            continue
-        solved.append((np.concatenate([own, len(batch_rows) + background]), *duals))
-    # One row per reader's interest, its weights on the batch's papers.
+        solved.append(None if duals is None else (rows, *duals))
     found = [item for item in solved if item is not None]
-    weights = sp.csr_matrix((0, int(papers.shape[1])), dtype=np.float32)
+    weights = sp.csr_matrix((0, int(papers.vectors.shape[1])), dtype=np.float32)
     if found:
+        # Row: a paper; column: one reader's interest; value: the interest's dual weight.
+        first_interest = np.cumsum([0] + [len(dual) for _rows, dual, _groups in found])
         on_papers = sp.csr_matrix(
             (
-                np.concatenate([dual.ravel() for _rows_, dual, _groups in found]),
+                np.concatenate([dual.ravel() for _rows, dual, _groups in found]),
                 (
-                    np.concatenate(
-                        [np.repeat(np.arange(len(dual)), len(rows)) for rows, dual, _g in found]
-                    )
-                    + np.repeat(
-                        np.cumsum([0] + [len(dual) for _r, dual, _g in found])[:-1],
-                        [dual.size for _r, dual, _g in found],
-                    ),
                     np.concatenate([np.tile(rows, len(dual)) for rows, dual, _g in found]),
+                    np.concatenate(
+                        [
+                            np.repeat(first + np.arange(len(dual)), len(rows))
+                            for (rows, dual, _g), first in zip(found, first_interest, strict=False)
+                        ]
+                    ),
                 ),
             ),
-            shape=(sum(len(dual) for _r, dual, _g in found), _rows(papers)),
+            shape=(_rows(papers.vectors), int(first_interest[-1])),
         )
-        weights = _kept_weights(sp.csr_matrix(on_papers @ papers))
+        weights = _kept_weights(sp.csr_matrix((papers.by_feature @ on_papers).T))
     models: list[TrainedModel | None] = []
     first = 0
     for mine, item in zip(readers, solved, strict=True):
@@ -726,13 +801,12 @@ def _tfidf_models(
             models.append(None)
             continue
         _rows_, dual, groups = item
-        liked = rated.rows(mine.liked_texts[:LIKED_KEPT])
         models.append(
             _model(
                 coef=weights[first : first + len(dual)],
                 dual=dual,
                 groups=groups,
-                liked=rated.heaviest_terms[liked],
+                liked=papers.heaviest_terms(papers.rows(mine.liked_texts[:LIKED_KEPT])),
                 liked_titles=mine.liked_titles,
             )
         )
