@@ -14,6 +14,7 @@ from newsletter.digests.building import unsaved_plans
 from newsletter.digests.cards import why_text
 from newsletter.models import DigestItem, ImportedPaper, Rating, ReaderModel, TermStatistics
 from newsletter.recommend import representation, scoring, training
+from papers.models import Paper
 from tests.clock import NOW, TODAY
 from tests.factories import DigestFactory, SubscriberFactory, TopicFactory
 from tests.newsletter.recommend_helpers import (
@@ -539,3 +540,92 @@ def test_a_model_stored_as_npz_before_the_raw_format_still_loads():
     again = training.TrainedModel.from_bytes(model.to_bytes())
     assert again.to_bytes().startswith(training.MODEL_FORMAT)
     assert again.coef.toarray().tolist() == model.coef.toarray().tolist()
+
+
+def a_reader_of_the_pool_and_the_newest_day(*topics):
+    """👍 on papers of the background pool (days before the newest), 👎 on the newest day's
+    (outside the pool): the two ways training finds a rated paper's vector."""
+    subscriber = SubscriberFactory(topics=list(topics) or [broad_topic()])
+    make_papers(OTHER, day=EARLIER - dt.timedelta(days=2))
+    rate(subscriber, make_papers(VIDEO[:4], day=EARLIER - dt.timedelta(days=1)), Rating.Vote.UP)
+    rate(subscriber, make_papers(LANGUAGE[:3], day=EARLIER), Rating.Vote.DOWN)
+    return subscriber
+
+
+def test_a_reader_rating_pool_and_newer_papers_gets_the_model_their_papers_train_alone():
+    subscriber = a_reader_of_the_pool_and_the_newest_day()
+    tfidf = representation.current_tfidf()
+    pool = training.BackgroundPool.load(tfidf)
+    mine = training.reader_examples([subscriber.pk])[subscriber.pk]
+    assert set(mine.liked_texts) <= set(pool.texts)
+    assert not set(mine.disliked_texts) & set(pool.texts)
+    alone = training.train(
+        liked=tfidf.vectors(mine.liked_texts),
+        disliked=tfidf.vectors(mine.disliked_texts),
+        background=pool.tfidf[pool.sample(seed=subscriber.pk, excluding=mine.rated_paper_ids)],
+        seed=subscriber.pk,
+    )
+
+    assert training.reader_models_train(subscriber_ids=[subscriber.pk]) == 1
+
+    stored = training.TrainedModel.from_bytes(
+        ReaderModel.objects.get(subscriber=subscriber).weights
+    )
+    assert alone is not None
+    assert stored.coef.indices.tolist() == alone.coef.indices.tolist()
+    assert np.allclose(stored.coef.data, alone.coef.data, rtol=1e-3, atol=1e-4)
+    assert np.allclose(stored.intercept, alone.intercept, rtol=1e-3, atol=1e-4)
+    assert np.allclose(stored.liked.toarray(), alone.liked.toarray(), rtol=1e-3, atol=1e-4)
+
+
+def test_interests_are_told_apart_whether_the_liked_papers_are_in_the_pool_or_not():
+    videos = TopicFactory(name="Video", slug="video", query="video")
+    language = TopicFactory(name="Language", slug="language", query='"language model"')
+    subscriber = SubscriberFactory(topics=[videos, language])
+    make_papers(OTHER, day=EARLIER - dt.timedelta(days=2))
+    rate(subscriber, make_papers(VIDEO[:5], day=EARLIER - dt.timedelta(days=1)), Rating.Vote.UP)
+    rate(subscriber, make_papers(LANGUAGE[:2], day=EARLIER), Rating.Vote.UP)  # the newest day
+
+    assert training.reader_models_train(subscriber_ids=[subscriber.pk]) == 1
+
+    model = training.TrainedModel.from_bytes(ReaderModel.objects.get(subscriber=subscriber).weights)
+    assert model.interest_count == 2
+    assert sorted(np.bincount(model.liked_interest).tolist()) == [2, 5]
+
+
+def test_chunks_of_one_run_index_the_pool_for_the_filters_once(monkeypatch):
+    videos = TopicFactory(name="Video", slug="video", query="video")
+    language = TopicFactory(name="Language", slug="language", query='"language model"')
+    first = a_reader_of_the_pool_and_the_newest_day(videos, language)
+    second = SubscriberFactory(topics=[videos, language])
+    rate(second, list(Paper.objects.filter(title__in=VIDEO[:3])), Rating.Vote.UP)
+    built = []
+    real = training.FilterMatches
+
+    def counted(papers):
+        built.append(len(papers))
+        return real(papers)
+
+    monkeypatch.setattr(training, "FilterMatches", counted)
+
+    training.reader_models_train(subscriber_ids=[first.pk])
+    training.reader_models_train(subscriber_ids=[second.pk])
+
+    pool_size = len(OTHER) + 4  # the papers before the newest day
+    assert built.count(pool_size) == 1
+    assert ReaderModel.objects.filter(weights__isnull=False).count() == 2
+
+
+def test_reading_the_examples_takes_five_queries_however_many_ratings(
+    django_assert_num_queries,
+):
+    readers = [a_reader_of_the_pool_and_the_newest_day()]
+    readers.append(SubscriberFactory(topics=list(readers[0].topics.all())))
+    rate(readers[1], list(Paper.objects.all()), Rating.Vote.UP)
+
+    with django_assert_num_queries(5):
+        examples = training.reader_examples([reader.pk for reader in readers])
+
+    assert len(examples[readers[0].pk].liked_texts) == 4
+    assert len(examples[readers[1].pk].liked_texts) == Paper.objects.count()
+    assert examples[readers[0].pk].liked_texts[0] in examples[readers[1].pk].liked_texts
