@@ -17,6 +17,9 @@ import argparse
 import cProfile
 import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -26,6 +29,39 @@ import django
 def backend_cpu(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Meter:
+    """This process's CPU, its PostgreSQL backend's and the queries (counted by `queries`, an
+    execute wrapper's counter), summed over the calls measured; the profiler, if any, runs
+    only while they do."""
+
+    backend: int
+    queries: dict[str, int]
+    profiler: cProfile.Profile | None = None
+    items: int = 0
+    worker: float = 0.0
+    database: float = 0.0
+    query_count: int = 0
+    last_cpu: float = 0.0
+
+    @contextmanager
+    def measuring(self, items: int, *, counted: bool = True) -> Iterator[None]:
+        q0, c0, b0 = self.queries["count"], time.process_time(), backend_cpu(self.backend)
+        if counted and self.profiler:
+            self.profiler.enable()
+        try:
+            yield
+        finally:
+            if counted and self.profiler:
+                self.profiler.disable()
+            self.last_cpu = time.process_time() - c0
+            if counted:
+                self.worker += self.last_cpu
+                self.database += backend_cpu(self.backend) - b0
+                self.query_count += self.queries["count"] - q0
+                self.items += items
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -81,9 +117,7 @@ def main(argv: list[str] | None = None) -> None:
 
         bulk_sql.copy_rows = timed("COPY", bulk_sql.copy_rows)
         connection.commit = timed("COMMIT", connection.commit)
-    profiler = cProfile.Profile() if args.profile else None
-    readers = worker = database = 0.0
-    n_queries = 0
+    meter = Meter(backend, queries, cProfile.Profile() if args.profile else None)
     first_batch = 0.0
     for _ in range(args.repeat):
         with transaction.atomic():
@@ -95,32 +129,23 @@ def main(argv: list[str] | None = None) -> None:
             cursor.execute("VACUUM ANALYZE")  # as autovacuum would have, between two days
         for position, batch in enumerate(batches):
             counted = position > 0 or len(batches) == 1
-            q0, c0, b0 = queries["count"], time.process_time(), backend_cpu(backend)
-            if counted and profiler:
-                profiler.enable()
-            with connection.execute_wrapper(count):
+            with meter.measuring(len(batch), counted=counted), connection.execute_wrapper(count):
                 digests_build(subscriber_ids=batch, edition_on=args.day)
-            if counted and profiler:
-                profiler.disable()
             if position == 0 and not first_batch:
-                first_batch = time.process_time() - c0
-            if counted:
-                worker += time.process_time() - c0
-                database += backend_cpu(backend) - b0
-                n_queries += queries["count"] - q0
-                readers += len(batch)
+                first_batch = meter.last_cpu
+    readers = meter.items
     print(
         f"{int(readers)} readers built ({len(batches)} batches of {settings.DIGEST_BATCH_SIZE},"
         f" the first not counted, x{args.repeat}): "
-        f"build CPU {1000 * worker / readers:.3f} ms/reader, "
-        f"its PostgreSQL backend {1000 * database / readers:.3f} ms/reader, "
-        f"{1000 * n_queries / readers:.1f} queries per 1,000 readers; the first batch"
+        f"build CPU {1000 * meter.worker / readers:.3f} ms/reader, "
+        f"its PostgreSQL backend {1000 * meter.database / readers:.3f} ms/reader, "
+        f"{1000 * meter.query_count / readers:.1f} queries per 1,000 readers; the first batch"
         f" (the paper index loaded) took {1000 * first_batch:.0f} ms"
     )
     for kind, seconds in sorted(by_statement.items(), key=lambda kv: -kv[1]):
         print(f"  {1000 * seconds / readers:7.3f} ms/reader  {kind}")
-    if profiler and args.profile:
-        profiler.dump_stats(args.profile)
+    if meter.profiler and args.profile:
+        meter.profiler.dump_stats(args.profile)
 
 
 if __name__ == "__main__":

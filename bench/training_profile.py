@@ -22,7 +22,7 @@ from pathlib import Path
 import django
 import numpy as np
 
-from bench.build_profile import backend_cpu
+from bench.build_profile import Meter
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -52,32 +52,21 @@ def main(argv: list[str] | None = None) -> None:
 
     connection.ensure_connection()
     backend = connection.connection.info.backend_pid
-    profiler = cProfile.Profile(time.process_time) if args.profile else None
-    readers = worker = database = 0.0
-    n_queries = 0
+    meter = Meter(backend, queries, cProfile.Profile(time.process_time) if args.profile else None)
     for _ in range(args.repeat):
         for position, chunk in enumerate(chunks):
-            counted = position > 0 or len(chunks) == 1 or readers > 0
-            q0, c0, b0 = queries["count"], time.process_time(), backend_cpu(backend)
-            if counted and profiler:
-                profiler.enable()
-            with connection.execute_wrapper(count):
+            counted = position > 0 or len(chunks) == 1 or meter.items > 0
+            with meter.measuring(len(chunk), counted=counted), connection.execute_wrapper(count):
                 reader_models_train(subscriber_ids=chunk)
-            if counted and profiler:
-                profiler.disable()
-            if counted:
-                worker += time.process_time() - c0
-                database += backend_cpu(backend) - b0
-                n_queries += queries["count"] - q0
-                readers += len(chunk)
+    readers = meter.items
     print(
         f"{int(readers)} readers trained ({len(chunks)} chunks of {RETRAIN_CHUNK}, the first"
-        f" not counted, x{args.repeat}): training CPU {1000 * worker / readers:.3f} ms/reader,"
-        f" its PostgreSQL backend {1000 * database / readers:.3f} ms/reader,"
-        f" {1000 * n_queries / readers:.1f} queries per 1,000 readers"
+        f" not counted, x{args.repeat}): training CPU {1000 * meter.worker / readers:.3f}"
+        f" ms/reader, its PostgreSQL backend {1000 * meter.database / readers:.3f} ms/reader,"
+        f" {1000 * meter.query_count / readers:.1f} queries per 1,000 readers"
     )
-    if profiler and args.profile:
-        profiler.dump_stats(args.profile)
+    if meter.profiler and args.profile:
+        meter.profiler.dump_stats(args.profile)
     ids = set(ids)
     models = stored_models(ids)
     if args.save_models:

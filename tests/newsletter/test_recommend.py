@@ -629,3 +629,26 @@ def test_reading_the_examples_takes_five_queries_however_many_ratings(
     assert len(examples[readers[0].pk].liked_texts) == 4
     assert len(examples[readers[1].pk].liked_texts) == Paper.objects.count()
     assert examples[readers[0].pk].liked_texts[0] in examples[readers[1].pk].liked_texts
+
+
+def test_the_training_profile_measures_training_and_scores_the_day_like_saved_models(
+    tmp_path, capsys
+):
+    from bench import training_profile
+
+    first = reader_who_likes_video()
+    readers = [first, a_reader_of_the_pool_and_the_newest_day(*first.topics.all())]
+    make_papers(a_busy_day(), day=TODAY)
+    saved = tmp_path / "models.npz"
+
+    training_profile.main(["--save-models", str(saved)])
+    training_profile.main(["--compare-to", str(saved)])
+
+    measured, again, compared = capsys.readouterr().out.strip().splitlines()
+    assert measured.startswith("2 readers trained (1 chunks of 200")
+    assert again.startswith("2 readers trained")
+    assert compared.startswith("2 interests of 2 readers compared on 24 papers")
+    assert "top-10 overlap mean 1.0000" in compared
+    assert "score correlation mean 1.00000" in compared
+    assert compared.endswith("0 readers with a model on one side only")
+    assert sorted(np.load(saved).files) == sorted(str(reader.pk) for reader in readers)
