@@ -572,6 +572,7 @@ class BackgroundPool:
     embeddings: np.ndarray | None
     _tfidf_gram: np.ndarray | None = field(default=None, repr=False)
     _filter_matches: FilterMatches | None = field(default=None, repr=False)
+    _by_feature: sp.csr_matrix | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def __post_init__(self) -> None:
@@ -629,6 +630,15 @@ class BackgroundPool:
         if self._tfidf_gram is None:
             self._tfidf_gram = np.asarray((self.tfidf @ self.tfidf.T).toarray(), dtype=np.float32)
         return self._tfidf_gram
+
+    def by_feature(self) -> sp.csr_matrix:
+        """The pool's vectors transposed (features as rows), once per pool: a model's weights
+        are their product with its solution, summed per feature into a row of a batch's
+        interests, which beats summing each interest into a row of 2**18 features."""
+        with self._lock:
+            if self._by_feature is None:
+                self._by_feature = sp.csr_matrix(self.tfidf.T)
+            return self._by_feature
 
     def filter_matches(self) -> FilterMatches:
         """The pool's papers indexed for the readers' filters, once per pool."""
@@ -695,28 +705,20 @@ class _ChunkPapers:
     """A chunk's rated papers and the background pool as the rows of one matrix: the pool's
     first, then the rated papers outside it. Readers rate the recent papers of their digests,
     most of them in the pool, whose vectors and dot products are computed once per pool; only
-    the others are vectorised, and multiplied with all the rows, once per chunk."""
+    the others are vectorised (once per chunk) and multiplied (once per batch, see `batch`)."""
 
     def __init__(self, tfidf: representation.Tfidf, readers, pool: BackgroundPool) -> None:
         rated = dict.fromkeys(
             text for mine in readers for text in (*mine.liked_texts, *mine.disliked_texts)
         )
         others = [text for text in rated if text not in pool.row_of_text]
-        self.pool_size = len(pool.texts)
+        self.pool = pool
         self.row_of = {
             **pool.row_of_text,
-            **{text: self.pool_size + row for row, text in enumerate(others)},
+            **{text: len(pool.texts) + row for row, text in enumerate(others)},
         }
-        other_vectors = tfidf.vectors(others)
         self.vectors = (
-            sp.vstack([pool.tfidf, other_vectors], format="csr") if others else pool.tfidf
-        )
-        # Features as rows: a model's weights are the product of this with its solution, and
-        # summing into a row of a few readers' interests beats summing into 2**18 features.
-        self.by_feature = sp.csr_matrix(self.vectors.T)
-        self._pool_gram = pool.tfidf_gram()
-        self._other_products = np.asarray(
-            (other_vectors @ self.vectors.T).toarray(), dtype=np.float32
+            sp.vstack([pool.tfidf, tfidf.vectors(others)], format="csr") if others else pool.tfidf
         )
         liked = dict.fromkeys(
             self.row_of[text] for mine in readers for text in mine.liked_texts[:LIKED_KEPT]
@@ -727,8 +729,43 @@ class _ChunkPapers:
     def rows(self, texts: Sequence[str]) -> np.ndarray:
         return np.asarray([self.row_of[text] for text in texts], dtype=np.int64)
 
+    def heaviest_terms(self, rows: np.ndarray) -> sp.csr_matrix:
+        """These liked papers' LIKED_TERMS heaviest terms."""
+        return self._heaviest[[self._heaviest_at[int(row)] for row in rows]]
+
+    def batch(self, rated_rows: np.ndarray) -> _BatchPapers:
+        """The papers of a batch of readers who rated these rows."""
+        pool_size = len(self.pool.texts)
+        return _BatchPapers(self, np.unique(rated_rows[rated_rows >= pool_size]))
+
+
+class _BatchPapers:
+    """The pool's papers, then the batch's rated papers outside it (their dot products with
+    these computed per batch: a chunk's could take hundreds of MB)."""
+
+    def __init__(self, papers: _ChunkPapers, others: np.ndarray) -> None:
+        pool_size = len(papers.pool.texts)
+        self.pool_size = pool_size
+        self._pool_gram = papers.pool.tfidf_gram()
+        self._local = np.arange(_rows(papers.vectors))
+        self._local[others] = pool_size + np.arange(len(others))
+        if not len(others):
+            self.vectors = papers.pool.tfidf
+            self.by_feature = papers.pool.by_feature()
+            self._other_products = np.zeros((0, pool_size), dtype=np.float32)
+            return
+        self.vectors = papers.vectors[np.concatenate([np.arange(pool_size), others])]
+        self.by_feature = sp.csr_matrix(self.vectors.T)
+        self._other_products = np.asarray(
+            (self.vectors[pool_size:] @ self.vectors.T).toarray(), dtype=np.float32
+        )
+
+    def local(self, rows: np.ndarray) -> np.ndarray:
+        """The chunk's rows as this batch's."""
+        return self._local[rows]
+
     def gram(self, rows: np.ndarray) -> np.ndarray:
-        """The dot products of these rows' papers with each other."""
+        """The dot products of these (batch) rows' papers with each other."""
         if not len(rows) or rows.max() < self.pool_size:
             return self._pool_gram[np.ix_(rows, rows)].astype(np.float64)
         gram = np.empty((len(rows), len(rows)), dtype=np.float32)
@@ -738,10 +775,6 @@ class _ChunkPapers:
         gram[~in_pool, :] = other
         gram[:, ~in_pool] = other.T
         return gram.astype(np.float64)
-
-    def heaviest_terms(self, rows: np.ndarray) -> sp.csr_matrix:
-        """These liked papers' LIKED_TERMS heaviest terms."""
-        return self._heaviest[[self._heaviest_at[int(row)] for row in rows]]
 
 
 def _tfidf_models(
@@ -753,19 +786,20 @@ def _tfidf_models(
     filters: LikedPaperFilters,
 ) -> list[TrainedModel | None]:
     """The term models of a batch of readers. A reader's Gram matrix is picked out of the
-    chunk's dot products (see _ChunkPapers), not multiplied again per reader; the weights of
-    all the batch's interests come from one product of their solutions with the papers."""
+    pool's and the batch's dot products (see _BatchPapers), not multiplied again per reader;
+    the weights of all the batch's interests come from one product of their solutions with
+    the papers."""
+    own_rows = [papers.rows([*mine.liked_texts, *mine.disliked_texts]) for mine in readers]
+    batch = papers.batch(np.concatenate([np.zeros(0, dtype=np.int64), *own_rows]))
     solved: list[tuple[np.ndarray, np.ndarray, np.ndarray] | None] = []
-    for subscriber_id, mine in zip(subscriber_ids, readers, strict=True):
-        own = papers.rows([*mine.liked_texts, *mine.disliked_texts])
+    for subscriber_id, mine, own in zip(subscriber_ids, readers, own_rows, strict=True):
         if not len(own):
             solved.append(None)
             continue
-        rows = np.concatenate(
-            [own, pool.sample(seed=subscriber_id, excluding=mine.rated_paper_ids)]
-        )
+        background = pool.sample(seed=subscriber_id, excluding=mine.rated_paper_ids)
+        rows = np.concatenate([batch.local(own), background])
         duals = _duals(
-            gram=papers.gram(rows),
+            gram=batch.gram(rows),
             liked_count=len(mine.liked_texts),
             disliked_count=len(mine.disliked_texts),
             interests=max(1, len(mine.filters)),
@@ -774,7 +808,7 @@ def _tfidf_models(
         )
         solved.append(None if duals is None else (rows, *duals))
     found = [item for item in solved if item is not None]
-    weights = sp.csr_matrix((0, int(papers.vectors.shape[1])), dtype=np.float32)
+    weights = sp.csr_matrix((0, int(batch.vectors.shape[1])), dtype=np.float32)
     if found:
         # Row: a paper; column: one reader's interest; value: the interest's dual weight.
         first_interest = np.cumsum([0] + [len(dual) for _rows, dual, _groups in found])
@@ -791,9 +825,9 @@ def _tfidf_models(
                     ),
                 ),
             ),
-            shape=(_rows(papers.vectors), int(first_interest[-1])),
+            shape=(_rows(batch.vectors), int(first_interest[-1])),
         )
-        weights = _kept_weights(sp.csr_matrix((papers.by_feature @ on_papers).T))
+        weights = _kept_weights(sp.csr_matrix((batch.by_feature @ on_papers).T))
     models: list[TrainedModel | None] = []
     first = 0
     for mine, item in zip(readers, solved, strict=True):
