@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     personal = sum(
         1
         for plan in plans.values()
-        if any(reason.get("kind") == "recommended" for *_, reasons in plan["items"] for reason in reasons)
+        if any(reasons[0].get("kind") == "recommended" for *_, reasons in plan["items"] if reasons)
     )
     print(
         f"{len(plans)} readers planned ({personal} with recommendations); "
