@@ -8,7 +8,8 @@ The day's digests are deleted and built again batch by batch (DIGEST_BATCH_SIZE 
 committed transaction each, as a worker does: deferred foreign-key checks run at commit), so
 the figures compare before and after a change on the same data. The first batch warms the
 per-process paper index and is not counted. `--statements` adds the backend's CPU per kind of
-statement (from /proc, in 10 ms ticks: meaningful summed over many batches).
+statement (from /proc, in 10 ms ticks: meaningful summed over many batches). `--without-models`
+builds as if no reader had a model: the difference is what scoring and recommendations cost.
 """
 
 from __future__ import annotations
@@ -70,6 +71,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--profile", type=Path, help="write a cProfile of the counted batches")
     parser.add_argument("--repeat", type=int, default=1, help="build the day this many times")
     parser.add_argument("--statements", action="store_true", help="backend CPU per statement")
+    parser.add_argument("--without-models", action="store_true", help="score no reader's model")
     args = parser.parse_args(argv)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "newsletter.settings")
     django.setup()
@@ -80,6 +82,10 @@ def main(argv: list[str] | None = None) -> None:
     from newsletter.digests.editions import active_subscriber_ids, chunked
     from newsletter.models import Digest, Subscriber
 
+    if args.without_models:
+        from newsletter.digests import building
+
+        building.reader_scores = lambda **_kwargs: {}
     ids = list(active_subscriber_ids(edition_on=args.day))
     batches = list(chunked(ids, settings.DIGEST_BATCH_SIZE))
     queries = {"count": 0}

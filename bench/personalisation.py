@@ -97,7 +97,7 @@ class World:
         tfidf = Tfidf.from_frequencies(key="bench", frequencies=frequencies, documents=documents)
         vectors = tfidf.vectors(texts)
         ids = np.arange(len(papers), dtype=np.int64)
-        matrix = PaperMatrix(ids, {int(n): int(n) for n in ids}, vectors, "bench", None)
+        matrix = PaperMatrix.of_vectors(ids, vectors, tfidf_key="bench")
         title_hits = {}
         for topic in topics:
             if topic.query.strip():
@@ -196,10 +196,17 @@ def train(
 def personal(world: World, model, ratings: int):
     from newsletter.recommend.scoring import ReaderScores, interest_scores
 
-    table, relative = interest_scores([model], world.vectors)
+    table, relative = interest_scores([model], world.matrix.tfidf_by_term)
     positives = int(model.liked.shape[0])
     return ReaderScores(
-        0, ratings, positives, table[0], relative[0], model, world.vectors, world.matrix
+        0,
+        ratings,
+        positives,
+        table[0],
+        relative[0],
+        model,
+        world.matrix.tfidf_by_term,
+        world.matrix,
     )
 
 
@@ -211,7 +218,12 @@ def email(world: World, reader: Reader, papers: Sequence[int], scores, *, recomm
     if scores is None:
         top = sorted(matched, key=reader.order)[:TOP]
         return top, []
-    top = recommendations.reranked(scores, candidates=matched, order=reader.order, limit=TOP)
+    top = recommendations.reranked(
+        scores,
+        candidates=np.asarray(matched, dtype=np.int64),
+        order=recommendations.RuleOrder.of([reader.order(n) for n in matched]),
+        limit=TOP,
+    )
     extra = recommendations.recommended(
         scores, eligible=frozenset(papers), excluded=set(matched), count=recommend
     )

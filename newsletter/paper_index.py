@@ -12,7 +12,9 @@ import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
+import numpy as np
 from django.db.models import Count, Max, Q, Sum
 from django.utils import timezone
 
@@ -60,6 +62,16 @@ class PaperFacts:
     categories: tuple[str, ...]
 
 
+class RankingColumns(NamedTuple):
+    """ranking_keys as arrays over the window's papers in ascending id order: a reader's
+    candidates are looked up all at once."""
+
+    paper_ids: np.ndarray
+    not_featured: np.ndarray
+    score: np.ndarray
+    tie_break: np.ndarray
+
+
 @dataclass
 class PaperWindow:
     """The visible papers announced in [since, until], their index, and every distinct filter
@@ -79,6 +91,7 @@ class PaperWindow:
         default_factory=dict
     )
     _edition_ranks: dict[tuple[dt.date, bool], dict[int, int]] = field(default_factory=dict)
+    _ranking_columns: dict[tuple[dt.date, bool], RankingColumns] = field(default_factory=dict)
     _words: dict[tuple[str, int], tuple[tuple[str, ...], str]] = field(default_factory=dict)
     _windows: dict[tuple[dt.date, dt.date, bool, bool], frozenset[int]] = field(
         default_factory=dict
@@ -213,6 +226,19 @@ class PaperWindow:
                 for position, pid in enumerate(order)
             }
         return keys
+
+    def ranking_columns(self, edition_on: dt.date, *, per_week: bool = False) -> RankingColumns:
+        columns = self._ranking_columns.get((edition_on, per_week))
+        if columns is None:
+            keys = self.ranking_keys(edition_on, per_week=per_week)
+            ids = sorted(keys)
+            columns = self._ranking_columns[(edition_on, per_week)] = RankingColumns(
+                paper_ids=np.asarray(ids, dtype=np.int64),
+                not_featured=np.asarray([keys[pid][0] for pid in ids], dtype=bool),
+                score=np.asarray([keys[pid][1] for pid in ids], dtype=np.float64),
+                tie_break=np.asarray([keys[pid][2] for pid in ids], dtype=np.int64),
+            )
+        return columns
 
     def edition_ranks(self, edition_on: dt.date, *, per_week: bool = False) -> dict[int, int]:
         """Per paper, its place in the edition's own order (featured first, then its score):
