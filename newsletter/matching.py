@@ -38,6 +38,8 @@ from collections import Counter, OrderedDict, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from operator import itemgetter
+from typing import NamedTuple
 
 import Stemmer
 from django.utils.translation import gettext
@@ -54,6 +56,8 @@ MAX_PHRASE_CHECKS = 60_000
 # The index remembers phrase results up to these bounds, least recently used first out.
 PHRASE_CACHE_ENTRIES = 4096
 PHRASE_CACHE_IDS = 400_000
+# Terms whose patterns the index remembers (a run's distinct filters have ~15,000 terms).
+TERM_PATTERNS_KEPT = 50_000
 # A match is strong when a term is in the title or in the abstract's first OPENING_WORDS words
 # (where a paper says what it is about), or mentioned at STRONG_MENTIONS places; measured
 # against passing mentions ("a pre-trained text-to-image model") by bench/relevance.py.
@@ -457,9 +461,11 @@ def _number(char: str) -> int:
     return (code if code < _SURROGATES else code - 0x800) - _FIRST_CHAR
 
 
-@dataclass(frozen=True)
-class _Pattern:
-    """What the index looks for: one stem, one exact word, or a sequence or near-set of them."""
+class _Pattern(NamedTuple):
+    """What the index looks for: one stem, one exact word, or a sequence or near-set of them.
+
+    A tuple, so that the caches' keys hash and compare in C: a cold preview looks patterns up
+    tens of thousands of times."""
 
     kind: str  # "stem", "word", "sequence", "near"
     chars: tuple[str, ...]
@@ -467,17 +473,32 @@ class _Pattern:
     distance: int = 0
     title_only: bool = False
 
-    @functools.cached_property
+    @property
     def regex(self) -> re.Pattern[str]:
-        gap = f".{{0,{self.distance}}}"
-        orders = dict.fromkeys(itertools.permutations(self.chars))
-        return re.compile(
-            "|".join(gap.join(re.escape(c) for c in order) for order in orders), re.DOTALL
-        )
+        return _near_regex(self.chars, self.distance)
 
     @property
     def needs_checks(self) -> bool:
         return self.kind != "stem"
+
+
+@functools.lru_cache(maxsize=PHRASE_CACHE_ENTRIES)
+def _near_regex(chars: tuple[str, ...], distance: int) -> re.Pattern[str]:
+    gap = f".{{0,{distance}}}"
+    orders = dict.fromkeys(itertools.permutations(chars))
+    return re.compile(
+        "|".join(gap.join(re.escape(c) for c in order) for order in orders), re.DOTALL
+    )
+
+
+@functools.lru_cache(maxsize=PHRASE_CACHE_ENTRIES)
+def _anchored_near_regex(anchor: str, other: str, distance: int) -> re.Pattern[str]:
+    """Whether two stems are near, found from `anchor` with `other` after or before it: re
+    scans for one literal first character several times faster than for either of two. Its
+    matches start at the anchor, so only whether it matches is _near_regex's answer."""
+    first, second = re.escape(anchor), re.escape(other)
+    before = "|".join(f"(?<={second}{'.' * gap}{first})" for gap in range(distance + 1))
+    return re.compile(f"{first}(?:.{{0,{distance}}}{second}|{before})", re.DOTALL)
 
 
 class _BoundedCache:
@@ -540,6 +561,8 @@ class PaperIndex:
         self.author_names: dict[int, list[frozenset[str]]] = {}
         self._cache = _BoundedCache(entries=PHRASE_CACHE_ENTRIES, ids=PHRASE_CACHE_IDS)
         self._lock = threading.Lock()  # the cache's order changes on reads too
+        # A term's patterns, asked for by every step of a search (its cost, papers, strength).
+        self._term_patterns: dict[Term, tuple[tuple[_Pattern | None, bool], ...]] = {}
 
     @classmethod
     def build(cls, papers: Iterable[IndexedPaper]) -> PaperIndex:
@@ -568,6 +591,7 @@ class PaperIndex:
         for word in set().union(*names) if names else ():
             self.author_word_papers[word].add(paper.id)
         self._cache.clear()
+        self._term_patterns.clear()  # a word new to the index may complete a pattern
 
     def _encode(self, words: list[str]) -> tuple[str, str]:
         word_char, stem_of = self._word_char, self._stem_char_of_word
@@ -595,11 +619,18 @@ class PaperIndex:
 
     # Patterns --------------------------------------------------------------------------------
 
-    def _patterns(self, term: Term) -> list[tuple[_Pattern | None, bool]]:
+    def _patterns(self, term: Term) -> tuple[tuple[_Pattern | None, bool], ...]:
         """(pattern, via a synonym) for the term and each synonym; None finds nothing here."""
-        title = term.in_title
-        found = [(self._pattern(term.words, term.form, term.distance, title), False)]
-        found += [(self._pattern(words, Form.WORDS, 0, title), True) for words in term.synonyms]
+        found = self._term_patterns.get(term)
+        if found is None:
+            title = term.in_title
+            found = (
+                (self._pattern(term.words, term.form, term.distance, title), False),
+                *((self._pattern(words, Form.WORDS, 0, title), True) for words in term.synonyms),
+            )
+            if len(self._term_patterns) >= TERM_PATTERNS_KEPT:
+                self._term_patterns.clear()
+            self._term_patterns[term] = found
         return found
 
     def _pattern(
@@ -623,15 +654,17 @@ class PaperIndex:
             return tuple(self._stem_char_of_word[self._word(char)] for char in pattern.chars)
         return pattern.chars
 
-    def _candidates(self, pattern: _Pattern) -> set[int]:
-        """Papers holding every stem of the pattern: a superset of its matches."""
+    def _candidates(self, pattern: _Pattern, *, in_title: bool = False) -> set[int]:
+        """Papers holding every stem of the pattern (in the title with `in_title`): a superset
+        of its matches."""
+        stem_papers = self._title_stem_papers if in_title else self._stem_papers
         sets = sorted(
-            (self._stem_papers.get(stem, set()) for stem in set(self._candidate_stems(pattern))),
+            (stem_papers.get(stem, set()) for stem in set(self._candidate_stems(pattern))),
             key=len,
         )
         if len(sets) == 1 or not sets[0]:
             return sets[0]
-        return set(sets[0]).intersection(*sets[1:])
+        return sets[0].intersection(*sets[1:])
 
     def _word(self, char: str) -> str:
         return self._words[_number(char)]
@@ -654,24 +687,38 @@ class PaperIndex:
             cached = self._cache.get(pattern)
         if cached is not None:
             return cached
-        texts, test = self._texts, self._tester(pattern)
-        first, second = (
-            (_WORDS_TITLE, _WORDS_ABSTRACT) if pattern.exact or pattern.kind == "word"
-            else (_STEMS_TITLE, _STEMS_ABSTRACT)
-        )  # fmt: skip
+        title_field, abstract_field = self._fields(pattern)
         found = frozenset(
-            pid
-            for pid in self._candidates(pattern)
-            if test(texts[pid][first]) or (not pattern.title_only and test(texts[pid][second]))
+            self._holding(pattern, self._candidates(pattern, in_title=True), title_field)
         )
+        if not pattern.title_only:
+            candidates = self._candidates(pattern) - found
+            found = found.union(self._holding(pattern, candidates, abstract_field))
         with self._lock:
             self._cache.put(pattern, found)
         return found
 
-    @staticmethod
-    def _tester(pattern: _Pattern) -> Callable[[str], bool]:
+    def _holding(self, pattern: _Pattern, paper_ids: Iterable[int], field_index: int) -> list[int]:
+        """The papers whose text `field_index` holds the pattern, tested without a Python call
+        per paper (confirming candidates is most of a cold preview's work)."""
+        ids = list(paper_ids)
+        texts = map(itemgetter(field_index), map(self._texts.__getitem__, ids))
         if pattern.kind == "near":
-            search = pattern.regex.search
+            tests: Iterator[object] = map(self._near_search(pattern), texts)
+        else:
+            tests = map(str.__contains__, texts, itertools.repeat("".join(pattern.chars)))
+        return list(itertools.compress(ids, tests))
+
+    def _near_search(self, pattern: _Pattern) -> Callable[[str], re.Match[str] | None]:
+        """A near pattern's search, anchored on the rarer of two distinct stems."""
+        if len(pattern.chars) != 2 or pattern.chars[0] == pattern.chars[1]:
+            return pattern.regex.search
+        anchor, other = sorted(pattern.chars, key=lambda char: len(self._stem_papers.get(char, ())))
+        return _anchored_near_regex(anchor, other, pattern.distance).search
+
+    def _tester(self, pattern: _Pattern) -> Callable[[str], bool]:
+        if pattern.kind == "near":
+            search = self._near_search(pattern)
             return lambda text: search(text) is not None
         needle = "".join(pattern.chars)
         return lambda text: needle in text
@@ -716,12 +763,12 @@ class PaperIndex:
     def search(self, query: Query, *, strong_only: bool = False) -> frozenset[int]:
         """Ids of the papers whose title or abstract satisfies the query (only the strong
         matches with `strong_only`). Raises QueryTooBroad past the work a query may cause."""
-        self.check_cost(query)
         key = ("found", query)  # a run asks again for the strong ones among them
         with self._lock:
             cached = self._cache.get(key)
-        if cached is not None:
+        if cached is not None:  # so it passed check_cost, which depends on the index alone
             return self._strong_matches(query, cached) if strong_only else cached
+        self.check_cost(query)
         groups = sorted(
             (
                 self.term_papers(group[0])
@@ -779,24 +826,24 @@ class PaperIndex:
             # two or more patterns whose places are then counted together.
             often: set[int] = set()
             holders: Counter[int] = Counter()
+            holding_of: dict[_Pattern, set[int]] = {}
             for pattern in patterns:
-                holding = undecided & self._papers(pattern)
+                holding = holding_of[pattern] = undecided & self._papers(pattern)
                 holders.update(holding)
                 if pattern.kind == "stem":
                     often |= holding & self._repeated_stem_papers.get(pattern.chars[0], set())
                     continue
-                abstract_field = self._fields(pattern)[1]
+                ids = list(holding)
+                counts = self._abstract_counts(pattern, ids)
                 often.update(
-                    pid
-                    for pid in holding
-                    if self._count(pattern, self._texts[pid][abstract_field]) >= STRONG_MENTIONS
+                    pid for pid, count in zip(ids, counts, strict=True) if count >= STRONG_MENTIONS
                 )
             several = [pid for pid, count in holders.items() if count >= 2 and pid not in often]
             often.update(
                 pid
                 for pid in several
                 if self._mentioned_often(
-                    pid, [pattern for pattern in patterns if pid in self._papers(pattern)]
+                    pid, [pattern for pattern, holding in holding_of.items() if pid in holding]
                 )
             )
             undecided = often
@@ -804,6 +851,14 @@ class PaperIndex:
         with self._lock:
             self._cache.put(key, result)
         return result
+
+    def _abstract_counts(self, pattern: _Pattern, paper_ids: list[int]) -> Iterator[int]:
+        """How often each paper's abstract has the pattern (see _count), counted in C."""
+        abstract_field = self._fields(pattern)[1]
+        texts = map(itemgetter(abstract_field), map(self._texts.__getitem__, paper_ids))
+        if pattern.kind == "near":
+            return map(len, map(pattern.regex.findall, texts))
+        return map(str.count, texts, itertools.repeat("".join(pattern.chars)))
 
     def _mentioned_often(self, paper_id: int, patterns: Sequence[_Pattern]) -> bool:
         """Whether the patterns are found at STRONG_MENTIONS distinct places of the abstract
@@ -834,14 +889,21 @@ class PaperIndex:
             cached = self._cache.get(key)
         if cached is not None:
             return cached
-        texts, test = self._texts, self._tester(pattern)
+        holding = self._papers(pattern)
         title_field, abstract_field = self._fields(pattern)
-        first = self._first_start
-        found = frozenset(
+        in_title = self._holding(
+            pattern, holding & self._candidates(pattern, in_title=True), title_field
+        )
+        # A match starting in the opening words starts with one of the pattern's stems there.
+        opening_stem_papers = self._opening_stem_papers
+        maybe_opening = holding.intersection(
+            set().union(*(opening_stem_papers.get(s, ()) for s in self._candidate_stems(pattern)))
+        ).difference(in_title)
+        texts, first = self._texts, self._first_start
+        found = frozenset(in_title).union(
             pid
-            for pid in self._papers(pattern)
-            if test(texts[pid][title_field])
-            or 0 <= first(pattern, texts[pid][abstract_field]) < OPENING_WORDS
+            for pid in maybe_opening
+            if 0 <= first(pattern, texts[pid][abstract_field]) < OPENING_WORDS
         )
         with self._lock:
             self._cache.put(key, found)
