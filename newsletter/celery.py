@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 
 from celery import Celery
-from celery.signals import task_postrun, task_prerun
+from celery.signals import task_postrun, task_prerun, worker_process_init
+
+from newsletter import worker_memory
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "newsletter.settings")
 
@@ -25,3 +27,17 @@ def _close_old_connections(task=None, **kwargs) -> None:
     from django.db import close_old_connections
 
     close_old_connections()
+
+
+@worker_process_init.connect
+def _tune_allocator(**kwargs) -> None:
+    worker_memory.allocator_tune()
+
+
+@task_postrun.connect
+def _release_freed_memory(task=None, **kwargs) -> None:
+    """A batch's temporaries are freed when its task ends: their pages go back to the
+    system, so a worker's resident size follows what it holds, not its busiest task."""
+    if task is not None and getattr(task.request, "is_eager", False):
+        return
+    worker_memory.freed_memory_release()
