@@ -113,6 +113,25 @@ def test_a_digest_filled_from_its_skeletons_is_what_its_templates_render(
     assert "".join(part for part, _shared in filled.text_parts) == filled.text
 
 
+@pytest.mark.parametrize("shape", SHAPES.values(), ids=SHAPES.keys())
+def test_a_digests_size_as_sent_is_measured_the_same_from_its_parts(shape, frozen_clock):
+    filled = digest(**shape)
+
+    from_parts = render.html_size_as_sent(filled.html, parts=filled.html_parts)
+    again = render.html_size_as_sent(filled.html, parts=filled.html_parts)  # shared: cached
+
+    wire = filled.html.replace("\r\n", "\n").replace("\n", "\r\n").encode()
+    assert from_parts == again == render.html_size_as_sent(filled.html) == len(wire)
+
+
+def test_a_line_break_split_across_two_parts_is_counted_once():
+    parts = [("<p>a\r", True), ("\nb</p>\n", False)]
+
+    size = render.html_size_as_sent("<p>a\r\nb</p>\n", parts=parts)
+
+    assert size == len(b"<p>a\r\nb</p>\r\n")
+
+
 def test_each_shape_of_digest_is_rendered_once_and_then_only_filled(frozen_clock):
     render._body_skeletons_cached.cache_clear()
 
