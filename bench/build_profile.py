@@ -65,6 +65,22 @@ class Meter:
                 self.items += items
 
 
+def day_reset(day: date) -> None:
+    """The day's digests gone and its readers due again, the tables vacuumed as autovacuum
+    would have between two days: the day can be built again on the same data."""
+    from django.db import connection, transaction
+
+    from newsletter.models import Digest, Subscriber
+
+    with transaction.atomic():
+        Digest.objects.filter(edition_on=day).delete()
+        Subscriber.objects.filter(last_digest_on__gte=day).update(
+            last_digest_on=day - timedelta(days=1)
+        )
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--day", type=date.fromisoformat, default=date(2026, 3, 23))
@@ -76,11 +92,10 @@ def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "newsletter.settings")
     django.setup()
     from django.conf import settings
-    from django.db import connection, transaction
+    from django.db import connection
 
     from newsletter.digests.building import digests_build
     from newsletter.digests.editions import active_subscriber_ids, chunked
-    from newsletter.models import Digest, Subscriber
 
     if args.without_models:
         from newsletter.digests import building
@@ -126,13 +141,7 @@ def main(argv: list[str] | None = None) -> None:
     meter = Meter(backend, queries, cProfile.Profile() if args.profile else None)
     first_batch = 0.0
     for _ in range(args.repeat):
-        with transaction.atomic():
-            Digest.objects.filter(edition_on=args.day).delete()
-            Subscriber.objects.filter(last_digest_on__gte=args.day).update(
-                last_digest_on=args.day - timedelta(days=1)
-            )
-        with connection.cursor() as cursor:
-            cursor.execute("VACUUM ANALYZE")  # as autovacuum would have, between two days
+        day_reset(args.day)
         for position, batch in enumerate(batches):
             counted = position > 0 or len(batches) == 1
             with meter.measuring(len(batch), counted=counted), connection.execute_wrapper(count):
