@@ -72,6 +72,13 @@ class RankingColumns(NamedTuple):
     tie_break: np.ndarray
 
 
+# A filter's papers as a run keeps them: a day's run holds one per distinct filter (~9,000 at
+# 100,000 readers), and a tuple of ids takes a quarter of a frozenset's memory.
+PaperIds = tuple[int, ...]
+# (query, paper) pairs whose matched words a window remembers: ~50 bytes each.
+MATCHED_WORDS_KEPT = 100_000
+
+
 @dataclass
 class PaperWindow:
     """The visible papers announced in [since, until], their index, and every distinct filter
@@ -81,12 +88,12 @@ class PaperWindow:
     until: dt.date
     index: PaperIndex
     facts: dict[int, PaperFacts]
-    _filters: dict[tuple[str, tuple[str, ...], bool], tuple[Query | None, frozenset[int]]] = field(
+    _filters: dict[tuple[str, tuple[str, ...], bool], tuple[Query | None, PaperIds]] = field(
         default_factory=dict
     )
     _queries: dict[str, Query | None] = field(default_factory=dict)
     _authors: dict[str, frozenset[int]] = field(default_factory=dict)
-    _strong_hits: dict[str, frozenset[int]] = field(default_factory=dict)
+    _strong_hits: dict[str, PaperIds] = field(default_factory=dict)
     _ranking_keys: dict[tuple[dt.date, bool], dict[int, tuple[bool, float, int]]] = field(
         default_factory=dict
     )
@@ -164,12 +171,13 @@ class PaperWindow:
 
     def filter_matches(
         self, *, query: str, categories: Sequence[str], strong_only: bool = False
-    ) -> tuple[Query | None, frozenset[int]]:
+    ) -> tuple[Query | None, PaperIds]:
         """Papers a (query, categories) filter matches, evaluated once per distinct filter.
 
         The very definition the sign-up preview uses (matching.filter_paper_ids): the query
         AND one of the categories when both are given, either alone otherwise; only strong
-        matches for a topic that demands them.
+        matches for a topic that demands them. The ids come as a tuple (see PaperIds): combine
+        them with a set's methods (`eligible.intersection(ids)`).
         """
         parsed = self.parsed(query)
         cats = tuple(sorted({category.casefold() for category in categories}))
@@ -181,7 +189,7 @@ class PaperWindow:
             found = filter_paper_ids(
                 query=parsed or query, categories=cats, index=self.index, strong_only=strong_only
             )
-            cached = self._filters[key] = (parsed, found)
+            cached = self._filters[key] = (parsed, tuple(found))
         return cached
 
     def author_matches(self, name: str) -> frozenset[int]:
@@ -190,11 +198,11 @@ class PaperWindow:
             self._authors[key] = self.index.by_authors([name]) if key else frozenset()
         return self._authors[key]
 
-    def strong_hits(self, query: Query) -> frozenset[int]:
+    def strong_hits(self, query: Query) -> PaperIds:
         """The query's strong matches (title, opening words, repeated): they rank higher."""
         hits = self._strong_hits.get(query.canonical)
         if hits is None:
-            hits = self._strong_hits[query.canonical] = self.index.matches(query).strong
+            hits = self._strong_hits[query.canonical] = tuple(self.index.matches(query).strong)
         return hits
 
     def ranking_keys(
@@ -257,6 +265,8 @@ class PaperWindow:
         key = (query.canonical, paper_id)
         found = self._words.get(key)
         if found is None:
+            if len(self._words) >= MATCHED_WORDS_KEPT:
+                self._words.clear()
             match = self.index.explain(query, paper_id)
             found = self._words[key] = (
                 ((), "") if match is None

@@ -197,12 +197,12 @@ def match_reader(
             strong_only=topic.require_strong_match,
         )
         label = topic.name_in(language)
-        filters.append((query, ids & eligible, {"kind": "topic", "label": label}))
+        filters.append((query, eligible.intersection(ids), {"kind": "topic", "label": label}))
     if own_query.strip() or categories:
         query, ids = window.filter_matches(query=own_query, categories=categories)
         kind = "query" if own_query.strip() else "category"
         label = "" if own_query.strip() else ", ".join(categories)
-        filters.append((query, ids & eligible, {"kind": kind, "label": label}))
+        filters.append((query, eligible.intersection(ids), {"kind": kind, "label": label}))
     author_matches = [(name, window.author_matches(name) & eligible) for name in authors]
     agreeing: Counter[int] = Counter()
     seen: set[int] = set()
@@ -215,7 +215,7 @@ def match_reader(
         seen |= ids
         if query is not None:
             text_hits |= ids
-            strong_hits |= ids & window.strong_hits(query)
+            strong_hits |= ids.intersection(window.strong_hits(query))
     return ReaderMatches(
         filters=filters,
         authors=author_matches,

@@ -425,6 +425,22 @@ def test_each_item_records_the_topics_and_words_that_matched():
     ]
 
 
+def test_a_runs_window_remembers_matched_words_within_a_bound_and_still_answers_right(
+    monkeypatch,
+):
+    monkeypatch.setattr(paper_index, "MATCHED_WORDS_KEPT", 2)
+    papers = [PaperFactory(title=f"Diffusion number {n}", abstract="Text.") for n in range(5)]
+    base = PaperWindow.load(since=papers[0].announced_on, until=papers[0].announced_on)
+    window = PaperWindow(since=base.since, until=base.until, index=base.index, facts=base.facts)
+    query, ids = window.filter_matches(query="diffusion", categories=[])
+
+    for _round in range(2):
+        for paper in papers:
+            assert window.matched_words(query, paper.pk) == (("diffusion",), "strong")
+            assert len(window._words) <= 2
+    assert sorted(ids) == sorted(paper.pk for paper in papers)
+
+
 # --- Rows, once ---------------------------------------------------------------------------
 
 
