@@ -33,6 +33,7 @@ from newsletter.rating_tasks import (  # noqa: F401
     train_reader_models,
 )
 from newsletter.recommend import neighbours
+from newsletter.recommend import training as recommend_training
 
 logger = logging.getLogger(__name__)
 
@@ -94,6 +95,7 @@ def build_and_send_digests(
 ) -> str:
     """Twice is safe: a reader's edition is built once (row lock + unique constraint) and
     only digests nobody holds are sent; a redelivered copy resumes its own claim."""
+    recommend_training.background_pools_forget()  # training's, not needed by the run
     built, sent = build_and_send(
         subscriber_ids=subscriber_ids,
         token=self.request.id or "",

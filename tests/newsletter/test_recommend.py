@@ -130,6 +130,17 @@ def test_a_chunk_is_stored_in_batches_with_the_models_each_reader_gets_alone(mon
     assert training.stale_reader_ids() == []
 
 
+def test_a_worker_moving_on_to_the_days_run_drops_what_training_kept():
+    subscriber = reader_who_likes_video()
+    training.reader_models_train(subscriber_ids=[subscriber.pk])
+    assert training._pools  # kept for the next chunk of readers
+
+    tasks.build_and_send_digests(subscriber_ids=[subscriber.pk], edition_on=TODAY.isoformat())
+
+    assert not training._pools
+    assert training.reader_models_train(subscriber_ids=[subscriber.pk]) == 1  # built again
+
+
 def test_retrain_for_an_unknown_reader_stores_nothing():
     assert tasks.schedule_reader_retrain(987654) is False
     assert ReaderModel.objects.count() == 0
