@@ -78,6 +78,13 @@ def _compact(matrix: sp.csr_matrix) -> tuple[sp.csr_matrix, np.ndarray]:
     return compact, columns
 
 
+def _by_feature(vectors: sp.csr_matrix) -> tuple[sp.csr_matrix, np.ndarray]:
+    """The vectors transposed, a row per feature they use, and those features: a product
+    with them then skips the hashed space's empty rows."""
+    compact, features = _compact(vectors)
+    return sp.csr_matrix(compact.T), features
+
+
 def _stack(parts: Sequence):
     if not any(_rows(part) for part in parts):
         return parts[0]
@@ -260,14 +267,24 @@ def _kept_weights(coef: sp.csr_matrix) -> sp.csr_matrix:
     """Each row's KEPT_WEIGHTS largest weights by magnitude (chosen in float64: float32's
     rounding would make ties of near-equal weights), as float32 with sorted indices."""
     coef.eliminate_zeros()
+    magnitude = np.abs(coef.data)
+    kept = []
     for row in range(_rows(coef)):
         start, end = coef.indptr[row], coef.indptr[row + 1]
         if end - start > KEPT_WEIGHTS:
-            values = coef.data[start:end]
-            values[np.argpartition(-np.abs(values), KEPT_WEIGHTS)[KEPT_WEIGHTS:]] = 0.0
-    coef.eliminate_zeros()
-    coef.sort_indices()  # a sparse product leaves them in any order; sorted, only the kept
-    return sp.csr_matrix(coef, dtype=np.float32)
+            # In the row's order: its indices stay sorted if they were.
+            chosen = np.argpartition(-magnitude[start:end], KEPT_WEIGHTS)[:KEPT_WEIGHTS]
+            kept.append(start + np.sort(chosen))
+        else:
+            kept.append(np.arange(start, end))
+    positions = np.concatenate(kept) if kept else np.zeros(0, dtype=np.int64)
+    indptr = np.concatenate(([0], np.cumsum(np.minimum(np.diff(coef.indptr), KEPT_WEIGHTS))))
+    result = sp.csr_matrix(
+        (coef.data[positions].astype(np.float32), coef.indices[positions], indptr),
+        shape=coef.shape,
+    )
+    result.sort_indices()  # a sparse product leaves them in any order
+    return result
 
 
 def _heaviest_terms(rows):
@@ -572,7 +589,7 @@ class BackgroundPool:
     embeddings: np.ndarray | None
     _tfidf_gram: np.ndarray | None = field(default=None, repr=False)
     _filter_matches: FilterMatches | None = field(default=None, repr=False)
-    _by_feature: sp.csr_matrix | None = field(default=None, repr=False)
+    _by_feature: tuple[sp.csr_matrix, np.ndarray] | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def __post_init__(self) -> None:
@@ -631,13 +648,14 @@ class BackgroundPool:
             self._tfidf_gram = np.asarray((self.tfidf @ self.tfidf.T).toarray(), dtype=np.float32)
         return self._tfidf_gram
 
-    def by_feature(self) -> sp.csr_matrix:
-        """The pool's vectors transposed (features as rows), once per pool: a model's weights
-        are their product with its solution, summed per feature into a row of a batch's
-        interests, which beats summing each interest into a row of 2**18 features."""
+    def by_feature(self) -> tuple[sp.csr_matrix, np.ndarray]:
+        """The pool's vectors transposed (the features they use as rows, and those features),
+        once per pool: a model's weights are their product with its solution, summed per
+        feature into a row of a batch's interests, which beats summing each interest into a
+        row of 2**18 features."""
         with self._lock:
             if self._by_feature is None:
-                self._by_feature = sp.csr_matrix(self.tfidf.T)
+                self._by_feature = _by_feature(self.tfidf)
             return self._by_feature
 
     def filter_matches(self) -> FilterMatches:
@@ -761,11 +779,11 @@ class _BatchPapers:
         self._local[others] = pool_size + np.arange(len(others))
         if not len(others):
             self.vectors = papers.pool.tfidf
-            self.by_feature = papers.pool.by_feature()
+            self.by_feature, self.features = papers.pool.by_feature()
             self._other_products = np.zeros((0, pool_size), dtype=np.float32)
             return
         self.vectors = papers.vectors[np.concatenate([np.arange(pool_size), others])]
-        self.by_feature = sp.csr_matrix(self.vectors.T)
+        self.by_feature, self.features = _by_feature(self.vectors)
         self._other_products = np.asarray(
             (self.vectors[pool_size:] @ self.vectors.T).toarray(), dtype=np.float32
         )
@@ -837,7 +855,11 @@ def _tfidf_models(
             ),
             shape=(_rows(batch.vectors), int(first_interest[-1])),
         )
-        weights = _kept_weights(sp.csr_matrix((batch.by_feature @ on_papers).T))
+        kept = _kept_weights(sp.csr_matrix((batch.by_feature @ on_papers).T))
+        weights = sp.csr_matrix(
+            (kept.data, batch.features[kept.indices], kept.indptr),
+            shape=(_rows(kept), int(batch.vectors.shape[1])),
+        )
     models: list[TrainedModel | None] = []
     first = 0
     for mine, item in zip(readers, solved, strict=True):

@@ -7,6 +7,7 @@ import datetime as dt
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from django.db.models import F
 
 from newsletter import paper_index, tasks
@@ -286,6 +287,28 @@ def test_a_stored_model_keeps_its_heaviest_weights_only():
     again = training.TrainedModel.from_bytes(model.to_bytes())
     assert again.coef.indices.tolist() == model.coef.indices.tolist()
     assert np.allclose(again.coef.toarray(), model.coef.toarray(), rtol=1e-2, atol=1e-3)
+
+
+def test_each_interest_keeps_its_largest_weights_by_magnitude_in_feature_order(monkeypatch):
+    monkeypatch.setattr(training, "KEPT_WEIGHTS", 2)
+    coef = sp.csr_matrix(
+        (
+            np.array([0.1, -0.9, 0.5, 0.0, 0.3, 0.2, -0.4]),
+            np.array([7, 2, 5, 1, 9, 3, 0]),  # rows' features in any order, as a product's
+            np.array([0, 4, 5, 7]),
+        ),
+        shape=(3, 10),
+    )
+
+    kept = training._kept_weights(coef)
+
+    assert kept.dtype == np.float32
+    assert [kept.indices[kept.indptr[row] : kept.indptr[row + 1]].tolist() for row in range(3)] == [
+        [2, 5],
+        [9],
+        [0, 3],
+    ]
+    assert np.allclose(kept.toarray()[0], [0, 0, -0.9, 0, 0, 0.5, 0, 0, 0, 0])
 
 
 def test_two_workers_building_the_first_term_statistics_keep_the_first():
