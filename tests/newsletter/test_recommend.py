@@ -311,6 +311,26 @@ def test_each_interest_keeps_its_largest_weights_by_magnitude_in_feature_order(m
     assert np.allclose(kept.toarray()[0], [0, 0, -0.9, 0, 0, 0.5, 0, 0, 0, 0])
 
 
+def test_a_dislike_only_model_solves_the_ridge_system_of_its_own_examples_in_their_order():
+    rng = np.random.default_rng(3)
+    vectors = rng.random((8, 5))
+    gram = vectors @ vectors.T  # 2 👎, then 6 background papers
+
+    dual, groups = training._duals(
+        gram=gram, liked_count=0, disliked_count=2, interests=1, seed=0, liked_filters=None
+    )
+
+    rows = [2, 3, 4, 5, 6, 7, 0, 1]  # the background papers are the positives here
+    weights = np.array([training.BACKGROUND_WEIGHT] * 6 + [training.DISLIKE_WEIGHT] * 2)
+    weights[:6] *= weights[6:].sum() / 6
+    system = gram[np.ix_(rows, rows)] + training.INTERCEPT_FEATURE**2
+    system += np.diag(training.REGULARISATION * weights.mean() / weights)
+    expected = np.zeros(8)
+    expected[rows] = np.linalg.solve(system, [1.0] * 6 + [-1.0] * 2)
+    assert groups.tolist() == []
+    assert np.allclose(dual, [expected])
+
+
 def test_two_workers_building_the_first_term_statistics_keep_the_first():
     first = representation.term_statistics_build(texts=["a paper on video"], replace=False)
     second = representation.term_statistics_build(texts=["another on language"], replace=False)
