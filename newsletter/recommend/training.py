@@ -598,10 +598,12 @@ class BackgroundPool:
     _tfidf_gram: np.ndarray | None = field(default=None, repr=False)
     _filter_matches: FilterMatches | None = field(default=None, repr=False)
     _by_feature: tuple[sp.csr_matrix, np.ndarray] | None = field(default=None, repr=False)
+    _heaviest: sp.csr_matrix | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def __post_init__(self) -> None:
         self.row_of_text = {text: row for row, text in enumerate(self.texts)}
+        self.row_of_id = {pid: row for row, pid in enumerate(self.paper_ids)}
 
     @classmethod
     def load(cls, tfidf: representation.Tfidf, *, size: int = BACKGROUND_POOL) -> BackgroundPool:
@@ -666,6 +668,14 @@ class BackgroundPool:
                 self._by_feature = _by_feature(self.tfidf)
             return self._by_feature
 
+    def heaviest_terms(self) -> sp.csr_matrix:
+        """Each pool paper's LIKED_TERMS heaviest terms, once per pool: most liked papers are
+        the pool's."""
+        with self._lock:
+            if self._heaviest is None:
+                self._heaviest = _heaviest_terms(self.tfidf)
+            return self._heaviest
+
     def filter_matches(self) -> FilterMatches:
         """The pool's papers indexed for the readers' filters, once per pool."""
         with self._lock:
@@ -674,7 +684,9 @@ class BackgroundPool:
             return self._filter_matches
 
     def sample(self, *, seed: int, excluding: set[int]) -> np.ndarray:
-        allowed = [row for row, pid in enumerate(self.paper_ids) if pid not in excluding]
+        allowed_rows = np.ones(len(self.paper_ids), dtype=bool)
+        allowed_rows[[self.row_of_id[pid] for pid in excluding if pid in self.row_of_id]] = False
+        allowed = np.flatnonzero(allowed_rows).tolist()
         return np.asarray(
             sorted(random.Random(seed).sample(allowed, min(BACKGROUND_PAPERS, len(allowed)))),
             dtype=np.int64,
@@ -756,18 +768,18 @@ class _ChunkPapers:
         self.vectors = (
             sp.vstack([pool.tfidf, tfidf.vectors(others)], format="csr") if others else pool.tfidf
         )
-        liked = dict.fromkeys(
-            self.row_of[text] for mine in readers for text in mine.liked_texts[:LIKED_KEPT]
+        self._heaviest = (
+            sp.vstack([pool.heaviest_terms(), _heaviest_terms(self.vectors[len(pool.texts) :])])
+            if others
+            else pool.heaviest_terms()
         )
-        self._heaviest_at = {row: at for at, row in enumerate(liked)}
-        self._heaviest = _heaviest_terms(self.vectors[list(liked)])
 
     def rows(self, texts: Sequence[str]) -> np.ndarray:
         return np.asarray([self.row_of[text] for text in texts], dtype=np.int64)
 
     def heaviest_terms(self, rows: np.ndarray) -> sp.csr_matrix:
         """These liked papers' LIKED_TERMS heaviest terms."""
-        return self._heaviest[[self._heaviest_at[int(row)] for row in rows]]
+        return self._heaviest[rows]
 
     def batch(self, rated_rows: np.ndarray) -> _BatchPapers:
         """The papers of a batch of readers who rated these rows."""
@@ -803,7 +815,8 @@ class _BatchPapers:
     def gram(self, rows: np.ndarray) -> np.ndarray:
         """The dot products of these (batch) rows' papers with each other."""
         if not len(rows) or rows.max() < self.pool_size:
-            return self._pool_gram[np.ix_(rows, rows)].astype(np.float64)
+            # Rows, then columns: a third faster than one np.ix_ pick.
+            return self._pool_gram[rows][:, rows].astype(np.float64)
         gram = np.empty((len(rows), len(rows)), dtype=np.float32)
         in_pool = rows < self.pool_size
         gram[np.ix_(in_pool, in_pool)] = self._pool_gram[np.ix_(rows[in_pool], rows[in_pool])]
