@@ -5,6 +5,7 @@ stored in ReaderModel."""
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import logging
@@ -20,7 +21,7 @@ import scipy.sparse as sp
 from django.db import connection
 from django.db.models import F, Max, Q
 from django.utils import timezone
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from newsletter.models import ImportedPaper, Rating, ReaderModel, Subscriber
 from newsletter.recommend import representation
@@ -693,6 +694,12 @@ class BackgroundPool:
         )
 
 
+@functools.cache
+def _threadpools() -> ThreadpoolController:
+    # Once per process: finding the loaded BLAS and OpenMP libraries took ~5 ms a chunk.
+    return ThreadpoolController()
+
+
 _pool_lock = threading.Lock()
 _pools: dict[tuple[str, str, tuple[int, ...]], BackgroundPool] = {}
 
@@ -724,7 +731,7 @@ def reader_models_train(*, subscriber_ids: Sequence[int]) -> int:
     trained = 0
     # One thread: on a shared box k-means' OpenMP threads spin more than they compute, and
     # each thread's BLAS buffers add to the worker's memory.
-    with threadpool_limits(limits=1):
+    with _threadpools().limit(limits=1):
         for start in range(0, len(subscriber_ids), UPSERT_BATCH):
             batch_ids = subscriber_ids[start : start + UPSERT_BATCH]
             readers = [examples.get(pk, ReaderExamples()) for pk in batch_ids]
