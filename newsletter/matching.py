@@ -56,6 +56,11 @@ MAX_PHRASE_CHECKS = 60_000
 # The index remembers phrase results up to these bounds, least recently used first out.
 PHRASE_CACHE_ENTRIES = 4096
 PHRASE_CACHE_IDS = 400_000
+# And whole queries' results apart, for a while only: a caller that asks for a query's papers
+# and then its strong ones keeps them itself (a run's window, one per distinct filter). In the
+# phrase cache they took ~20 MB a worker at 100,000 readers and pushed the phrases out.
+QUERY_CACHE_ENTRIES = 256
+QUERY_CACHE_IDS = 200_000
 # Terms whose patterns the index remembers (a run's distinct filters have ~15,000 terms).
 TERM_PATTERNS_KEPT = 50_000
 # A match is strong when a term is in the title or in the abstract's first OPENING_WORDS words
@@ -560,6 +565,7 @@ class PaperIndex:
         self.author_word_papers: dict[str, set[int]] = defaultdict(set)
         self.author_names: dict[int, list[frozenset[str]]] = {}
         self._cache = _BoundedCache(entries=PHRASE_CACHE_ENTRIES, ids=PHRASE_CACHE_IDS)
+        self._query_cache = _BoundedCache(entries=QUERY_CACHE_ENTRIES, ids=QUERY_CACHE_IDS)
         self._lock = threading.Lock()  # the cache's order changes on reads too
         # A term's patterns, asked for by every step of a search (its cost, papers, strength).
         self._term_patterns: dict[Term, tuple[tuple[_Pattern | None, bool], ...]] = {}
@@ -591,6 +597,7 @@ class PaperIndex:
         for word in set().union(*names) if names else ():
             self.author_word_papers[word].add(paper.id)
         self._cache.clear()
+        self._query_cache.clear()
         self._term_patterns.clear()  # a word new to the index may complete a pattern
 
     def _encode(self, words: list[str]) -> tuple[str, str]:
@@ -765,7 +772,7 @@ class PaperIndex:
         matches with `strong_only`). Raises QueryTooBroad past the work a query may cause."""
         key = ("found", query)  # a run asks again for the strong ones among them
         with self._lock:
-            cached = self._cache.get(key)
+            cached = self._query_cache.get(key)
         if cached is not None:  # so it passed check_cost, which depends on the index alone
             return self._strong_matches(query, cached) if strong_only else cached
         self.check_cost(query)
@@ -789,7 +796,7 @@ class PaperIndex:
             result -= self.term_papers(term)
         found = frozenset(result)
         with self._lock:
-            self._cache.put(key, found)
+            self._query_cache.put(key, found)
         return self._strong_matches(query, found) if strong_only else found
 
     def matches(self, query: Query) -> MatchSplit:
@@ -804,7 +811,7 @@ class PaperIndex:
         a topic demanding strong matches costs its first evaluation only."""
         key = ("strong", query)  # synonyms included: an editor's change is a new key
         with self._lock:
-            cached = self._cache.get(key)
+            cached = self._query_cache.get(key)
         if cached is not None:
             return cached
         patterns_of_groups = [
@@ -849,7 +856,7 @@ class PaperIndex:
             undecided = often
         result = frozenset(strong | undecided)
         with self._lock:
-            self._cache.put(key, result)
+            self._query_cache.put(key, result)
         return result
 
     def _abstract_counts(self, pattern: _Pattern, paper_ids: list[int]) -> Iterator[int]:

@@ -132,6 +132,7 @@ from newsletter.matching import (  # noqa: E402
     MAX_PHRASE_CHECKS,
     NO_SYNONYMS,
     PHRASE_CACHE_ENTRIES,
+    QUERY_CACHE_ENTRIES,
     QueryTooBroad,
     Strength,
     SynonymTable,
@@ -261,6 +262,7 @@ def test_the_phrase_cache_is_bounded():
         index.search(parse_query(f'"alpha beta" -"gamma w{n}"'))
 
     assert len(index._cache) <= PHRASE_CACHE_ENTRIES
+    assert len(index._query_cache) <= QUERY_CACHE_ENTRIES
 
 
 @pytest.mark.parametrize(

@@ -47,7 +47,7 @@ def test_forty_common_phrases_over_fourteen_thousand_papers_are_refused_and_a_no
     with pytest.raises(QueryTooBroad, match=TOO_BROAD_MESSAGE):
         index.search(attack)
     # Refused before any phrase is confirmed: 40 phrases x 14,000 candidates would be 560,000.
-    assert len(index._cache) == 0
+    assert len(index._cache) == len(index._query_cache) == 0
     assert len(index.search(parse_query("paper 7"))) == 1
     # Even one such phrase alone stays within the bound (14,000 checks).
     assert 14_000 <= MAX_PHRASE_CHECKS
@@ -61,6 +61,8 @@ def test_the_phrase_cache_stays_within_its_bounds_under_fresh_queries():
         index.search(parse_query(f'"alpha beta" -"gamma w{n}"'))
 
     assert len(index._cache) <= PHRASE_CACHE_ENTRIES
+    assert len(index._query_cache) <= matching.QUERY_CACHE_ENTRIES
+    assert index._query_cache.size <= matching.QUERY_CACHE_IDS
 
 
 def test_the_query_check_remembers_a_bounded_number_of_queries(db):
