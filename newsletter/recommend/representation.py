@@ -10,16 +10,18 @@ import logging
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import requests
 import scipy.sparse as sp
 from django.conf import settings
 from django.utils import timezone
-from sklearn.feature_extraction.text import HashingVectorizer
-from sklearn.preprocessing import normalize
 
 from newsletter.models import TermStatistics
+
+if TYPE_CHECKING:
+    from sklearn.feature_extraction.text import HashingVectorizer
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +40,10 @@ def paper_text(title: str, abstract: str) -> str:
 
 @functools.cache
 def _hasher() -> HashingVectorizer:
+    # Imported on first use: scikit-learn brings scipy.stats (~60 MB resident together), which
+    # a process that never vectorises a text (the web, a day without models) is spared.
+    from sklearn.feature_extraction.text import HashingVectorizer
+
     return HashingVectorizer(
         n_features=N_FEATURES,
         ngram_range=(1, 2),
@@ -46,6 +52,13 @@ def _hasher() -> HashingVectorizer:
         norm=None,
         dtype=np.float32,
     )
+
+
+def _unit_rows(matrix):
+    """The rows scaled to unit length (in place where they are sparse)."""
+    from sklearn.preprocessing import normalize
+
+    return normalize(matrix, copy=not sp.issparse(matrix))
 
 
 def term_counts(texts: Sequence[str]) -> sp.csr_matrix:
@@ -92,7 +105,7 @@ class Tfidf:
         for start in range(0, len(texts), VECTORISE_SLICE):
             counts = term_counts(texts[start : start + VECTORISE_SLICE])
             counts.data *= self.idf[counts.indices]
-            parts.append(normalize(counts, copy=False))
+            parts.append(_unit_rows(counts))
         return parts[0] if len(parts) == 1 else sp.vstack(parts, format="csr")
 
 
@@ -227,7 +240,7 @@ def embed(texts: Sequence[str]) -> np.ndarray:
         raise EmbeddingsUnavailable("no embeddings configured")
     if vectors.ndim != 2 or not np.isfinite(vectors).all():
         raise EmbeddingsUnavailable("the embeddings are not a finite matrix")
-    return normalize(vectors)
+    return _unit_rows(vectors)
 
 
 def embed_or_none(texts: Sequence[str], *, purpose: str) -> np.ndarray | None:

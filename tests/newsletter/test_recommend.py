@@ -4,6 +4,9 @@ digest, recommending outside the filters (never twice), and falling back from em
 from __future__ import annotations
 
 import datetime as dt
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -140,6 +143,19 @@ def test_a_worker_moving_on_to_the_days_run_drops_what_training_kept():
 
     assert not training._pools
     assert training.reader_models_train(subscriber_ids=[subscriber.pk]) == 1  # built again
+
+
+def test_a_process_that_vectorises_no_text_never_loads_scikit_learn():
+    # ~60 MB resident with the scipy.stats it imports: the web and a day without models.
+    code = (
+        "import os, sys, django; django.setup(); import newsletter.tasks, newsletter.urls;"
+        " print('sklearn' in sys.modules)"
+    )
+    environment = {**os.environ, "DJANGO_SETTINGS_MODULE": "newsletter.settings", "ENV_FILE": ""}
+    loaded = subprocess.run(
+        [sys.executable, "-c", code], env=environment, capture_output=True, text=True, check=True
+    )
+    assert loaded.stdout.strip() == "False"
 
 
 def test_retrain_for_an_unknown_reader_stores_nothing():
