@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import os
-import tempfile
 import time
 import tracemalloc
 from datetime import date
@@ -28,21 +27,16 @@ import django
 
 from bench import postfix_sink
 from bench.build_profile import day_reset
-from bench.run import free_port
+from bench.run import peak_rss_mb, rss_mb
+from bench.send_profile import counting_sink
 
 
 def resident_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
+    return rss_mb(os.getpid()) or 0.0
 
 
 def peak_resident_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
+    return peak_rss_mb(os.getpid()) or 0.0
 
 
 def _print_lines(stats, *, growth: bool = False) -> None:
@@ -74,10 +68,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batches", type=int, help="stop after N batches")
     parser.add_argument("--every", type=int, default=10, help="print RSS every N batches")
     args = parser.parse_args(argv)
-    port = free_port()
-    folder = Path(tempfile.mkdtemp(prefix="memory-profile-"))
-    sink = postfix_sink.start(port=port, folder=folder, dump=False, pipelining=True)
-    os.environ["EMAIL_URL"] = f"smtp://127.0.0.1:{port}"
+    sink, folder = counting_sink("memory-profile-")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "newsletter.settings")
     # In a process of its own: deleting a day's digests loads them, which would stay in this
     # process's heap and in its RSS.

@@ -116,14 +116,23 @@ def process_tree(pid: int) -> list[int]:
     return pids
 
 
-def peak_rss_mb(pid: int) -> float | None:
+def _status_mb(pid: int, field: str) -> float | None:
+    """A size from /proc/<pid>/status (kB there), in MB; None for a process gone."""
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1]) / 1024
     except OSError:
         return None
     return None
+
+
+def peak_rss_mb(pid: int) -> float | None:
+    return _status_mb(pid, "VmHWM")
+
+
+def rss_mb(pid: int) -> float | None:
+    return _status_mb(pid, "VmRSS")
 
 
 def reset_peak_rss(pid: int) -> None:

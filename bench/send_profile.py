@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import cProfile
 import os
+import subprocess
 import tempfile
 import time
 from datetime import date
@@ -28,16 +29,23 @@ from bench.build_profile import backend_cpu
 from bench.run import free_port
 
 
+def counting_sink(prefix: str) -> tuple[subprocess.Popen, Path]:
+    """smtp-sink on a free port, counting (not dumping) into a fresh folder, and this
+    process's EMAIL_URL pointed at it: call before django.setup()."""
+    port = free_port()
+    folder = Path(tempfile.mkdtemp(prefix=prefix))
+    sink = postfix_sink.start(port=port, folder=folder, dump=False, pipelining=True)
+    os.environ["EMAIL_URL"] = f"smtp://127.0.0.1:{port}"
+    return sink, folder
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--day", type=date.fromisoformat, default=date(2026, 3, 23))
     parser.add_argument("--profile", type=Path, help="write a cProfile of the counted batches")
     parser.add_argument("--emails", type=int, default=4000, help="send at most this many")
     args = parser.parse_args(argv)
-    port = free_port()
-    folder = Path(tempfile.mkdtemp(prefix="send-profile-"))
-    sink = postfix_sink.start(port=port, folder=folder, dump=False, pipelining=True)
-    os.environ["EMAIL_URL"] = f"smtp://127.0.0.1:{port}"
+    sink, folder = counting_sink("send-profile-")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "newsletter.settings")
     django.setup()
     from django.conf import settings
