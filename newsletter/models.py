@@ -452,6 +452,26 @@ class TermStatistics(models.Model):
         return f"{self.features} over {self.document_count} papers"
 
 
+class PaperTerms(models.Model):
+    """A paper's term counts in the default representation's hashed feature space, stored
+    by the tasks that vectorise papers anyway (more like this, training) so that scoring a
+    day's papers needs no vectoriser: the send workers never load scikit-learn."""
+
+    paper = models.OneToOneField(
+        "papers.Paper", on_delete=models.CASCADE, primary_key=True, related_name="+"
+    )
+    features = models.CharField(max_length=100)  # the hashing that made them
+    # Of the text they count: a paper whose title or abstract changed is counted again.
+    text_digest = models.BinaryField(max_length=16)
+    counts = models.BinaryField()  # int32 feature indices, then their float32 counts
+
+    class Meta:
+        verbose_name_plural = "paper terms"
+
+    def __str__(self) -> str:
+        return f"terms of paper {self.paper_id}"
+
+
 class SimilarPapers(models.Model):
     """A recent paper's nearest neighbours, best first, precomputed by a task after each
     fetch (newsletter.recommend.neighbours) so a page reads them instead of vectorising."""

@@ -13,7 +13,6 @@ from django.utils import timezone
 
 from newsletter.models import SimilarPapers
 from newsletter.recommend import representation
-from newsletter.recommend.representation import paper_text
 from papers.models import Paper
 from papers.selectors import papers_in_order, visible_papers
 
@@ -38,23 +37,27 @@ class ComputeReport:
         return self.papers / self.seconds if self.seconds else 0.0
 
 
-def _window_rows() -> list[tuple[int, str, str]]:
-    since = timezone.localdate() - dt.timedelta(days=NEIGHBOUR_DAYS)
+def _window_rows(today: dt.date) -> list[tuple[int, str, str]]:
+    since = today - dt.timedelta(days=NEIGHBOUR_DAYS)
     newest_first = visible_papers().filter(announced_on__gte=since).order_by("-announced_on", "-id")
     return list(newest_first.values_list("id", "title", "abstract")[:NEIGHBOUR_LIMIT])
 
 
 def similar_papers_compute(
-    *, progress: Callable[[int, int], None] = lambda done, total: None
+    *,
+    progress: Callable[[int, int], None] = lambda done, total: None,
+    today: dt.date | None = None,
 ) -> ComputeReport:
-    """Recompute the stored neighbours of every paper in the window, BATCH rows of the
-    similarity product at a time, and drop the lists of papers that left it. Idempotent:
-    the same catalogue gives the same lists (rows are upserted, ties broken by position)."""
+    """Recompute the stored neighbours of every paper in the window (the NEIGHBOUR_DAYS up to
+    `today`, the server's date unless given), BATCH rows of the similarity product at a
+    time, and drop the lists of papers that left it; each paper's term counts are stored on
+    the way (PaperTerms: the day's scoring reads them). Idempotent: the same catalogue gives
+    the same lists (rows are upserted, ties broken by position)."""
     started = timezone.now()
     clock = dt.datetime.now(tz=dt.UTC)
-    rows = _window_rows()
+    rows = _window_rows(today or timezone.localdate())
     paper_ids = np.asarray([pid for pid, _t, _a in rows], dtype=np.int64)
-    vectors = representation.current_tfidf().vectors([paper_text(t, a) for _p, t, a in rows])
+    vectors = representation.paper_vectors(representation.current_tfidf(), rows, store=True)
     transposed = vectors.T.tocsc()
     keep = min(STORED + 1, len(rows))
     for start in range(0, len(rows), BATCH):

@@ -5,6 +5,7 @@ model directory) with a logged fall-back to TF-IDF when they are unreachable."""
 from __future__ import annotations
 
 import functools
+import hashlib
 import io
 import logging
 import threading
@@ -18,7 +19,7 @@ import scipy.sparse as sp
 from django.conf import settings
 from django.utils import timezone
 
-from newsletter.models import TermStatistics
+from newsletter.models import PaperTerms, TermStatistics
 
 if TYPE_CHECKING:
     from sklearn.feature_extraction.text import HashingVectorizer
@@ -55,10 +56,21 @@ def _hasher() -> HashingVectorizer:
 
 
 def _unit_rows(matrix):
-    """The rows scaled to unit length (in place where they are sparse)."""
-    from sklearn.preprocessing import normalize
-
-    return normalize(matrix, copy=not sp.issparse(matrix))
+    """The rows scaled to unit length (in place where they are sparse); rows of zeros stay.
+    Sums of squares in float64, as scikit-learn's normalize: the same vectors whether a
+    paper's counts were hashed here or read from PaperTerms."""
+    if sp.issparse(matrix):
+        matrix = matrix.tocsr()
+        rows = np.repeat(np.arange(matrix.shape[0]), np.diff(matrix.indptr))
+        norms = np.sqrt(
+            np.bincount(rows, weights=matrix.data * matrix.data, minlength=matrix.shape[0])
+        )
+        norms[norms == 0] = 1.0
+        matrix.data /= norms[rows]
+        return matrix
+    norms = np.sqrt(np.einsum("ij,ij->i", matrix, matrix, dtype=np.float64))
+    norms[norms == 0] = 1.0
+    return (matrix / norms[:, None]).astype(matrix.dtype, copy=False)
 
 
 def term_counts(texts: Sequence[str]) -> sp.csr_matrix:
@@ -101,12 +113,102 @@ class Tfidf:
         if not texts:
             return sp.csr_matrix((0, N_FEATURES), dtype=np.float32)
         # In slices: the hasher's intermediate lists take ~10x the matrix they make.
-        parts = []
-        for start in range(0, len(texts), VECTORISE_SLICE):
-            counts = term_counts(texts[start : start + VECTORISE_SLICE])
-            counts.data *= self.idf[counts.indices]
-            parts.append(_unit_rows(counts))
+        parts = [
+            self.of_counts(term_counts(texts[start : start + VECTORISE_SLICE]))
+            for start in range(0, len(texts), VECTORISE_SLICE)
+        ]
         return parts[0] if len(parts) == 1 else sp.vstack(parts, format="csr")
+
+    def of_counts(self, counts: sp.csr_matrix) -> sp.csr_matrix:
+        """term_counts() rows weighted by IDF and scaled to unit length (in place)."""
+        counts.data *= self.idf[counts.indices]
+        return _unit_rows(counts)
+
+
+def text_digest(text: str) -> bytes:
+    return hashlib.blake2b(text.encode(), digest_size=16).digest()
+
+
+def _packed(indices: np.ndarray, data: np.ndarray) -> bytes:
+    return indices.astype(np.int32).tobytes() + data.astype(np.float32).tobytes()
+
+
+def _unpacked(packed: bytes) -> tuple[np.ndarray, np.ndarray]:
+    half = len(packed) // 2
+    return np.frombuffer(packed, np.int32, count=half // 4), np.frombuffer(
+        packed, np.float32, offset=half
+    )
+
+
+def _stored_counts(
+    paper_ids: Sequence[int], *, chunk: int = 5000
+) -> dict[int, tuple[bytes, bytes]]:
+    stored: dict[int, tuple[bytes, bytes]] = {}
+    for start in range(0, len(paper_ids), chunk):
+        rows = PaperTerms.objects.filter(
+            paper_id__in=paper_ids[start : start + chunk], features=TFIDF
+        ).values_list("paper_id", "text_digest", "counts")
+        stored.update((pid, (bytes(digest), bytes(counts))) for pid, digest, counts in rows)
+    return stored
+
+
+def paper_vectors(
+    tfidf: Tfidf, papers: Sequence[tuple[int, str, str]], *, store: bool = False
+) -> sp.csr_matrix:
+    """The TF-IDF rows of (id, title, abstract), in their order, as `tfidf.vectors` makes
+    them. The term counts PaperTerms holds for the same text are read; the others are hashed
+    here, and stored when `store` (the tasks that vectorise anyway; the send path only reads,
+    so a day's workers need no vectoriser once the papers' counts are stored)."""
+    texts = [paper_text(title, abstract) for _pid, title, abstract in papers]
+    digests = [text_digest(text) for text in texts]
+    stored = _stored_counts([pid for pid, _title, _abstract in papers])
+    rows: list[tuple[np.ndarray, np.ndarray]] = []
+    missing: list[int] = []
+    empty = (np.zeros(0, np.int32), np.zeros(0, np.float32))
+    for position, ((pid, _title, _abstract), digest) in enumerate(
+        zip(papers, digests, strict=True)
+    ):
+        found = stored.get(pid)
+        if found is not None and found[0] == digest:
+            rows.append(_unpacked(found[1]))
+        else:
+            rows.append(empty)
+            missing.append(position)
+    for start in range(0, len(missing), VECTORISE_SLICE):
+        positions = missing[start : start + VECTORISE_SLICE]
+        counts = term_counts([texts[position] for position in positions])
+        for offset, position in enumerate(positions):
+            span = slice(counts.indptr[offset], counts.indptr[offset + 1])
+            rows[position] = (counts.indices[span], counts.data[span])
+    if missing and store:
+        _store_counts([(papers[p][0], digests[p], *rows[p]) for p in missing])
+    if missing:
+        logger.debug("%d of %d papers' term counts hashed here", len(missing), len(papers))
+    lengths = np.fromiter((len(indices) for indices, _data in rows), np.int64, len(rows))
+    counts = sp.csr_matrix(
+        (
+            np.concatenate([data for _indices, data in rows] or [empty[1]]).astype(np.float32),
+            np.concatenate([indices for indices, _data in rows] or [empty[0]]).astype(np.int32),
+            np.concatenate(([0], np.cumsum(lengths))),
+        ),
+        shape=(len(rows), N_FEATURES),
+    )
+    return tfidf.of_counts(counts)
+
+
+def _store_counts(rows: Sequence[tuple[int, bytes, np.ndarray, np.ndarray]]) -> None:
+    PaperTerms.objects.bulk_create(
+        [
+            PaperTerms(
+                paper_id=pid, features=TFIDF, text_digest=digest, counts=_packed(indices, data)
+            )
+            for pid, digest, indices, data in rows
+        ],
+        batch_size=500,
+        update_conflicts=True,
+        unique_fields=["paper"],
+        update_fields=["features", "text_digest", "counts"],
+    )
 
 
 def term_statistics_build(*, texts: Iterable[str], replace: bool = True) -> TermStatistics:

@@ -72,14 +72,15 @@ class PaperMatrix:
     def build(cls, papers: Sequence[tuple[int, str, str]]) -> PaperMatrix:
         """From (id, title, abstract) in ascending id order."""
         tfidf = representation.current_tfidf()
-        texts = [paper_text(title, abstract) for _pid, title, abstract in papers]
+        embeddings = None
+        if papers and representation.embeddings_model_name():
+            texts = [paper_text(title, abstract) for _pid, title, abstract in papers]
+            embeddings = representation.embed_or_none(texts, purpose="digest papers")
         return cls.of_vectors(
             np.asarray([pid for pid, _title, _abstract in papers], dtype=np.int64),
-            tfidf.vectors(texts),
+            representation.paper_vectors(tfidf, papers),
             tfidf_key=tfidf.key,
-            embeddings=representation.embed_or_none(texts, purpose="digest papers")
-            if texts
-            else None,
+            embeddings=embeddings,
         )
 
     @classmethod

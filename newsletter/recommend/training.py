@@ -646,7 +646,9 @@ class BackgroundPool:
                 (title, abstract, tuple(categories or ()))
                 for _pid, title, abstract, categories in rows
             ],
-            tfidf=tfidf.vectors(texts),
+            tfidf=representation.paper_vectors(
+                tfidf, [(pid, title, abstract) for pid, title, abstract, _c in rows], store=True
+            ),
             embeddings=representation.embed_or_none(texts, purpose="training background")
             if texts
             else None,
