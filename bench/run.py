@@ -37,6 +37,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Sequence
 from datetime import date, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -228,21 +229,26 @@ def drop_database(url: str) -> None:
         connection.execute(f'DROP DATABASE IF EXISTS "{parts.path.lstrip("/")}" WITH (FORCE)')
 
 
-def start_workers(args: argparse.Namespace, env: dict[str, str]) -> subprocess.Popen:
+def start_workers(
+    args: argparse.Namespace, env: dict[str, str], *, queue: str = "celery"
+) -> subprocess.Popen:
+    """Celery workers of one queue, as a deployment runs them: the sends' (the default queue)
+    or the recommend queue's (vectorising and training, settings.RECOMMEND_QUEUE)."""
     return subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "bench.worker", "worker", "--pool", "prefork",
          "--concurrency", str(args.concurrency), "--loglevel", "WARNING", "--without-gossip",
-         "--without-mingle", "--without-heartbeat", "-n", f"bench-{os.getpid()}@%h"],
+         "--without-mingle", "--without-heartbeat", "--queues", queue,
+         "-n", f"bench-{queue}-{os.getpid()}@%h"],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
 
 
-def wait_for_workers(app, *, seconds: float = 60) -> None:
+def wait_for_workers(app, *, count: int = 1, seconds: float = 60) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        if app.control.ping(timeout=1.0):
+        if len(app.control.ping(timeout=1.0)) >= count:
             return
-    raise SystemExit("the Celery workers did not answer a ping within a minute")
+    raise SystemExit(f"{count} Celery workers did not answer a ping within a minute")
 
 
 def stop(process: subprocess.Popen) -> None:
@@ -277,10 +283,10 @@ class CpuProbe:
     processes and its reaped backends). On a server shared with other work that is an upper
     bound; Redis likewise is the whole server's."""
 
-    def __init__(self, *, workers: int, sink: int, broker: str) -> None:
+    def __init__(self, *, workers: Sequence[int], sink: int, broker: str) -> None:
         import redis
 
-        self.workers, self.sink = workers, sink
+        self.workers, self.sink = tuple(workers), sink
         self.redis = redis.Redis.from_url(broker)
 
         self.postmaster = self._postmaster()
@@ -298,8 +304,9 @@ class CpuProbe:
         info = self.redis.info("cpu")
         return {
             "workers": sum(
-                cpu_seconds(pid, with_reaped_children=pid == self.workers)
-                for pid in process_tree(self.workers)
+                cpu_seconds(pid, with_reaped_children=pid == main)
+                for main in self.workers
+                for pid in process_tree(main)
             ),
             "postgresql": sum(
                 cpu_seconds(pid, with_reaped_children=pid == self.postmaster)
@@ -512,12 +519,13 @@ def main(argv: list[str] | None = None) -> int:
     env = bench_environment(args, port=port, folder=folder)
     os.environ.update(env)
     recreate_database(env["DATABASE_URL"])
-    workers = None
+    workers = recommending = None
     try:
         import django
 
         django.setup()
         import redis
+        from django.conf import settings
         from django.core.management import call_command
         from django.db import connection
 
@@ -543,10 +551,19 @@ def main(argv: list[str] | None = None) -> int:
             seed=7,
         )
         rated = make_ratings(share=args.rated_share, day=day, seed=7) if args.rated_share else 0
+        similar = None
         if rated:
+            from newsletter.recommend.neighbours import similar_papers_compute
             from newsletter.recommend.representation import current_tfidf
 
             current_tfidf()  # yesterday's term statistics: built once, not part of a day
+            # What the fetch enqueues once the day's papers are in (PAPERS_ADDED_TASKS): their
+            # "more like this" lists, storing each paper's term counts, read by the scoring.
+            similar_started = time.perf_counter()
+            similar = {"papers": similar_papers_compute(today=day).papers}
+            similar["seconds"] = round(time.perf_counter() - similar_started, 1)
+            print(f"after the fetch: similar papers of {similar['papers']} papers "
+                  f"in {similar['seconds']} s", flush=True)  # fmt: skip
         generate_s = time.perf_counter() - started
         history = None
         if args.history_days:
@@ -561,17 +578,21 @@ def main(argv: list[str] | None = None) -> int:
         matching = measure_matching(day, sizes)
 
         workers = start_workers(args, env)
-        wait_for_workers(app)
-        training = {"readers": rated, "seconds": 0.0}
-        probe = CpuProbe(workers=workers.pid, sink=sink.pid, broker=env["CELERY_BROKER_URL"])
         if rated:
-            print(f"training: {rated} readers' models on the workers", flush=True)
+            recommending = start_workers(args, env, queue=settings.RECOMMEND_QUEUE)
+        wait_for_workers(app, count=2 if rated else 1)
+        training = {"readers": rated, "seconds": 0.0}
+        probe = CpuProbe(
+            workers=[workers.pid, *([recommending.pid] if recommending else [])],
+            sink=sink.pid,
+            broker=env["CELERY_BROKER_URL"],
+        )
+        if rated:
+            print(f"training: {rated} readers' models on the recommend workers", flush=True)
             before = probe.read()
             training["seconds"] = wait_for_training(timeout=args.timeout)
             training["cpu_seconds"] = probe.per_kind(before, probe.read())
-            training["peak_rss_mb"] = [peak_rss_mb(pid) for pid in process_tree(workers.pid)]
-            for pid in process_tree(workers.pid):
-                reset_peak_rss(pid)  # the run's peak below is then the day's run alone
+            training["peak_rss_mb"] = [peak_rss_mb(pid) for pid in process_tree(recommending.pid)]
         expected = Subscriber.objects.filter(status=Subscriber.Status.ACTIVE).count()
         print(f"run: {expected} readers, {args.concurrency} worker processes", flush=True)
         before = probe.read()
@@ -591,6 +612,8 @@ def main(argv: list[str] | None = None) -> int:
             "bench": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         }
         stop(workers)
+        if recommending is not None:
+            stop(recommending)
         counters = [json.loads(path.read_text()) for path in folder.glob("*.json")]
         queries = sum(c["queries"] for c in counters)
         backends_cpu = sum(c["backend_cpu_s"] for c in counters)
@@ -612,6 +635,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if workers is not None:
             stop(workers)
+        if recommending is not None:
+            stop(recommending)
         stop(sink)
         if not args.keep_database:
             drop_database(env["DATABASE_URL"])
@@ -629,6 +654,7 @@ def main(argv: list[str] | None = None) -> int:
         "matching": matching,
         "history": history,
         "run_seconds": round(run["seconds"], 1),
+        "similar_papers_after_fetch": similar,
         "training": {
             "readers": training["readers"],
             "seconds": round(training["seconds"], 1),
@@ -724,6 +750,9 @@ def print_table(r: dict) -> None:
         ("whole run (match+render+send)", f"{r['run_seconds']} s wall"),
         ("training (readers with ratings)", f"{r['training']['seconds']} s wall, "
                                             f"{r['training']['readers']:,} readers"),
+        *([("after the fetch: similar papers", f"{r['similar_papers_after_fetch']['seconds']} s,"
+            f" {r['similar_papers_after_fetch']['papers']:,} papers (stores their term counts)")]
+          if r.get("similar_papers_after_fetch") else []),
         ("sending, end to end", f"{r['emails_per_second']} emails/s"),
         ("floor: raw smtplib, same size", f"{r['floor']['per_second']} emails/s "
                                           f"over {r['concurrency']} connections"),
@@ -746,7 +775,7 @@ def print_table(r: dict) -> None:
         ("training CPU (s)", ", ".join(f"{kind} {seconds}" for kind, seconds
                                        in r["training"]["cpu_seconds"].items())),
         ("peak RSS while training (MB)",
-         f"workers {training_rss}"),
+         f"recommend workers {training_rss}"),
         ("sent / at sink / duplicates", f"{r['deliveries']['sent_digests']} / "
          f"{r['deliveries']['messages_at_sink']} / {r['deliveries']['duplicates']}"),
         ("mean email size", f"{r['deliveries']['mean_bytes']:,} bytes"),

@@ -181,8 +181,21 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEO
 # imports nothing from newsletter/, so it knows them only by name).
 PAPERS_ADDED_TASKS = ["newsletter.tasks.compute_similar_papers"]
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
-# LLM summaries take seconds a call: their own queue and worker, away from the sends.
-CELERY_TASK_ROUTES = {"newsletter.tasks.make_digest_summaries": {"queue": "summaries"}}
+# LLM summaries take seconds a call: their own queue and worker, away from the sends. So do
+# the tasks that vectorise papers and train readers' models: scikit-learn and training's
+# working set stay in their worker (~100 MB more a process), out of the send workers.
+RECOMMEND_QUEUE = env.str("RECOMMEND_QUEUE", default="recommend")
+CELERY_TASK_ROUTES = {
+    "newsletter.tasks.make_digest_summaries": {"queue": "summaries"},
+    **{
+        name: {"queue": RECOMMEND_QUEUE}
+        for name in (
+            "newsletter.tasks.retrain_reader_models",
+            "newsletter.tasks.train_reader_models",
+            "newsletter.tasks.compute_similar_papers",
+        )
+    },
+}
 # Item rows are kept this many days: the web view link lives 90, follow-ups read 30,
 # coverage is at most 7 days back (newsletter.digests.retention).
 DIGEST_ITEM_RETENTION_DAYS = env.int("DIGEST_ITEM_RETENTION_DAYS", default=90)

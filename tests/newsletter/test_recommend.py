@@ -169,7 +169,7 @@ def test_many_votes_share_one_debounced_retrain_run(settings):
     from newsletter.celery import app
 
     client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
-    client.delete("celery")
+    client.delete(settings.RECOMMEND_QUEUE)
     readers = [SubscriberFactory() for _ in range(3)]
     app.conf.task_always_eager = False
     try:
@@ -177,8 +177,9 @@ def test_many_votes_share_one_debounced_retrain_run(settings):
             tasks.schedule_reader_retrain.run(reader.pk)
     finally:
         app.conf.task_always_eager = True
-    queued = [message for message in client.lrange("celery", 0, -1) if b"retrain" in message]
-    client.delete("celery")
+    queue = client.lrange(settings.RECOMMEND_QUEUE, 0, -1)
+    queued = [message for message in queue if b"retrain" in message]
+    client.delete(settings.RECOMMEND_QUEUE)
     assert len(queued) == 1
     assert ReaderModel.objects.filter(requested_at__isnull=False).count() == 3
     assert ReaderModel.objects.filter(trained_at__isnull=False).count() == 0
