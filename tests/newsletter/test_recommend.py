@@ -328,6 +328,15 @@ def test_each_interest_keeps_its_largest_weights_by_magnitude_in_feature_order(m
     assert np.allclose(kept.toarray()[0], [0, 0, -0.9, 0, 0, 0.5, 0, 0, 0, 0])
 
 
+def test_of_weights_tied_at_the_cut_an_interest_keeps_the_first_ones(monkeypatch):
+    monkeypatch.setattr(training, "KEPT_WEIGHTS", 3)
+    coef = sp.csr_matrix(np.array([[0.2, -0.5, 0.2, 0.9, -0.2, 0.1]]))
+
+    kept = training._kept_weights(coef)
+
+    assert kept.indices.tolist() == [0, 1, 3]
+
+
 def test_a_dislike_only_model_solves_the_ridge_system_of_its_own_examples_in_their_order():
     rng = np.random.default_rng(3)
     vectors = rng.random((8, 5))
