@@ -155,3 +155,22 @@ def test_reranking_is_the_smallest_blended_keys_featured_first():
     assert fast == [pid for _key, pid in plain]
     assert 0 < len(featured) < 40
     assert set(fast[: len(featured)]) == featured
+
+
+def test_the_likeness_of_liked_papers_and_a_few_papers_is_their_dot_products():
+    liked = sparse_rows(40, 32, seed=7)
+    papers = sparse_rows(6, 300, seed=8)
+    papers.data[papers.indptr[3] : papers.indptr[4]] = 0  # a paper with no terms: like nothing
+    papers.eliminate_zeros()
+
+    rows = np.array([5, 3, 0, 1])
+
+    likeness = recommendations.likeness(liked, papers, rows)
+
+    assert likeness.shape == (40, 4)
+    assert np.allclose(likeness, (liked @ papers[rows].T).toarray(), rtol=1e-6, atol=1e-7)
+    assert not likeness[:, 1].any()
+    assert np.array_equal(
+        recommendations.likeness(liked, papers, rows), likeness
+    )  # scratch cleared
+    assert recommendations.likeness(liked, papers, rows[:0]).shape == (40, 0)
