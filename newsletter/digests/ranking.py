@@ -349,7 +349,8 @@ def with_recommendations(
         PlannedItem(pid, 0, True, [{"kind": recommendations.RECOMMENDED, "label": like}])
         for pid, like in recommended
     ]
+    # The constructor, not _replace: ~60 items a reader, and _replace costs ~4 us each.
     return [
-        item._replace(rank=position)
+        PlannedItem(item.paper_id, position, item.in_email, item.reasons)
         for position, item in enumerate([*in_email, *extra, *more], start=1)
     ]
