@@ -288,22 +288,31 @@ def reader_scores(*, subscriber_ids: Sequence[int], window) -> dict[int, ReaderS
         return {}
     embedding_name = representation.embeddings_model_name()
     groups: dict[str, list[tuple[int, int, int, TrainedModel]]] = {"tfidf": [], "embeddings": []}
-    outdated = 0
+    outdated = unreadable = 0
     for sid, features, ratings, positives, weights, titles, emb_model, emb_weights in rows:
         if (
             matrix.embeddings is not None
             and emb_weights is not None
             and emb_model == embedding_name
         ):
-            model = TrainedModel.from_bytes(emb_weights, liked_titles=titles)
-            groups["embeddings"].append((sid, ratings, positives, model))
+            kind, stored = "embeddings", emb_weights
         elif features == matrix.tfidf_key:
-            model = TrainedModel.from_bytes(weights, liked_titles=titles)
-            groups["tfidf"].append((sid, ratings, positives, model))
+            kind, stored = "tfidf", weights
         else:
             outdated += 1  # trained on other term statistics: the next retrain fixes it
+            continue
+        try:
+            model = TrainedModel.from_bytes(stored, liked_titles=titles)
+        except (ValueError, KeyError, TypeError):
+            # Damaged, or written by a newer version during a rolling upgrade: this email goes
+            # out with the rule score alone rather than not at all.
+            unreadable += 1
+            continue
+        groups[kind].append((sid, ratings, positives, model))
     if outdated:
         logger.info("%d reader models are for older term statistics; not used", outdated)
+    if unreadable:
+        logger.warning("%d reader models could not be read; not used", unreadable)
     scores: dict[int, ReaderScores] = {}
     for kind, members in groups.items():
         if not members:

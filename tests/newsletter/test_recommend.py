@@ -622,6 +622,64 @@ def test_a_model_stored_as_npz_before_the_raw_format_still_loads():
     assert again.coef.toarray().tolist() == model.coef.toarray().tolist()
 
 
+def test_a_model_stored_with_four_byte_feature_numbers_still_loads():
+    stored = training._pack(
+        {
+            "intercept": np.array([0.5], dtype=np.float32),
+            "liked_interest": np.array([0], dtype=np.int8),
+            "coef_data": np.array([1.0, 2.0], dtype=np.float16),
+            "coef_indices": np.array([3, 200_000], dtype=np.int32),
+            "coef_indptr": np.array([0, 2], dtype=np.int32),
+            "coef_shape": np.array([1, 2**18]),
+            "liked": np.zeros((1, 4), dtype=np.float16),
+        }
+    )
+
+    model = training.TrainedModel.from_bytes(stored)
+
+    assert model.coef.toarray()[0, [3, 200_000]].tolist() == [1.0, 2.0]
+    assert model.coef.nnz == 2
+
+
+def test_a_stored_model_keeps_every_feature_number_in_two_bytes_and_its_row():
+    # Entries in every block of 2**16 features, the first and last feature, an empty row.
+    columns = [[0, 65_535, 65_536, 131_072, 262_143], [], [7, 196_608]]
+    coef = sp.csr_matrix(
+        (
+            np.arange(1, 8, dtype=np.float32),
+            np.concatenate([np.asarray(row, dtype=np.int32) for row in columns]),
+            np.cumsum([0, *map(len, columns)]),
+        ),
+        shape=(3, 2**18),
+    )
+    model = training.TrainedModel(
+        coef=coef,
+        intercept=np.zeros(3, dtype=np.float32),
+        liked=coef[[2]],
+        liked_interest=np.zeros(1, dtype=np.int64),
+    )
+
+    again = training.TrainedModel.from_bytes(model.to_bytes())
+
+    assert [again.coef[row].indices.tolist() for row in range(3)] == columns
+    assert again.coef.data.tolist() == coef.data.tolist()
+    assert again.liked.indices.tolist() == [7, 196_608]
+    stored = training._unpack(model.to_bytes())
+    assert stored["coef_low"].dtype == np.uint16
+    assert "coef_indices" not in stored
+
+
+def test_a_model_that_cannot_be_read_leaves_the_reader_with_the_rule_score(caplog):
+    subscriber = reader_who_likes_video(max_papers=4, recommendations_enabled=False)
+    make_papers(LANGUAGE[4:] + VIDEO[4:] + OTHER[:2], day=TODAY)
+    before = titles_in_plan(subscriber)
+    tasks.schedule_reader_retrain(subscriber.pk)
+    ReaderModel.objects.filter(subscriber=subscriber).update(weights=b"PBM1 damaged")
+
+    assert titles_in_plan(subscriber) == before
+    assert "1 reader models could not be read" in caplog.text
+
+
 def a_reader_of_the_pool_and_the_newest_day(*topics):
     """👍 on papers of the background pool (days before the newest), 👎 on the newest day's
     (outside the pool): the two ways training finds a rated paper's vector."""
