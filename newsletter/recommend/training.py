@@ -484,16 +484,19 @@ class ReaderExamples:
         return len(self.liked_texts) + len(self.disliked_texts)
 
 
-def reader_examples(subscriber_ids: Sequence[int]) -> dict[int, ReaderExamples]:
+def reader_examples(
+    subscriber_ids: Sequence[int], *, pool: BackgroundPool | None = None
+) -> dict[int, ReaderExamples]:
     """Every reader's 👍, 👎, imported papers and filters, in five queries. A rated paper's
-    text is read once per chunk, not once per rating: readers rate the same digests' papers."""
+    text is read once per chunk, not once per rating: readers rate the same digests' papers;
+    those of the background `pool` (most: readers rate recent papers) are not read at all."""
     examples: dict[int, ReaderExamples] = defaultdict(ReaderExamples)
     votes = list(
         Rating.objects.filter(subscriber_id__in=subscriber_ids, paper__is_hidden=False)
         .order_by("subscriber_id", "-rated_at")
         .values_list("subscriber_id", "paper_id", "vote")
     )
-    papers = _rated_papers({paper_id for _subscriber_id, paper_id, _vote in votes})
+    papers = _rated_papers({paper_id for _subscriber_id, paper_id, _vote in votes}, pool=pool)
     for subscriber_id, paper_id, vote in votes:
         mine = examples[subscriber_id]
         mine.rated_paper_ids.add(paper_id)
@@ -538,12 +541,22 @@ def reader_examples(subscriber_ids: Sequence[int]) -> dict[int, ReaderExamples]:
     return examples
 
 
-def _rated_papers(paper_ids: set[int]) -> dict[int, tuple[str, str, tuple[str, str, tuple]]]:
+def _rated_papers(
+    paper_ids: set[int], *, pool: BackgroundPool | None
+) -> dict[int, tuple[str, str, tuple[str, str, tuple]]]:
     """Each paper's training text, display title and (title, abstract, categories)."""
     from papers.models import Paper
 
     papers = {}
-    ordered = sorted(paper_ids)
+    if pool is not None:
+        for paper_id in paper_ids & pool.row_of_id.keys():
+            row = pool.row_of_id[paper_id]
+            papers[paper_id] = (
+                pool.texts[row],
+                " ".join(pool.papers[row][0].split()),
+                pool.papers[row],
+            )
+    ordered = sorted(paper_ids - papers.keys())
     for start in range(0, len(ordered), 5000):
         for paper_id, title, abstract, categories in Paper.objects.filter(
             pk__in=ordered[start : start + 5000]
@@ -771,8 +784,8 @@ def reader_models_train(*, subscriber_ids: Sequence[int]) -> int:
     started = timezone.now()
     tfidf = representation.current_tfidf()
     embedding_name = representation.embeddings_model_name()
-    examples = reader_examples(subscriber_ids)
     pool = BackgroundPool.load(tfidf)
+    examples = reader_examples(subscriber_ids, pool=pool)
     rated = _ChunkPapers(tfidf, examples.values(), pool)
     filters = LikedPaperFilters(examples, pool)
     trained = 0
