@@ -171,14 +171,15 @@ def _split_indices(matrix: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
     2**INDEX_BLOCK_BITS columns the count of entries in it)."""
     rows = _rows(matrix)
     blocks = max(1, -(-int(matrix.shape[1]) // (1 << INDEX_BLOCK_BITS)))
-    row_of_entry = np.repeat(np.arange(rows, dtype=np.int64), np.diff(matrix.indptr))
-    block = matrix.indices.astype(np.int64) >> INDEX_BLOCK_BITS
-    counts = np.bincount(row_of_entry * blocks + block, minlength=rows * blocks)
-    counts = counts.reshape(rows, blocks)
+    # Each entry's place in the rows laid end to end (ascending), cut at every block's start.
+    row_start = np.repeat(
+        np.arange(rows, dtype=np.int64) * (blocks << INDEX_BLOCK_BITS), np.diff(matrix.indptr)
+    )
+    cuts = np.arange(rows * blocks + 1, dtype=np.int64) << INDEX_BLOCK_BITS
+    counts = np.diff(np.searchsorted(row_start + matrix.indices, cuts)).reshape(rows, blocks)
     # A row holds at most 2**16 entries of a block, which one more than uint16 can count.
     counts = counts.astype(np.uint16 if counts.size == 0 or counts.max() < 1 << 16 else np.int32)
-    low = (matrix.indices & ((1 << INDEX_BLOCK_BITS) - 1)).astype(np.uint16)
-    return low, counts
+    return matrix.indices.astype(np.uint16), counts  # the cast keeps the low 16 bits
 
 
 def _joined_indices(low: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
