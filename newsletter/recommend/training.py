@@ -52,7 +52,7 @@ KEPT_WEIGHTS = 4096
 LIKED_KEPT = 100  # liked papers kept for the "like <paper>" line
 LIKED_TERMS = 32  # of each, its heaviest terms: enough to tell which one a paper is like
 # Models stored per upsert: psycopg escapes a whole statement's bytes at once (200 models of
-# ~0.3 MB in one INSERT peaked a worker at ~750 MB; models are now ~50 KB).
+# ~0.3 MB in one INSERT peaked a worker at ~750 MB; models are now ~31 KB).
 UPSERT_BATCH = 50
 
 
