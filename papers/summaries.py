@@ -290,7 +290,7 @@ def summaries_make(
         except SummaryError as error:
             logger.warning("no summary of %s [%s]: %s", paper.arxiv_id, language, error)
             PaperSummary.objects.filter(paper_id=paper_id, language=language).update(
-                error=str(error)[:MAX_ERROR]
+                error=str(error)[:MAX_ERROR], updated_at=timezone.now()
             )
             report.failed += 1
             failures_in_a_row += 1
@@ -299,8 +299,9 @@ def summaries_make(
                 break
             continue
         failures_in_a_row = 0
+        # updated_at by hand (update() skips auto_now): kept cards are read again by it
         PaperSummary.objects.filter(paper_id=paper_id, language=language).update(
-            text=text, model=client.model[:200], error=""
+            text=text, model=client.model[:200], error="", updated_at=timezone.now()
         )
         report.made += 1
     if report.stopped:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import itertools
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from html import escape  # Django's, without its lazy-string wrapper (~4 µs a call)
 
+from django.db.models import Count, Max
 from django.template import engines
 from django.template.backends.django import Template
 from django.utils import translation
@@ -179,13 +181,60 @@ def paper_card(paper: Paper, summaries: tuple[tuple[str, str], ...] = ()) -> Pap
     )
 
 
+# Cards a process keeps across batches: a day's papers, in every language its readers use.
+KEPT_CARDS = 10_000
+
+
+CardVersion = tuple[dt.datetime | None, dt.datetime | None, int]  # paper, summaries, count
+
+
+_kept_cards: dict[tuple[int, str], tuple[CardVersion, PaperCard]] = {}
+
+
 def load_cards(paper_ids: Iterable[int]) -> dict[int, PaperCard]:
     """The cards of the visible papers among `paper_ids` (hidden ones drop out), with their
-    LLM summaries: two queries."""
+    LLM summaries.
+
+    A worker's batches show mostly the same papers (~900 a batch of 500 emails, out of a
+    day's ~2,000), so cards are kept across batches: one query reads each paper's version
+    (its updated_at, which every write of a paper bumps, and its summaries' newest update
+    and count) and only new or changed papers are read in full, in two more queries.
+    Building every card again cost ~0.13 ms of an email's CPU."""
     paper_ids = set(paper_ids)
-    papers = Paper.objects.filter(pk__in=paper_ids, is_hidden=False).only(*CARD_FIELDS)
-    made = summaries_by_paper(paper_ids=paper_ids)
-    return {paper.pk: paper_card(paper, made.get(paper.pk, ())) for paper in papers}
+    language = translation.get_language() or ""  # "et al." is in the active language
+    versions: dict[int, CardVersion] = {
+        pk: (updated_at, summaries_at, summaries)
+        for pk, updated_at, summaries_at, summaries in Paper.objects.filter(
+            pk__in=paper_ids, is_hidden=False
+        )
+        .annotate(summaries_at=Max("summaries__updated_at"), summary_count=Count("summaries"))
+        .values_list("pk", "updated_at", "summaries_at", "summary_count")
+    }
+    cards: dict[int, PaperCard] = {}
+    changed: list[int] = []
+    for pk, version in versions.items():
+        kept = _kept_cards.get((pk, language))
+        if kept is not None and kept[0] == version:
+            cards[pk] = kept[1]
+        else:
+            changed.append(pk)
+    if changed:
+        papers = Paper.objects.filter(pk__in=changed, is_hidden=False).only(*CARD_FIELDS)
+        made = summaries_by_paper(paper_ids=changed)
+        for paper in papers:
+            cards[paper.pk] = card = paper_card(paper, made.get(paper.pk, ()))
+            _keep_card((paper.pk, language), versions[paper.pk], card)
+    return cards
+
+
+def _keep_card(key: tuple[int, str], version: CardVersion, card: PaperCard) -> None:
+    """Kept as read (a paper changed since reads differently next time: read again); the
+    oldest quarter is dropped past KEPT_CARDS."""
+    _kept_cards.pop(key, None)
+    if len(_kept_cards) >= KEPT_CARDS:
+        for old in list(itertools.islice(_kept_cards, KEPT_CARDS // 4)):
+            del _kept_cards[old]
+    _kept_cards[key] = (version, card)
 
 
 def why_text(reasons: Sequence[dict[str, object]], *, language: str | None = None) -> str:
