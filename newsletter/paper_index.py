@@ -97,7 +97,6 @@ class PaperWindow:
     _ranking_keys: dict[tuple[dt.date, bool], dict[int, tuple[bool, float, int]]] = field(
         default_factory=dict
     )
-    _edition_ranks: dict[tuple[dt.date, bool], dict[int, int]] = field(default_factory=dict)
     _ranking_columns: dict[tuple[dt.date, bool], RankingColumns] = field(default_factory=dict)
     _words: dict[tuple[str, int], tuple[tuple[str, ...], str]] = field(default_factory=dict)
     _windows: dict[tuple[dt.date, dt.date, bool, bool], frozenset[int]] = field(
@@ -247,18 +246,6 @@ class PaperWindow:
                 tie_break=np.asarray([keys[pid][2] for pid in ids], dtype=np.int64),
             )
         return columns
-
-    def edition_ranks(self, edition_on: dt.date, *, per_week: bool = False) -> dict[int, int]:
-        """Per paper, its place in the edition's own order (featured first, then its score):
-        the order of any set of papers that a reader's part does not tell apart."""
-        ranks = self._edition_ranks.get((edition_on, per_week))
-        if ranks is None:
-            keys = self.ranking_keys(edition_on, per_week=per_week)
-            order = sorted(keys, key=lambda pid: (keys[pid][0], -keys[pid][1], keys[pid][2]))
-            ranks = self._edition_ranks[(edition_on, per_week)] = {
-                pid: i for i, pid in enumerate(order)
-            }
-        return ranks
 
     def matched_words(self, query: Query, paper_id: int) -> tuple[tuple[str, ...], str]:
         """The words that matched (see PaperMatch.found_words) and how strongly."""

@@ -358,7 +358,7 @@ def test_the_more_page_is_capped_but_the_count_says_how_many_matched(monkeypatch
     assert len(digest.more_paper_ids) == 2
 
 
-def test_ranking_a_shortlist_gives_the_same_digest_as_scoring_every_match(monkeypatch):
+def test_a_digest_takes_the_matches_with_the_best_paper_score_plus_reader_part(monkeypatch):
     monkeypatch.setattr(ranking, "MORE_PAGE_LIMIT", 3)
     words = ["diffusion", "video", "graph", "robot"]
     papers = [
@@ -381,19 +381,33 @@ def test_ranking_a_shortlist_gives_the_same_digest_as_scoring_every_match(monkey
         SubscriberFactory(categories=["cs.LG"], max_papers=1),
     ]
 
-    def plans():
-        found = unsaved_plans(subscriber_ids=[r.pk for r in readers], edition_on=day)
-        return sorted(found, key=lambda plan: plan.subscriber.pk)
+    seen = []
+    real_rule_order = ranking.rule_order
 
-    def ranked(found):
-        return [[(i.paper_id, i.rank, i.in_email) for i in plan.items] for plan in found]
+    def rule_order(matches, columns):
+        seen.append((matches, columns))
+        return real_rule_order(matches, columns)
 
-    shortlisted = plans()
-    monkeypatch.setattr(ranking, "contenders", lambda matches, candidates, ranks, limit: candidates)
-    everyone = plans()
+    monkeypatch.setattr(ranking, "rule_order", rule_order)
+    plans = unsaved_plans(subscriber_ids=[r.pk for r in readers], edition_on=day)
 
-    assert ranked(shortlisted) == ranked(everyone)
-    assert all(plan.matched_count > len(plan.items) > 1 for plan in everyone)
+    for plan, (matches, columns) in zip(plans, seen, strict=True):
+        place = {int(pid): n for n, pid in enumerate(columns.paper_ids)}
+
+        def key(pid, matches=matches, columns=columns, place=place):
+            mine = ranking.reader_score(
+                strong_hit=pid in matches.strong_hits,
+                text_hit=pid in matches.text_hits,
+                author_hit=pid in matches.author_hits,
+                agreeing_filters=matches.agreeing.get(pid, 0),
+            )
+            n = place[pid]
+            return bool(columns.not_featured[n]), -(columns.score[n] + mine), columns.tie_break[n]
+
+        best = sorted(matches.paper_ids, key=key)
+        assert [item.paper_id for item in plan.items] == best[: len(plan.items)]
+        assert len(plan.items) == min(len(best), plan.subscriber.max_papers + 3)
+    assert all(plan.matched_count > len(plan.items) > 1 for plan in plans)
 
 
 def test_each_item_records_the_topics_and_words_that_matched():

@@ -84,7 +84,7 @@ def test_reader_score_columns_are_reader_score_for_every_kind_of_match():
     ]
 
 
-def test_a_readers_rule_order_is_the_key_plan_digest_sorts_by():
+def test_a_readers_rule_order_is_the_papers_key_plus_the_reader_part():
     ids = [3, 8, 11, 20, 21, 40]
     columns = RankingColumns(
         paper_ids=np.asarray(ids),
@@ -97,7 +97,6 @@ def test_a_readers_rule_order_is_the_key_plan_digest_sorts_by():
         filters=[],
         authors=[],
         agreeing=Counter({3: 1, 8: 2, 11: 1, 21: 1}),
-        several={8},
         text_hits={3, 8, 21},
         strong_hits={21},
         author_hits={11, 40},
