@@ -203,8 +203,8 @@ def load_cards(paper_ids: Iterable[int]) -> dict[int, PaperCard]:
     paper_ids = set(paper_ids)
     language = translation.get_language() or ""  # "et al." is in the active language
     versions: dict[int, CardVersion] = {
-        pk: (updated_at, summaries_at, summaries)
-        for pk, updated_at, summaries_at, summaries in Paper.objects.filter(
+        pk: (updated_at, summaries_at, summary_count)
+        for pk, updated_at, summaries_at, summary_count in Paper.objects.filter(
             pk__in=paper_ids, is_hidden=False
         )
         .annotate(summaries_at=Max("summaries__updated_at"), summary_count=Count("summaries"))

@@ -35,6 +35,13 @@ class RuleOrder(NamedTuple):
             np.asarray([key[2] for key in keys], dtype=np.int64),
         )
 
+    def best(self, ids: np.ndarray, limit: int, *, boost: np.ndarray | float = 0.0) -> list[int]:
+        """The best `limit` of `ids` (the papers these keys are of) in this order, each
+        paper's rule score raised by its `boost` (a reader's model; none: the rule alone)."""
+        # The tie-break differs between any two papers: the order is total, as a sort's must be.
+        ranked = np.lexsort((self.tie_break, self.negative_rule - boost, self.not_featured))
+        return ids[ranked[:limit]].tolist()
+
 
 def reranked(
     personal: ReaderScores, *, candidates: np.ndarray, order: RuleOrder, limit: int
@@ -43,9 +50,7 @@ def reranked(
     if not candidates.size:
         return []
     boost = model_weight(personal.ratings) * personal.opinions_of(candidates)
-    # The tie-break differs between any two papers: the order is total, as a sort's must be.
-    ranked = np.lexsort((order.tie_break, order.negative_rule - boost, order.not_featured))
-    return candidates[ranked[:limit]].tolist()
+    return order.best(candidates, limit, boost=boost)
 
 
 def recommended(
