@@ -34,7 +34,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--compare-to", type=Path, help="score the day like these saved models?")
     args = parser.parse_args(argv)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "newsletter.settings")
-    django.setup()
+    from django.apps import apps
+
+    # Called in-process (the tests do), a second django.setup() would point the root log
+    # handler at the caller's sys.stdout of the moment, which a test's capture then closes.
+    if not apps.ready:
+        django.setup()
     from django.db import connection
 
     from newsletter.digests.editions import chunked

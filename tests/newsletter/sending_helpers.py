@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import logging
 import os
 import re
 import signal
@@ -95,12 +94,6 @@ class Sink:
 
     def parsed(self, index: int = -1) -> EmailMessage:
         return message_from_bytes(self.accepted[index], policy=policy.default)
-
-
-# aiosmtpd logs each connection's EOF and loss at INFO from the sink's own thread, at times
-# after the test that opened the connection has ended and its output stream is closed ("---
-# Logging error ---" in the suite's output). No test reads those lines; warnings still show.
-logging.getLogger("mail.log").setLevel(logging.WARNING)
 
 
 class SinkServer:
