@@ -800,7 +800,7 @@ def print_table(r: dict) -> None:
         ("history", "none" if not r["history"] else
          f"{r['history']['days']} days: {r['history']['digests']:,} digests, "
          f"{r['history']['items']:,} items, filled in {r['history']['seconds']} s, "
-         f"settled in {r['history'].get('settle_seconds', '?')} s"),
+         f"settled in {r['history']['settle_seconds']} s"),
         *([("tables after the run (rows, MB)", ", ".join(
             f"{name.split('_', 1)[1]} {t['rows']:,} {t['bytes'] / 2**20:,.0f}"
             for name, t in sorted(r["history"]["tables"].items()))),
