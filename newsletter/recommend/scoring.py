@@ -17,7 +17,7 @@ from django.db import connection
 from newsletter.models import ReaderModel
 from newsletter.recommend import representation
 from newsletter.recommend.representation import paper_text
-from newsletter.recommend.training import TrainedModel
+from newsletter.recommend.training import Model, StoredModel, stacked_weights
 
 logger = logging.getLogger(__name__)
 
@@ -155,7 +155,7 @@ class ReaderScores:
     positives: int
     probabilities: np.ndarray
     opinions: np.ndarray
-    model: TrainedModel
+    model: Model
     # The window's papers in the model's representation (sparse ones column-major: a few
     # liked papers' terms are multiplied with them without transposing the papers).
     vectors: sp.csc_matrix | np.ndarray
@@ -165,7 +165,7 @@ class ReaderScores:
         return self.opinions[self.matrix.rows(paper_ids)]
 
 
-def probabilities(models: Sequence[TrainedModel], papers) -> np.ndarray:
+def probabilities(models: Sequence[Model], papers) -> np.ndarray:
     """(readers x papers): each reader's best interest, as a probability. The interests of
     every reader are stacked and multiplied with the papers in one product per block."""
     by_interest = _interest_probabilities(models, papers)
@@ -173,15 +173,15 @@ def probabilities(models: Sequence[TrainedModel], papers) -> np.ndarray:
     return np.maximum.reduceat(by_interest, starts, axis=0)
 
 
-def _interest_probabilities(models: Sequence[TrainedModel], papers) -> np.ndarray:
+def _interest_probabilities(models: Sequence[Model], papers) -> np.ndarray:
     """(interests x papers), every interest of every reader in `models`, stacked. `papers`:
     dense rows, or sparse ones (column-major ones spare a conversion)."""
-    coefs = [model.coef for model in models]
+    coef = stacked_weights(models)
     intercepts = np.concatenate([model.intercept for model in models]).astype(np.float32)
-    if sp.issparse(coefs[0]):
-        by_interest = _sparse_products(sp.vstack(coefs, format="csr"), sp.csc_matrix(papers))
+    if sp.issparse(coef):
+        by_interest = _sparse_products(coef, sp.csc_matrix(papers))
     else:
-        by_interest = _dense_products(np.vstack(coefs), papers)
+        by_interest = _dense_products(coef, papers)
     by_interest += intercepts[:, None]
     np.negative(by_interest, out=by_interest)
     np.exp(by_interest, out=by_interest)
@@ -225,7 +225,7 @@ def _sparse_products(coef: sp.csr_matrix, papers_by_term: sp.csc_matrix) -> np.n
     return by_interest
 
 
-def interest_scores(models: Sequence[TrainedModel], papers) -> tuple[np.ndarray, np.ndarray]:
+def interest_scores(models: Sequence[Model], papers) -> tuple[np.ndarray, np.ndarray]:
     """(probabilities, opinions), readers x papers: each reader's best interest. The opinion
     is the best of each interest's own standing among the papers (see `opinions`), so a small
     interest, whose model scores lower in raw terms, is not outshone by a big one's."""
@@ -287,7 +287,7 @@ def reader_scores(*, subscriber_ids: Sequence[int], window) -> dict[int, ReaderS
     if matrix.paper_ids.size == 0:
         return {}
     embedding_name = representation.embeddings_model_name()
-    groups: dict[str, list[tuple[int, int, int, TrainedModel]]] = {"tfidf": [], "embeddings": []}
+    groups: dict[str, list[tuple[int, int, int, Model]]] = {"tfidf": [], "embeddings": []}
     outdated = unreadable = 0
     for sid, features, ratings, positives, weights, titles, emb_model, emb_weights in rows:
         if (
@@ -302,7 +302,7 @@ def reader_scores(*, subscriber_ids: Sequence[int], window) -> dict[int, ReaderS
             outdated += 1  # trained on other term statistics: the next retrain fixes it
             continue
         try:
-            model = TrainedModel.from_bytes(stored, liked_titles=titles)
+            model = StoredModel(stored, liked_titles=titles)
         except (ValueError, KeyError, TypeError):
             # Damaged, or written by a newer version during a rolling upgrade: this email goes
             # out with the rule score alone rather than not at all.

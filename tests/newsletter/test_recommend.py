@@ -641,23 +641,29 @@ def test_a_model_stored_with_four_byte_feature_numbers_still_loads():
     assert model.coef.nnz == 2
 
 
-def test_a_stored_model_keeps_every_feature_number_in_two_bytes_and_its_row():
-    # Entries in every block of 2**16 features, the first and last feature, an empty row.
-    columns = [[0, 65_535, 65_536, 131_072, 262_143], [], [7, 196_608]]
+def a_model_with_rows(columns: list[list[int]], *, first_value: float = 1.0, liked_row: int = 0):
+    """A model of these rows' feature numbers (values counting up from `first_value`)."""
     coef = sp.csr_matrix(
         (
-            np.arange(1, 8, dtype=np.float32),
+            np.arange(sum(map(len, columns)), dtype=np.float32) + first_value,
             np.concatenate([np.asarray(row, dtype=np.int32) for row in columns]),
             np.cumsum([0, *map(len, columns)]),
         ),
-        shape=(3, 2**18),
+        shape=(len(columns), 2**18),
     )
-    model = training.TrainedModel(
+    return training.TrainedModel(
         coef=coef,
-        intercept=np.zeros(3, dtype=np.float32),
-        liked=coef[[2]],
+        intercept=np.arange(len(columns), dtype=np.float32),
+        liked=coef[[liked_row]],
         liked_interest=np.zeros(1, dtype=np.int64),
     )
+
+
+def test_a_stored_model_keeps_every_feature_number_in_two_bytes_and_its_row():
+    # Entries in every block of 2**16 features, the first and last feature, an empty row.
+    columns = [[0, 65_535, 65_536, 131_072, 262_143], [], [7, 196_608]]
+    model = a_model_with_rows(columns, liked_row=2)
+    coef = model.coef
 
     again = training.TrainedModel.from_bytes(model.to_bytes())
 
@@ -667,6 +673,34 @@ def test_a_stored_model_keeps_every_feature_number_in_two_bytes_and_its_row():
     stored = training._unpack(model.to_bytes())
     assert stored["coef_low"].dtype == np.uint16
     assert "coef_indices" not in stored
+
+
+def test_stored_models_stack_into_the_weights_their_own_matrices_give():
+    models = [
+        a_model_with_rows([[0, 65_535, 65_536, 262_143], [], [7]]),
+        a_model_with_rows([[3, 131_072]], first_value=10.0),
+        a_model_with_rows([[], [196_608, 200_000]], first_value=20.0),
+    ]
+    stored = [training.StoredModel(model.to_bytes()) for model in models]
+
+    stacked = training.stacked_weights(stored)
+
+    plain = sp.vstack([training.TrainedModel.from_bytes(m.to_bytes()).coef for m in models])
+    assert stacked.shape == (6, 2**18)
+    assert stacked.indptr.tolist() == plain.indptr.tolist()
+    assert stacked.indices.tolist() == plain.indices.tolist()
+    assert stacked.data.tolist() == plain.data.tolist()
+    assert stored[1].interest_count == 1
+    assert stored[2].liked.indices.tolist() == []  # built when asked for
+
+
+def test_a_stored_model_whose_arrays_disagree_is_refused_before_it_joins_a_stack():
+    stored = training._unpack(a_model_with_rows([[1, 70_000], [5]]).to_bytes())
+    stored["coef_low"] = stored["coef_low"][:-1]  # one feature number lost
+    damaged = training._pack({name: np.asarray(array) for name, array in stored.items()})
+
+    with pytest.raises(ValueError, match="coef arrays disagree"):
+        training.StoredModel(damaged)
 
 
 def test_a_model_that_cannot_be_read_leaves_the_reader_with_the_rule_score(caplog):
