@@ -824,3 +824,19 @@ def test_the_training_profile_measures_training_and_scores_the_day_like_saved_mo
     assert "score correlation mean 1.00000" in compared
     assert compared.endswith("0 readers with a model on one side only")
     assert sorted(np.load(saved).files) == sorted(str(reader.pk) for reader in readers)
+
+
+def test_the_scoring_profile_scores_the_readers_with_a_model_against_the_days_window(capsys):
+    from bench import scoring_profile
+
+    first = reader_who_likes_video()
+    readers = [first, a_reader_of_the_pool_and_the_newest_day(*first.topics.all())]
+    make_papers(a_busy_day(), day=TODAY)
+    training.reader_models_train(subscriber_ids=[reader.pk for reader in readers])
+
+    scoring_profile.main(["--day", TODAY.isoformat(), "--batch", "1"])
+
+    (line,) = capsys.readouterr().out.strip().splitlines()
+    assert line.startswith("2 readers scored against ")
+    assert "(batches of 1, x1; 2 with a usable model)" in line
+    assert "ms/reader" in line
