@@ -173,3 +173,17 @@ def test_the_likeness_of_liked_papers_and_a_few_papers_is_their_dot_products():
         recommendations.likeness(liked, papers, rows), likeness
     )  # scratch cleared
     assert recommendations.likeness(liked, papers, rows[:0]).shape == (40, 0)
+
+
+def test_each_readers_best_interest_is_what_reduceat_gives():
+    rng = np.random.default_rng(7)
+    counts = rng.choice([1, 2, 3, 4], size=40)
+    table = rng.random((int(counts.sum()), 30), dtype=np.float32)
+    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+
+    before = table.copy()
+
+    best = scoring._best_interest(table, starts)
+
+    assert np.array_equal(best, np.maximum.reduceat(table, starts, axis=0))
+    assert np.array_equal(table, before)
