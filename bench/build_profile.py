@@ -64,6 +64,21 @@ class Meter:
                 self.query_count += self.queries["count"] - q0
                 self.items += items
 
+    def per_reader(self, step: str, *, with_queries: bool = True) -> str:
+        """What the measured calls cost per item (a reader), as the profile tools print it."""
+        readers = max(1, self.items)
+        text = (
+            f"{step} CPU {1000 * self.worker / readers:.3f} ms/reader,"
+            f" its PostgreSQL backend {1000 * self.database / readers:.3f} ms/reader"
+        )
+        if with_queries:
+            text += f", {1000 * self.query_count / readers:.1f} queries per 1,000 readers"
+        return text
+
+    def save_profile(self, path: Path | None) -> None:
+        if self.profiler and path:
+            self.profiler.dump_stats(path)
+
 
 def day_reset(day: date) -> None:
     """The day's digests gone and its readers due again, the tables vacuumed as autovacuum
@@ -151,16 +166,12 @@ def main(argv: list[str] | None = None) -> None:
     readers = meter.items
     print(
         f"{int(readers)} readers built ({len(batches)} batches of {settings.DIGEST_BATCH_SIZE},"
-        f" the first not counted, x{args.repeat}): "
-        f"build CPU {1000 * meter.worker / readers:.3f} ms/reader, "
-        f"its PostgreSQL backend {1000 * meter.database / readers:.3f} ms/reader, "
-        f"{1000 * meter.query_count / readers:.1f} queries per 1,000 readers; the first batch"
+        f" the first not counted, x{args.repeat}): {meter.per_reader('build')}; the first batch"
         f" (the paper index loaded) took {1000 * first_batch:.0f} ms"
     )
     for kind, seconds in sorted(by_statement.items(), key=lambda kv: -kv[1]):
         print(f"  {1000 * seconds / readers:7.3f} ms/reader  {kind}")
-    if meter.profiler and args.profile:
-        meter.profiler.dump_stats(args.profile)
+    meter.save_profile(args.profile)
 
 
 if __name__ == "__main__":

@@ -60,15 +60,12 @@ def main(argv: list[str] | None = None) -> None:
         for batch in chunked(ids, args.batch):
             with meter.measuring(len(batch), counted=True):
                 scored += len(reader_scores(subscriber_ids=batch, window=window))
-    readers = max(1, meter.items)
     print(
         f"{meter.items} readers scored against {papers} papers (batches of {args.batch},"
-        f" x{args.repeat}; {scored} with a usable model): scoring CPU"
-        f" {1000 * meter.worker / readers:.3f} ms/reader, its PostgreSQL backend"
-        f" {1000 * meter.database / readers:.3f} ms/reader"
+        f" x{args.repeat}; {scored} with a usable model):"
+        f" {meter.per_reader('scoring', with_queries=False)}"
     )
-    if meter.profiler and args.profile:
-        meter.profiler.dump_stats(args.profile)
+    meter.save_profile(args.profile)
 
 
 if __name__ == "__main__":

@@ -66,12 +66,9 @@ def main(argv: list[str] | None = None) -> None:
     readers = meter.items
     print(
         f"{int(readers)} readers trained ({len(chunks)} chunks of {RETRAIN_CHUNK}, the first"
-        f" not counted, x{args.repeat}): training CPU {1000 * meter.worker / readers:.3f}"
-        f" ms/reader, its PostgreSQL backend {1000 * meter.database / readers:.3f} ms/reader,"
-        f" {1000 * meter.query_count / readers:.1f} queries per 1,000 readers"
+        f" not counted, x{args.repeat}): {meter.per_reader('training')}"
     )
-    if meter.profiler and args.profile:
-        meter.profiler.dump_stats(args.profile)
+    meter.save_profile(args.profile)
     ids = set(ids)
     models = stored_models(ids)
     if args.save_models:
