@@ -157,7 +157,7 @@ class StoredModel:
         self.intercept = self.arrays["intercept"].astype(np.float32)
         for name in ("coef", "liked"):
             _check_stored(self.arrays, name)
-        if (split := self.split_weights()) is not None and split[2].shape[0] != self.interest_count:
+        if _stored_rows(self.arrays, "coef") != self.interest_count:
             raise ValueError("a stored model's weights and intercepts disagree")
         self.liked_interest = self.arrays["liked_interest"].astype(np.int64)
         self.liked_titles = list(liked_titles)
@@ -198,6 +198,10 @@ class StoredModel:
         )
 
 
+def _stored_rows(stored: dict[str, np.ndarray], name: str) -> int:
+    return int(stored[name].shape[0] if name in stored else stored[f"{name}_shape"][0])
+
+
 def _check_stored(stored: dict[str, np.ndarray], name: str) -> None:
     """A stored matrix is whole: what stacking it with others (no matrix of its own, so none
     of scipy's checks) relies on. KeyError or ValueError if not."""
@@ -223,14 +227,17 @@ Model = TrainedModel | StoredModel
 def stacked_weights(models: Sequence[Model]) -> sp.csr_matrix | np.ndarray:
     """Every interest's weights of these models, one row each, in order (float32). Stored
     models' split arrays are joined at once, without a matrix per model."""
-    split = [model.split_weights() if isinstance(model, StoredModel) else None for model in models]
-    widths = {parts[3] for parts in split if parts is not None}
-    if None in split or len(widths) != 1:
+    found = [
+        parts
+        for model in models
+        if isinstance(model, StoredModel) and (parts := model.split_weights()) is not None
+    ]
+    widths = {width for _data, _low, _blocks, width in found}
+    if len(found) < len(models) or len(widths) != 1:
         coefs = [model.coef for model in models]
         if sp.issparse(coefs[0]):
             return sp.vstack(coefs, format="csr")
         return np.vstack(coefs)
-    found = [parts for parts in split if parts is not None]  # all of them
     indices, indptr = _joined_indices(
         np.concatenate([low for _data, low, _blocks, _width in found]),
         np.concatenate([blocks for _data, _low, blocks, _width in found]),

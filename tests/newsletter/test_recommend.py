@@ -703,6 +703,15 @@ def test_a_stored_model_whose_arrays_disagree_is_refused_before_it_joins_a_stack
         training.StoredModel(damaged)
 
 
+def test_a_stored_model_with_more_intercepts_than_interests_is_refused():
+    stored = training._unpack(a_model_with_rows([[1, 70_000], [5]]).to_bytes())
+    stored["intercept"] = np.zeros(3, dtype=np.float32)
+    damaged = training._pack({name: np.asarray(array) for name, array in stored.items()})
+
+    with pytest.raises(ValueError, match="weights and intercepts disagree"):
+        training.StoredModel(damaged)
+
+
 def test_a_model_that_cannot_be_read_leaves_the_reader_with_the_rule_score(caplog):
     subscriber = reader_who_likes_video(max_papers=4, recommendations_enabled=False)
     make_papers(LANGUAGE[4:] + VIDEO[4:] + OTHER[:2], day=TODAY)
