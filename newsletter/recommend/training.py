@@ -105,9 +105,9 @@ def _gram(matrix) -> np.ndarray:
 class TrainedModel:
     """Weights of each interest (rows of `coef`), and the liked papers behind them."""
 
-    coef: sp.csr_matrix | np.ndarray
+    coef: sp.csr_matrix | np.ndarray | SplitRows
     intercept: np.ndarray
-    liked: sp.csr_matrix | np.ndarray
+    liked: sp.csr_matrix | np.ndarray | SplitRows
     liked_interest: np.ndarray
     liked_titles: list[str] = field(default_factory=list)
 
@@ -124,11 +124,11 @@ class TrainedModel:
         for name in ("coef", "liked"):
             value = getattr(self, name)
             if sp.issparse(value):
-                value = sp.csr_matrix(value)
-                if not value.has_sorted_indices:
-                    value = value.sorted_indices()
-                arrays[f"{name}_data"] = value.data.astype(np.float16)
-                arrays[f"{name}_low"], arrays[f"{name}_blocks"] = _split_indices(value)
+                value = SplitRows.of(value)
+            if isinstance(value, SplitRows):
+                arrays[f"{name}_data"] = value.data
+                arrays[f"{name}_low"] = value.low
+                arrays[f"{name}_blocks"] = value.blocks
                 arrays[f"{name}_shape"] = np.asarray(value.shape, dtype=np.int64)
             else:
                 arrays[name] = np.asarray(value, dtype=np.float16)
@@ -174,26 +174,34 @@ class StoredModel:
     def liked(self) -> sp.csr_matrix | np.ndarray:
         return self._matrix("liked")
 
-    def split_weights(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, int] | None:
-        """The weights as stored (float16 values, low index bits, per-block counts, and the
-        width), or None if they are dense or stored before the indices were split."""
-        if "coef_low" not in self.arrays:
-            return None
+    def split_weights(self) -> SplitRows | None:
+        """The weights as stored, or None if they are dense or stored before the indices
+        were split."""
+        return self._split("coef")
+
+    def _split(self, name: str) -> SplitRows | None:
         stored = self.arrays
-        width = int(stored["coef_shape"][1])
-        return stored["coef_data"], stored["coef_low"], stored["coef_blocks"], width
+        if f"{name}_low" not in stored:
+            return None
+        return SplitRows(
+            data=stored[f"{name}_data"],
+            low=stored[f"{name}_low"],
+            blocks=stored[f"{name}_blocks"],
+            width=int(stored[f"{name}_shape"][1]),
+        )
 
     def _matrix(self, name: str):
         stored = self.arrays
         if name in stored:
             return stored[name].astype(np.float32)
-        if f"{name}_low" in stored:
-            indices, indptr = _joined_indices(stored[f"{name}_low"], stored[f"{name}_blocks"])
-        else:  # stored before the indices were split
-            indices = stored[f"{name}_indices"].copy()
-            indptr = stored[f"{name}_indptr"].copy()
-        return sp.csr_matrix(
-            (stored[f"{name}_data"].astype(np.float32), indices, indptr),
+        if (split := self._split(name)) is not None:
+            return split.matrix()
+        return sp.csr_matrix(  # stored before the indices were split
+            (
+                stored[f"{name}_data"].astype(np.float32),
+                stored[f"{name}_indices"].copy(),
+                stored[f"{name}_indptr"].copy(),
+            ),
             shape=tuple(int(n) for n in stored[f"{name}_shape"]),
         )
 
@@ -228,28 +236,75 @@ def stacked_weights(models: Sequence[Model]) -> sp.csr_matrix | np.ndarray:
     """Every interest's weights of these models, one row each, in order (float32). Stored
     models' split arrays are joined at once, without a matrix per model."""
     found = [
-        parts
+        split
         for model in models
-        if isinstance(model, StoredModel) and (parts := model.split_weights()) is not None
+        if isinstance(model, StoredModel) and (split := model.split_weights()) is not None
     ]
-    widths = {width for _data, _low, _blocks, width in found}
-    if len(found) < len(models) or len(widths) != 1:
+    if len(found) < len(models) or len({split.width for split in found}) != 1:
         coefs = [model.coef for model in models]
         if sp.issparse(coefs[0]):
             return sp.vstack(coefs, format="csr")
         return np.vstack(coefs)
-    indices, indptr = _joined_indices(
-        np.concatenate([low for _data, low, _blocks, _width in found]),
-        np.concatenate([blocks for _data, _low, blocks, _width in found]),
-    )
-    data = np.concatenate([data for data, _low, _blocks, _width in found]).astype(np.float32)
-    return sp.csr_matrix((data, indices, indptr), shape=(len(indptr) - 1, widths.pop()))
+    return SplitRows(
+        data=np.concatenate([split.data for split in found]),
+        low=np.concatenate([split.low for split in found]),
+        blocks=np.concatenate([split.blocks for split in found]),
+        width=found[0].width,
+    ).matrix()
 
 
 # Feature numbers are stored as their low 16 bits, with how many of each row's (ascending)
 # entries fall in each block of 2**16 features: the hashed space is 2**18 wide, and int32
 # numbers were two thirds of a model's bytes, written by training and read by every send.
 INDEX_BLOCK_BITS = 16
+
+
+@dataclass(frozen=True)
+class SplitRows:
+    """Sparse rows as they are stored: float16 values, each entry's column number's low
+    INDEX_BLOCK_BITS bits, and per row and block of 2**INDEX_BLOCK_BITS columns the count of
+    the row's (ascending) entries in it. Training splits a batch's weights once and hands
+    each reader a slice: a scipy matrix per reader, split again, was ~15 % of training."""
+
+    data: np.ndarray
+    low: np.ndarray
+    blocks: np.ndarray
+    width: int
+
+    @classmethod
+    def of(cls, matrix) -> SplitRows:
+        matrix = sp.csr_matrix(matrix)
+        if not matrix.has_sorted_indices:
+            matrix = matrix.sorted_indices()
+        low, blocks = _split_indices(matrix)
+        return cls(
+            data=matrix.data.astype(np.float16), low=low, blocks=blocks, width=int(matrix.shape[1])
+        )
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return int(self.blocks.shape[0]), self.width
+
+    @functools.cached_property
+    def _row_starts(self) -> np.ndarray:
+        return np.concatenate(([0], np.cumsum(self.blocks.sum(axis=1, dtype=np.int64))))
+
+    def rows(self, start: int, stop: int) -> SplitRows:
+        """Rows start to stop (views of these arrays)."""
+        first, last = int(self._row_starts[start]), int(self._row_starts[stop])
+        return SplitRows(
+            data=self.data[first:last],
+            low=self.low[first:last],
+            blocks=self.blocks[start:stop],
+            width=self.width,
+        )
+
+    def matrix(self) -> sp.csr_matrix:
+        """As a float32 matrix."""
+        indices, indptr = _joined_indices(self.low, self.blocks)
+        return sp.csr_matrix(
+            (self.data.astype(np.float32), indices, indptr), shape=(len(indptr) - 1, self.width)
+        )
 
 
 def _split_indices(matrix: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
@@ -1014,10 +1069,11 @@ def _tfidf_models(
         )
         solved.append(None if duals is None else (rows, *duals))
     found = [item for item in solved if item is not None]
-    weights = sp.csr_matrix((0, int(batch.vectors.shape[1])), dtype=np.float32)
+    # Where each reader's interests start among the batch's.
+    first_interest = np.cumsum([0] + [len(dual) for _rows, dual, _groups in found])
+    weights = SplitRows.of(sp.csr_matrix((0, int(batch.vectors.shape[1])), dtype=np.float32))
     if found:
         # Row: a paper; column: one reader's interest; value: the interest's dual weight.
-        first_interest = np.cumsum([0] + [len(dual) for _rows, dual, _groups in found])
         # float32, as the papers' vectors are: a mixed product is computed in float64, a
         # quarter slower, for weights that are stored as float16.
         on_papers = sp.csr_matrix(
@@ -1036,28 +1092,34 @@ def _tfidf_models(
             shape=(_rows(batch.vectors), int(first_interest[-1])),
         )
         kept = _kept_weights(sp.csr_matrix((batch.by_feature @ on_papers).T))
-        weights = sp.csr_matrix(
-            (kept.data, batch.features[kept.indices], kept.indptr),
-            shape=(_rows(kept), int(batch.vectors.shape[1])),
-        )
-    models: list[TrainedModel | None] = []
-    first = 0
-    for mine, item in zip(readers, solved, strict=True):
-        if item is None:
-            models.append(None)
-            continue
-        _rows_, dual, groups = item
-        models.append(
-            _model(
-                coef=weights[first : first + len(dual)],
-                dual=dual,
-                groups=groups,
-                liked=papers.heaviest_terms(papers.rows(mine.liked_texts[:LIKED_KEPT])),
-                liked_titles=mine.liked_titles,
+        weights = SplitRows.of(
+            sp.csr_matrix(
+                (kept.data, batch.features[kept.indices], kept.indptr),
+                shape=(_rows(kept), int(batch.vectors.shape[1])),
             )
         )
-        first += len(dual)
-    return models
+    # The liked papers' heaviest terms, picked for the whole batch at once like the weights.
+    trained = [mine for mine, item in zip(readers, solved, strict=True) if item is not None]
+    liked_rows = [papers.rows(mine.liked_texts[:LIKED_KEPT]) for mine in trained]
+    liked = SplitRows.of(
+        papers.heaviest_terms(np.concatenate([np.zeros(0, dtype=np.int64), *liked_rows]))
+    )
+    first_liked = np.cumsum([0] + [len(rows) for rows in liked_rows])
+    models = iter(
+        [
+            _model(
+                coef=weights.rows(first_interest[number], first_interest[number + 1]),
+                dual=dual,
+                groups=groups,
+                liked=liked.rows(first_liked[number], first_liked[number + 1]),
+                liked_titles=mine.liked_titles,
+            )
+            for number, (mine, (_rows_, dual, groups)) in enumerate(
+                zip(trained, found, strict=True)
+            )
+        ]
+    )
+    return [None if item is None else next(models) for item in solved]
 
 
 def _reader_model(

@@ -675,6 +675,22 @@ def test_a_stored_model_keeps_every_feature_number_in_two_bytes_and_its_row():
     assert "coef_indices" not in stored
 
 
+def test_a_slice_of_split_rows_stores_the_bytes_its_rows_alone_store():
+    # Training splits a batch's weights once and gives each reader a slice.
+    columns = [[0, 65_535, 65_536, 262_143], [], [7, 196_608], [3], [131_072, 200_000]]
+    batch = a_model_with_rows(columns).coef
+    split = training.SplitRows.of(batch)
+
+    for start, stop in [(0, 2), (2, 3), (1, 5), (4, 4)]:
+        alone = training.SplitRows.of(batch[start:stop])
+        part = split.rows(start, stop)
+        assert part.shape == alone.shape == (stop - start, 2**18)
+        for name in ("data", "low", "blocks"):
+            assert getattr(part, name).tobytes() == getattr(alone, name).tobytes()
+            assert getattr(part, name).dtype == getattr(alone, name).dtype
+        assert (part.matrix() != batch[start:stop]).nnz == 0
+
+
 def test_stored_models_stack_into_the_weights_their_own_matrices_give():
     models = [
         a_model_with_rows([[0, 65_535, 65_536, 262_143], [], [7]]),
