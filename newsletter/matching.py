@@ -294,6 +294,25 @@ def parse_query(text: str, *, synonyms: SynonymTable | None = None) -> Query:
     )
 
 
+class ParsedQueries:
+    """Each distinct query text parsed once: its Query, or None for a blank one or one that
+    does not parse (forms and admin refuse those; an old row matches nothing)."""
+
+    def __init__(self) -> None:
+        self._parsed: dict[str, Query | None] = {}
+
+    def __call__(self, text: str) -> Query | None:
+        text = text.strip()
+        if not text:
+            return None
+        if text not in self._parsed:
+            try:
+                self._parsed[text] = parse_query(text)
+            except QuerySyntaxError:
+                self._parsed[text] = None
+        return self._parsed[text]
+
+
 def _lex(text: str, table: SynonymTable) -> list[object]:
     items: list[object] = []
     position, length = 0, len(text)

@@ -21,10 +21,9 @@ from django.utils import timezone
 from newsletter.matching import (
     IndexedPaper,
     PaperIndex,
+    ParsedQueries,
     Query,
-    QuerySyntaxError,
     filter_paper_ids,
-    parse_query,
 )
 from newsletter.models import Topic
 from papers.models import Paper
@@ -91,7 +90,7 @@ class PaperWindow:
     _filters: dict[tuple[str, tuple[str, ...], bool], tuple[Query | None, PaperIds]] = field(
         default_factory=dict
     )
-    _queries: dict[str, Query | None] = field(default_factory=dict)
+    _queries: ParsedQueries = field(default_factory=ParsedQueries)
     _authors: dict[str, frozenset[int]] = field(default_factory=dict)
     _strong_hits: dict[str, PaperIds] = field(default_factory=dict)
     _ranking_keys: dict[tuple[dt.date, bool], dict[int, tuple[bool, float, int]]] = field(
@@ -158,15 +157,7 @@ class PaperWindow:
         return cls(since=since, until=until, index=index, facts=facts)
 
     def parsed(self, text: str) -> Query | None:
-        text = text.strip()
-        if not text:
-            return None
-        if text not in self._queries:
-            try:
-                self._queries[text] = parse_query(text)
-            except QuerySyntaxError:
-                self._queries[text] = None  # forms refuse these; an old row matches nothing
-        return self._queries[text]
+        return self._queries(text)
 
     def filter_matches(
         self, *, query: str, categories: Sequence[str], strong_only: bool = False

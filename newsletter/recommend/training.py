@@ -24,6 +24,7 @@ from django.db.models import F, Max, Q
 from django.utils import timezone
 from threadpoolctl import ThreadpoolController
 
+from newsletter.matching import IndexedPaper, PaperIndex, ParsedQueries, filter_paper_ids
 from newsletter.models import ImportedPaper, Rating, ReaderModel, Subscriber
 from newsletter.recommend import representation
 from newsletter.recommend.representation import paper_text
@@ -718,9 +719,10 @@ class FilterMatches:
     """Which of some papers (rows) each filter matches, with the digest's own matching: one
     index over the papers, each distinct filter evaluated once."""
 
-    def __init__(self, papers: Sequence[tuple[str, str, tuple[str, ...]]]) -> None:
-        from newsletter.matching import IndexedPaper, PaperIndex
-
+    def __init__(
+        self, papers: Sequence[tuple[str, str, tuple[str, ...]]], queries: ParsedQueries
+    ) -> None:
+        self._queries = queries
         self._index = PaperIndex.build(
             IndexedPaper(id=row, title=title, abstract=abstract, categories=categories)
             for row, (title, abstract, categories) in enumerate(papers)
@@ -731,14 +733,12 @@ class FilterMatches:
 
     def matches(self, chosen: Filter) -> np.ndarray:
         """Whether each paper (by row) matches the filter."""
-        from newsletter.matching import filter_paper_ids
-
         with self._lock:
             found = self._found.get(chosen)
             if found is None:
                 found = np.zeros(self._count, dtype=bool)
                 matched = filter_paper_ids(
-                    query=chosen.query,
+                    query=self._queries(chosen.query) or chosen.query,
                     categories=chosen.categories,
                     index=self._index,
                     strong_only=chosen.strong_only,
@@ -763,7 +763,7 @@ class LikedPaperFilters:
                 if text not in self._pool_row and text not in self._row_of:
                     self._row_of[text] = len(pool.paper_ids) + len(others)
                     others.append(paper)
-        self._others = FilterMatches(others)
+        self._others = FilterMatches(others, pool.queries)
         self._found: dict[Filter, np.ndarray] = {}
 
     def matches(self, chosen: Filter) -> np.ndarray:
@@ -799,6 +799,8 @@ class BackgroundPool:
     papers: list[tuple[str, str, tuple[str, ...]]]  # title, abstract, categories
     tfidf: sp.csr_matrix
     embeddings: np.ndarray | None
+    # Readers' filters parsed once per process: every chunk asks the same few thousand.
+    queries: ParsedQueries = field(default_factory=ParsedQueries, repr=False)
     _tfidf_gram: np.ndarray | None = field(default=None, repr=False)
     _filter_matches: FilterMatches | None = field(default=None, repr=False)
     _by_feature: tuple[sp.csr_matrix, np.ndarray] | None = field(default=None, repr=False)
@@ -886,7 +888,7 @@ class BackgroundPool:
         """The pool's papers indexed for the readers' filters, once per pool."""
         with self._lock:
             if self._filter_matches is None:
-                self._filter_matches = FilterMatches(self.papers)
+                self._filter_matches = FilterMatches(self.papers, self.queries)
             return self._filter_matches
 
     def sample(self, *, seed: int, excluding: set[int]) -> np.ndarray:

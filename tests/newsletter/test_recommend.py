@@ -799,9 +799,9 @@ def test_chunks_of_one_run_index_the_pool_for_the_filters_once(monkeypatch):
     built = []
     real = training.FilterMatches
 
-    def counted(papers):
+    def counted(papers, queries):
         built.append(len(papers))
-        return real(papers)
+        return real(papers, queries)
 
     monkeypatch.setattr(training, "FilterMatches", counted)
 
